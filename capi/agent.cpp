@@ -1,0 +1,169 @@
+// zlt_agent: a TunnelAgent, and the host's event and connection callbacks wired into it.
+#include <string>
+#include <utility>
+
+#include "capi/capi.hpp"
+#include "core/agent/agent.hpp"
+#include "core/config/config.hpp"
+
+struct zlt_agent final : zlt::capi::Object {
+  // Loop-thread only, like every field below. Outlived by this handle, so the sinks installed
+  // on it may point back here.
+  std::unique_ptr<zlt::TunnelAgent> agent;
+  bool silenced = false;
+  zlt_event_cb event_cb = nullptr;
+  void* event_user = nullptr;
+  zlt_connection_cb connection_cb = nullptr;
+  void* connection_user = nullptr;
+
+  void silence() noexcept override {
+    silenced = true;
+    event_cb = nullptr;
+    connection_cb = nullptr;
+  }
+  void destroy() noexcept override {
+    silence();
+    if (agent) agent->stop();
+    agent.reset();
+  }
+};
+
+namespace {
+
+using namespace zlt::capi;
+using zlt::Errc;
+using zlt::Status;
+
+// The connection callback the agent calls; it forwards to whatever host callback is current,
+// so changing the callback never replaces the std::function while the agent is calling it.
+bool accept_with_host(zlt_agent* h, const zlt::Uuid& service_id, const zlt::Uuid& connection_id,
+                      const std::string& client_addr) {
+  if (h->silenced) return false;  // freed from a callback; destroyed once it returns
+  const zlt_connection_cb cb = h->connection_cb;
+  if (cb == nullptr) return true;
+  try {
+    const std::string service = service_id.to_string();
+    const std::string connection = connection_id.to_string();
+    return cb(h->connection_user, service.c_str(), connection.c_str(), client_addr.c_str()) != 0;
+  } catch (...) {
+    return false;  // the ids could not be formatted; a connection nobody decided on is refused
+  }
+}
+
+template <class Fn>
+int with_agent(zlt_agent* agent, Fn&& fn) {
+  return run_on_loop(*agent->core, [&]() -> Status {
+    if (!agent->agent) return zlt::make_error(Errc::shutdown, "the runtime has been freed");
+    return fn(*agent->agent);
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+ZLT_EXPORT int zlt_agent_new(zlt_runtime* rt, const char* config_json, zlt_agent** out) {
+  return guard([&] {
+    if (out == nullptr) return invalid("zlt_agent_new", "out must not be NULL");
+    *out = nullptr;
+    if (rt == nullptr) return invalid("zlt_agent_new", "rt must not be NULL");
+    auto config = zlt::config::parse_client_config(config_json != nullptr ? config_json : "{}");
+    if (!config) return fail(config.error());
+    auto handle = std::make_unique<zlt_agent>();
+    handle->core = rt->core;
+    zlt_agent* h = handle.get();
+    int rc = run_on_loop(*h->core, [&]() -> Status {
+      RuntimeCore& core = *h->core;
+      if (core.closing) return zlt::make_error(Errc::shutdown, "the runtime is being freed");
+      core.live.push_back(h);
+      try {
+        auto agent = zlt::TunnelAgent::create(*core.runtime, std::move(*config));
+        if (!agent) {
+          forget(core, h);
+          return agent.take_error();
+        }
+        h->agent = std::move(*agent);
+        h->agent->set_event_sink([h](const nlohmann::json& event) {
+          if (h->event_cb != nullptr) deliver_event(h->event_cb, h->event_user, event);
+        });
+        h->agent->set_connection_callback(
+            [h](const zlt::Uuid& service, const zlt::Uuid& connection, const std::string& addr) {
+              return accept_with_host(h, service, connection, addr);
+            });
+      } catch (...) {
+        forget(core, h);
+        h->destroy();  // here, on the loop, not when the handle dies on the caller's thread
+        throw;
+      }
+      return {};
+    });
+    if (rc != ZLT_OK) return rc;
+    *out = handle.release();
+    return ZLT_OK;
+  });
+}
+
+ZLT_EXPORT int zlt_agent_on_event(zlt_agent* agent, zlt_event_cb cb, void* user) {
+  return guard([&] {
+    if (agent == nullptr) return invalid("zlt_agent_on_event", "agent must not be NULL");
+    return with_agent(agent, [&](zlt::TunnelAgent&) -> Status {
+      agent->event_cb = cb;
+      agent->event_user = cb != nullptr ? user : nullptr;
+      return {};
+    });
+  });
+}
+
+ZLT_EXPORT int zlt_agent_on_connection(zlt_agent* agent, zlt_connection_cb cb, void* user) {
+  return guard([&] {
+    if (agent == nullptr) return invalid("zlt_agent_on_connection", "agent must not be NULL");
+    return with_agent(agent, [&](zlt::TunnelAgent&) -> Status {
+      agent->connection_cb = cb;
+      agent->connection_user = cb != nullptr ? user : nullptr;
+      return {};
+    });
+  });
+}
+
+ZLT_EXPORT int zlt_agent_start(zlt_agent* agent) {
+  return guard([&] {
+    if (agent == nullptr) return invalid("zlt_agent_start", "agent must not be NULL");
+    return with_agent(agent, [](zlt::TunnelAgent& a) -> Status {
+      a.start();
+      return {};
+    });
+  });
+}
+
+ZLT_EXPORT int zlt_agent_stop(zlt_agent* agent) {
+  return guard([&] {
+    if (agent == nullptr) return invalid("zlt_agent_stop", "agent must not be NULL");
+    return with_agent(agent, [](zlt::TunnelAgent& a) -> Status {
+      a.stop();
+      return {};
+    });
+  });
+}
+
+ZLT_EXPORT int zlt_agent_status(zlt_agent* agent, char** json_out) {
+  return guard([&] {
+    if (json_out == nullptr) return invalid("zlt_agent_status", "json_out must not be NULL");
+    *json_out = nullptr;
+    if (agent == nullptr) return invalid("zlt_agent_status", "agent must not be NULL");
+    std::string text;
+    int rc = with_agent(agent, [&](zlt::TunnelAgent& a) -> Status {
+      text = a.status().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      return {};
+    });
+    if (rc != ZLT_OK) return rc;
+    *json_out = dup_string(text);
+    return ZLT_OK;
+  });
+}
+
+ZLT_EXPORT void zlt_agent_free(zlt_agent* agent) {
+  if (agent == nullptr) return;
+  release(std::unique_ptr<zlt::capi::Object>(agent));
+}
+
+}  // extern "C"

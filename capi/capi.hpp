@@ -1,0 +1,102 @@
+// The plumbing shared by the C entry points: the C++ side of the handles, error reporting
+// (thread-local, set on the caller's thread) and the one place where exceptions are stopped.
+#pragma once
+
+#include <exception>
+#include <functional>
+#include <memory>
+#include <new>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/common/error.hpp"
+#include "core/runtime/runtime.hpp"
+#include "zlayer_tunnel.h"
+
+namespace zlt::capi {
+
+struct Object;
+
+// What a runtime handle and the objects created on it share. Objects hold a reference so that
+// their handles stay safe to call (and fail with ZLT_ESHUTDOWN) after zlt_runtime_free: the
+// stopped Runtime then only answers "not running".
+struct RuntimeCore {
+  std::unique_ptr<Runtime> runtime;
+
+  // Loop-thread only.
+  bool closing = false;                            // zlt_runtime_free has begun
+  std::vector<Object*> live;                       // handles the host still holds (not owned)
+  std::vector<std::unique_ptr<Object>> graveyard;  // freed inside a callback, destroyed next turn
+
+  ~RuntimeCore();
+};
+
+// The C++ side of an object handle (zlt_registry, zlt_agent).
+struct Object {
+  virtual ~Object() = default;
+  // Loop thread: from now on no callback of this object reaches the host.
+  virtual void silence() noexcept = 0;
+  // Loop thread: silence(), then stop and destroy the core object. Idempotent.
+  virtual void destroy() noexcept = 0;
+
+  std::shared_ptr<RuntimeCore> core;
+};
+
+// ---- errors ----
+
+int code_of(Errc code);
+// Records the message as this thread's last error and returns `code`.
+int fail(int code, std::string_view message) noexcept;
+int fail(const Error& error) noexcept;
+// "<function>: <what>" as ZLT_EINVAL.
+int invalid(const char* function, std::string_view what) noexcept;
+
+// Runs an entry point's body with every exception stopped at the boundary.
+template <class Body>
+int guard(Body&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    return fail(ZLT_ENOMEM, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(ZLT_EINTERNAL, e.what());
+  } catch (...) {
+    return fail(ZLT_EINTERNAL, "unknown exception");
+  }
+}
+
+// ---- running on the loop ----
+
+// Runs fn on the runtime's loop thread (inline when already there) and waits. Exceptions are
+// caught on the loop thread — one escaping there would end the process, and the caller would
+// wait forever — and reported, like fn's error, as this thread's last error.
+int run_on_loop(RuntimeCore& core, const std::function<Status()>& fn);
+
+// Loop thread: forgets `object` as a live handle.
+void forget(RuntimeCore& core, Object* object) noexcept;
+
+// Loop thread: destroys the handles freed inside callbacks.
+void sweep(RuntimeCore& core) noexcept;
+
+// Takes a handle the host has freed. Off the loop thread its core object is destroyed on the
+// loop before this returns. On the loop thread we are inside a host callback, with the
+// object's own code possibly below us on the stack: it is silenced now and destroyed once the
+// callback has returned.
+void release(std::unique_ptr<Object> object) noexcept;
+
+// ---- values crossing the boundary ----
+
+// A copy for the host to free with zlt_free (malloc'd). Throws std::bad_alloc.
+char* dup_string(std::string_view s);
+
+// Hands one core event to a host callback as a zlt_event. Never throws into the core.
+void deliver_event(zlt_event_cb cb, void* user, const nlohmann::json& event) noexcept;
+
+}  // namespace zlt::capi
+
+struct zlt_runtime {
+  std::shared_ptr<zlt::capi::RuntimeCore> core;
+};

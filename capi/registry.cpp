@@ -1,0 +1,270 @@
+// zlt_registry: a TunnelServer, and the host's event and token callbacks wired into it.
+#include <unistd.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "capi/capi.hpp"
+#include "core/config/allow_target.hpp"
+#include "core/config/config.hpp"
+#include "core/config/json_reader.hpp"
+#include "core/config/json_text.hpp"
+#include "core/server/token_auth.hpp"
+#include "core/server/tunnel_server.hpp"
+
+struct zlt_token_verdict {
+  std::optional<std::string> reason;
+  std::optional<zlt::TokenGrant> grant;
+};
+
+struct zlt_registry final : zlt::capi::Object {
+  // Loop-thread only, like every field below. Outlived by this handle, so the sinks installed
+  // on it may point back here.
+  std::unique_ptr<zlt::TunnelServer> server;
+  zlt_event_cb event_cb = nullptr;
+  void* event_user = nullptr;
+  zlt_token_validator_cb validator_cb = nullptr;
+  void* validator_user = nullptr;
+  bool validator_installed = false;
+  int in_validator = 0;  // depth of validator callbacks running now
+
+  void silence() noexcept override {
+    event_cb = nullptr;
+    validator_cb = nullptr;
+  }
+  void destroy() noexcept override {
+    silence();
+    if (server) server->stop();
+    server.reset();
+  }
+};
+
+namespace {
+
+using namespace zlt::capi;
+using zlt::Errc;
+using zlt::Status;
+
+// The token validator the server calls; it forwards to whatever host callback is current, so
+// changing the callback never replaces the std::function while the server is calling it.
+zlt::Result<zlt::TokenGrant> validate_with_host(zlt_registry* h, std::string_view token,
+                                                const std::string& token_hash) {
+  const zlt_token_validator_cb cb = h->validator_cb;
+  void* const user = h->validator_user;
+  if (cb == nullptr) return zlt::make_error(Errc::auth, "server shutting down");
+  try {
+    const std::string token_text(token);
+    zlt_token_verdict verdict;
+    int accepted = 0;
+    {
+      struct Depth {
+        int& n;
+        explicit Depth(int& d) : n(++d) {}
+        ~Depth() { --n; }
+      } depth(h->in_validator);
+      accepted = cb(user, token_text.c_str(), token_hash.c_str(), &verdict);
+    }
+    if (accepted == 0)
+      return zlt::make_error(Errc::auth, verdict.reason.value_or("invalid tunnel token"));
+    return verdict.grant.value_or(zlt::TokenGrant{});
+  } catch (...) {
+    return zlt::make_error(Errc::auth, "token validation failed: out of memory");
+  }
+}
+
+// Runs fn with the registry's server on the loop thread.
+template <class Fn>
+int with_server(zlt_registry* reg, Fn&& fn) {
+  return run_on_loop(*reg->core, [&]() -> Status {
+    if (!reg->server) return zlt::make_error(Errc::shutdown, "the runtime has been freed");
+    return fn(*reg->server);
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+ZLT_EXPORT int zlt_registry_new(zlt_runtime* rt, const char* config_json, zlt_registry** out) {
+  return guard([&] {
+    if (out == nullptr) return invalid("zlt_registry_new", "out must not be NULL");
+    *out = nullptr;
+    if (rt == nullptr) return invalid("zlt_registry_new", "rt must not be NULL");
+    auto config = zlt::config::parse_server_config(config_json != nullptr ? config_json : "{}");
+    if (!config) return fail(config.error());
+    auto handle = std::make_unique<zlt_registry>();
+    handle->core = rt->core;
+    zlt_registry* h = handle.get();
+    int rc = run_on_loop(*h->core, [&]() -> Status {
+      RuntimeCore& core = *h->core;
+      if (core.closing) return zlt::make_error(Errc::shutdown, "the runtime is being freed");
+      core.live.push_back(h);
+      try {
+        auto server = zlt::TunnelServer::create(*core.runtime, std::move(*config));
+        if (!server) {
+          forget(core, h);
+          return server.take_error();
+        }
+        h->server = std::move(*server);
+        h->server->set_event_sink([h](const nlohmann::json& event) {
+          if (h->event_cb != nullptr) deliver_event(h->event_cb, h->event_user, event);
+        });
+      } catch (...) {
+        forget(core, h);
+        h->destroy();  // here, on the loop, not when the handle dies on the caller's thread
+        throw;
+      }
+      return {};
+    });
+    if (rc != ZLT_OK) return rc;
+    *out = handle.release();
+    return ZLT_OK;
+  });
+}
+
+ZLT_EXPORT int zlt_registry_listen(zlt_registry* reg, const char* host, int port,
+                                   int* bound_port_out) {
+  return guard([&] {
+    if (reg == nullptr) return invalid("zlt_registry_listen", "reg must not be NULL");
+    if (port < -1 || port > 65535)
+      return invalid("zlt_registry_listen",
+                     "port " + std::to_string(port) +
+                         " out of range (-1 for the configured port, 0 for any, 1..65535)");
+    int bound = 0;
+    int rc = with_server(reg, [&](zlt::TunnelServer& server) -> Status {
+      std::string listen_host;
+      int listen_port = port;
+      if (host == nullptr || port < 0) {
+        auto configured = zlt::config::parse_host_port(server.config().listen, "listen");
+        if (!configured) return configured.take_error();
+        listen_host = configured->host;
+        if (port < 0) listen_port = configured->port;
+      }
+      if (host != nullptr) listen_host = host;
+      auto addr = server.listen(listen_host, static_cast<std::uint16_t>(listen_port));
+      if (!addr) return addr.take_error();
+      bound = addr->port();
+      return {};
+    });
+    if (rc != ZLT_OK) return rc;
+    if (bound_port_out != nullptr) *bound_port_out = bound;
+    return ZLT_OK;
+  });
+}
+
+ZLT_EXPORT int zlt_registry_accept(zlt_registry* reg, int fd) {
+  // The descriptor is ours from the first line on: every path that does not hand it to the
+  // server closes it.
+  bool handed_over = false;
+  int rc = guard([&] {
+    if (fd < 0) return invalid("zlt_registry_accept", "fd must be a valid descriptor");
+    if (reg == nullptr) return invalid("zlt_registry_accept", "reg must not be NULL");
+    return with_server(reg, [&](zlt::TunnelServer& server) -> Status {
+      if (server.stopped()) return zlt::make_error(Errc::shutdown, "the registry is stopped");
+      handed_over = true;  // the server closes fd itself when adopting it fails
+      return server.accept(fd);
+    });
+  });
+  if (!handed_over && fd >= 0) ::close(fd);
+  return rc;
+}
+
+ZLT_EXPORT int zlt_registry_set_token_validator(zlt_registry* reg, zlt_token_validator_cb cb,
+                                                void* user) {
+  return guard([&] {
+    if (reg == nullptr) return invalid("zlt_registry_set_token_validator", "reg must not be NULL");
+    return with_server(reg, [&](zlt::TunnelServer& server) -> Status {
+      if (cb == nullptr) {
+        // Removing the forwarding validator would destroy it while the server is calling it.
+        if (reg->in_validator > 0)
+          return zlt::make_error(Errc::invalid_argument,
+                                 "zlt_registry_set_token_validator: the validator cannot be "
+                                 "removed from inside itself");
+        reg->validator_cb = nullptr;
+        reg->validator_user = nullptr;
+        server.set_token_validator(nullptr);
+        reg->validator_installed = false;
+        return {};
+      }
+      reg->validator_cb = cb;
+      reg->validator_user = user;
+      if (!reg->validator_installed) {
+        server.set_token_validator([reg](std::string_view token, const std::string& hash) {
+          return validate_with_host(reg, token, hash);
+        });
+        reg->validator_installed = true;
+      }
+      return {};
+    });
+  });
+}
+
+ZLT_EXPORT int zlt_verdict_set_reason(zlt_token_verdict* verdict, const char* reason) {
+  return guard([&] {
+    if (verdict == nullptr) return invalid("zlt_verdict_set_reason", "verdict must not be NULL");
+    if (reason == nullptr)
+      verdict->reason.reset();
+    else
+      verdict->reason = reason;
+    return ZLT_OK;
+  });
+}
+
+ZLT_EXPORT int zlt_verdict_set_grant(zlt_token_verdict* verdict, const char* grant_json) {
+  return guard([&] {
+    if (verdict == nullptr) return invalid("zlt_verdict_set_grant", "verdict must not be NULL");
+    if (grant_json == nullptr) {
+      verdict->grant.reset();
+      return ZLT_OK;
+    }
+    auto grant = zlt::token_grant_from_json(grant_json);
+    if (!grant) return fail(grant.error());
+    verdict->grant = std::move(*grant);
+    return ZLT_OK;
+  });
+}
+
+ZLT_EXPORT int zlt_registry_on_event(zlt_registry* reg, zlt_event_cb cb, void* user) {
+  return guard([&] {
+    if (reg == nullptr) return invalid("zlt_registry_on_event", "reg must not be NULL");
+    return with_server(reg, [&](zlt::TunnelServer&) -> Status {
+      reg->event_cb = cb;
+      reg->event_user = cb != nullptr ? user : nullptr;
+      return {};
+    });
+  });
+}
+
+ZLT_EXPORT int zlt_registry_status(zlt_registry* reg, char** json_out) {
+  return guard([&] {
+    if (json_out == nullptr) return invalid("zlt_registry_status", "json_out must not be NULL");
+    *json_out = nullptr;
+    if (reg == nullptr) return invalid("zlt_registry_status", "reg must not be NULL");
+    std::string text;
+    int rc = with_server(reg, [&](zlt::TunnelServer& server) -> Status {
+      text = server.status().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      return {};
+    });
+    if (rc != ZLT_OK) return rc;
+    *json_out = dup_string(text);
+    return ZLT_OK;
+  });
+}
+
+ZLT_EXPORT int zlt_registry_stop(zlt_registry* reg) {
+  return guard([&] {
+    if (reg == nullptr) return invalid("zlt_registry_stop", "reg must not be NULL");
+    return with_server(reg, [](zlt::TunnelServer& server) -> Status {
+      server.stop();
+      return {};
+    });
+  });
+}
+
+ZLT_EXPORT void zlt_registry_free(zlt_registry* reg) {
+  if (reg == nullptr) return;
+  release(std::unique_ptr<zlt::capi::Object>(reg));
+}
+
+}  // extern "C"

@@ -1,0 +1,88 @@
+// `zlt agent`: a TunnelAgent on its own runtime until SIGINT/SIGTERM, or until the server
+// tells it to give up.
+#include <iostream>
+
+#include "cli/agent_options.hpp"
+#include "cli/args.hpp"
+#include "cli/commands.hpp"
+#include "cli/loop_owned.hpp"
+#include "cli/serve_loop.hpp"
+#include "cli/shutdown.hpp"
+#include "cli/signals.hpp"
+#include "cli/status_report.hpp"
+#include "core/agent/agent.hpp"
+#include "core/runtime/log.hpp"
+
+namespace zlt::cli {
+
+int agent_command(Args args) {
+  std::optional<AgentOptions> options = parse_agent_options(std::move(args));
+  if (!options) return kExitOk;
+  options->log.apply(LogLevel::info);
+  if (options->config.services.empty())
+    ZLT_LOG(warn, "agent") << "no services configured: the agent will connect but expose nothing";
+
+  SignalWaiter signals;  // before the loop thread exists, so it inherits the blocked signals
+  auto started = Runtime::start("zlt-agent");
+  if (!started) {
+    std::cerr << "zlt agent: cannot start the event loop: " << started.error().message << "\n";
+    return kExitFailure;
+  }
+  std::unique_ptr<Runtime> runtime = std::move(*started);
+  LoopOwned<TunnelAgent> agent(*runtime);
+
+  std::optional<Error> create_error;
+  runtime->invoke([&] {
+    auto created = TunnelAgent::create(*runtime, options->config);
+    if (!created) {
+      create_error = created.take_error();
+      return;
+    }
+    agent.set(std::move(*created));
+    // The agent stops by itself only when the server says so ("fatal: ..."); the main thread
+    // learns of it here rather than by polling.
+    agent->set_event_sink([&signals](const nlohmann::json& event) {
+      if (event.value("event", "") == "state" && event.value("state", "") == "disconnected")
+        signals.wake();
+    });
+    agent->start();
+  });
+  if (create_error) {
+    std::cerr << "zlt agent: " << create_error->message << "\n";
+    return create_error->code == Errc::config ? kExitUsage : kExitFailure;
+  }
+
+  TrafficMeter meter;
+  const bool json_logs = options->log.format == LogFormat::json;
+  ServePlan plan{options->status_interval, std::nullopt};
+  const ServeEnd end = serve(
+      signals, plan,
+      [&] {
+        nlohmann::json status;
+        runtime->invoke([&] { status = agent->status(); });
+        log_agent_status(status, meter, json_logs);
+      },
+      [&] {
+        bool running = true;
+        runtime->invoke([&] { running = agent->running(); });
+        return !running;
+      });
+
+  signals.exit_on_next_signal();
+  int code = kExitOk;
+  if (end == ServeEnd::finished) {
+    nlohmann::json status;
+    runtime->invoke([&] { status = agent->status(); });
+    const nlohmann::json& why = status.at("last_error");
+    std::cerr << "zlt agent: gave up: " << (why.is_string() ? why.get<std::string>() : "stopped")
+              << "\n";
+    code = kExitFailure;
+  } else {
+    ZLT_LOG(info, "agent") << "signal received, shutting down";
+  }
+  shut_down(*runtime, agent);
+  runtime.reset();
+  return code;
+}
+
+}  // namespace zlt::cli

@@ -1,0 +1,155 @@
+#include "cli/agent_options.hpp"
+
+#include <iostream>
+
+#include "cli/config_file.hpp"
+
+namespace zlt::cli {
+
+const char* const kAgentUsage =
+    "Usage: zlt agent [flags]\n"
+    "\n"
+    "Runs a tunnel agent: connects to a tunnel server, registers local services and carries\n"
+    "their connections; reconnects with backoff when the connection drops. Flags override the\n"
+    "config file.\n"
+    "\n"
+    "Flags:\n"
+    "  --config FILE           JSON config file (the TunnelClientConfig schema)\n"
+    "  --server URL            the server's control endpoint, ws://HOST:PORT/tunnel/v1 or wss://\n"
+    "  --token TOKEN           the token the server accepts\n"
+    "  --service SPEC          expose a local service; repeatable, adds to the file's services.\n"
+    "                          SPEC is NAME:LOCAL_PORT[:REMOTE_PORT][/udp][/internal]:\n"
+    "                          REMOTE_PORT asks for that public port (default: any),\n"
+    "                          /udp for a UDP service, /internal for no public port\n"
+    "  --local-host HOST       where the local services are dialed (default 127.0.0.1)\n"
+    "  --ca-file FILE          PEM CA bundle for wss:// (default: the system store)\n"
+    "  --insecure              do not verify the server certificate (testing only)\n"
+    "  --proxy URL             HTTP CONNECT proxy, http://HOST:PORT\n"
+    "                          (default: $https_proxy / $http_proxy)\n"
+    "  --status-interval D     log a status line this often (default 30s; 0: never)\n"
+    "  --log-level L           trace, debug, info (default), warn, error or off\n"
+    "  --log-format F          text (default) or json: one JSON object per line\n"
+    "  -h, --help              show this text\n"
+    "\n"
+    "Example: zlt agent --server ws://tunnel.example.com:3679/tunnel/v1 --token tun_... \\\n"
+    "             --service web:8080 --service dns:53/udp\n"
+    "Stop with Ctrl-C or SIGTERM; a second signal exits at once.\n";
+
+namespace {
+
+struct AgentFlags {
+  std::optional<std::string> config_file;
+  std::optional<std::string> server;
+  std::optional<std::string> token;
+  std::vector<config::ServiceConfig> services;
+  std::optional<std::string> local_host;
+  std::optional<std::string> ca_file;
+  bool insecure = false;
+  std::optional<std::string> proxy;
+};
+
+std::vector<std::string_view> split(std::string_view text, char sep) {
+  std::vector<std::string_view> parts;
+  for (;;) {
+    std::size_t at = text.find(sep);
+    parts.push_back(text.substr(0, at));
+    if (at == std::string_view::npos) return parts;
+    text.remove_prefix(at + 1);
+  }
+}
+
+config::TunnelClientConfig merged_config(const AgentFlags& f) {
+  nlohmann::json j = nlohmann::json::object();
+  if (f.config_file) j = read_config_file(*f.config_file);
+  // Filled in before the core reader runs: the file may leave out what the flags supply.
+  if (f.server) j["server_url"] = *f.server;
+  if (f.token) j["token"] = *f.token;
+  if (!j.contains("server_url"))
+    throw UsageError{"--server is required (or server_url in the --config file)"};
+  if (!j.contains("token")) throw UsageError{"--token is required (or token in the --config file)"};
+  auto parsed = config::client_config_from_json(j);
+  if (!parsed) {
+    const std::string where = f.config_file ? *f.config_file + ": " : "";
+    throw UsageError{where + parsed.error().message};
+  }
+  return std::move(parsed).value();
+}
+
+}  // namespace
+
+config::ServiceConfig parse_service_flag(std::string_view text) {
+  auto fail = [&](const std::string& why) {
+    return UsageError{"--service: " + why + ", got '" + std::string(text) +
+                      "' (expected NAME:LOCAL_PORT[:REMOTE_PORT][/udp][/internal])"};
+  };
+  std::vector<std::string_view> pieces = split(text, '/');
+  std::vector<std::string_view> fields = split(pieces.front(), ':');
+  if (fields.size() < 2 || fields.size() > 3) throw fail("bad syntax");
+  if (fields[0].empty()) throw fail("empty name");
+  config::ServiceConfig s;
+  s.name = std::string(fields[0]);
+  s.local_port = parse_port_flag("--service " + s.name + ": local port", fields[1], false);
+  if (fields.size() == 3)
+    s.remote_port = parse_port_flag("--service " + s.name + ": remote port", fields[2], true);
+  bool saw_tcp = false;
+  bool saw_udp = false;
+  for (std::size_t i = 1; i < pieces.size(); ++i) {
+    if (pieces[i] == "udp") {
+      saw_udp = true;
+    } else if (pieces[i] == "tcp") {
+      saw_tcp = true;
+    } else if (pieces[i] == "internal") {
+      s.internal = true;
+    } else {
+      throw fail("unknown suffix '/" + std::string(pieces[i]) + "'");
+    }
+  }
+  if (saw_tcp && saw_udp) throw fail("both /tcp and /udp");
+  if (saw_udp) s.protocol = proto::ServiceProtocol::udp;
+  return s;
+}
+
+std::optional<AgentOptions> parse_agent_options(std::vector<std::string> args) {
+  AgentOptions out;
+  AgentFlags f;
+  ArgReader r(std::move(args));
+  while (!r.done()) {
+    if (r.help()) {
+      std::cout << kAgentUsage;
+      return std::nullopt;
+    }
+    if (auto v = r.value("--config")) {
+      f.config_file = *v;
+    } else if (auto v = r.value("--server")) {
+      f.server = *v;
+    } else if (auto v = r.value("--token")) {
+      if (v->empty()) throw UsageError{"--token: cannot be empty"};
+      f.token = *v;
+    } else if (auto v = r.value("--service")) {
+      f.services.push_back(parse_service_flag(*v));
+    } else if (auto v = r.value("--local-host")) {
+      f.local_host = *v;
+    } else if (auto v = r.value("--ca-file")) {
+      f.ca_file = *v;
+    } else if (r.flag("--insecure")) {
+      f.insecure = true;
+    } else if (auto v = r.value("--proxy")) {
+      f.proxy = *v;
+    } else if (auto v = r.value("--status-interval")) {
+      out.status_interval = parse_duration_flag("--status-interval", *v);
+    } else if (!out.log.take(r)) {
+      r.reject();
+    }
+  }
+
+  config::TunnelClientConfig& c = out.config = merged_config(f);
+  for (auto& s : f.services) c.services.push_back(std::move(s));
+  if (f.local_host) c.local_host = *f.local_host;
+  if (f.ca_file) c.ca_file = *f.ca_file;
+  if (f.insecure) c.insecure = true;
+  if (f.proxy) c.proxy = *f.proxy;
+  if (auto st = c.validate(); !st) throw UsageError{"invalid configuration: " + st.error().message};
+  return out;
+}
+
+}  // namespace zlt::cli

@@ -1,0 +1,136 @@
+#include "cli/server_options.hpp"
+
+#include <iostream>
+
+#include "cli/config_file.hpp"
+#include "core/crypto/crypto.hpp"
+
+namespace zlt::cli {
+
+const char* const kServerUsage =
+    "Usage: zlt server [flags]\n"
+    "\n"
+    "Runs a tunnel server: agents connect to its control endpoint (WebSocket) and each service\n"
+    "they register gets a public port here. Flags override the config file.\n"
+    "\n"
+    "Flags:\n"
+    "  --config FILE           JSON config file (the TunnelServerConfig schema)\n"
+    "  --listen HOST:PORT      control endpoint (default 0.0.0.0:3679; port 0: any free port)\n"
+    "  --port-range A-B        public ports handed to services (default 30000-31000;\n"
+    "                          0-0: the kernel chooses each port)\n"
+    "  --public-bind ADDR      address the public ports bind to (default 0.0.0.0)\n"
+    "  --token TOKEN           accept this token (stored hashed); repeatable, adds to the file's\n"
+    "  --token-hash HEX        accept the token with this SHA-256 (see zlt hash-token); "
+    "repeatable\n"
+    "  --accept-any-token      accept every non-empty token (testing only)\n"
+    "  --tls-cert FILE         PEM certificate chain: serve wss:// (needs --tls-key)\n"
+    "  --tls-key FILE          PEM private key\n"
+    "  --heartbeat-interval D  how often the server pings each agent (default 30s)\n"
+    "  --heartbeat-timeout D   silence after which an agent is dropped (default 40s)\n"
+    "  --status-interval D     log a status line this often (default 30s; 0: never)\n"
+    "  --log-level L           trace, debug, info (default), warn, error or off\n"
+    "  --log-format F          text (default) or json: one JSON object per line\n"
+    "  -h, --help              show this text\n"
+    "\n"
+    "Durations: 500ms, 30s, 5m, 1h (a bare number is seconds).\n"
+    "Stop with Ctrl-C or SIGTERM; a second signal exits at once.\n";
+
+namespace {
+
+// Flags as given, applied after the file so that their order on the command line is free.
+struct ServerFlags {
+  std::optional<std::string> config_file;
+  std::optional<std::string> listen;
+  std::optional<config::PortRange> port_range;
+  std::optional<std::string> public_bind;
+  std::vector<std::string> token_hashes;
+  bool accept_any_token = false;
+  std::optional<std::string> tls_cert;
+  std::optional<std::string> tls_key;
+  std::optional<config::Duration> heartbeat_interval;
+  std::optional<config::Duration> heartbeat_timeout;
+};
+
+config::TunnelServerConfig base_config(const std::optional<std::string>& file) {
+  if (!file) return {};
+  auto parsed = config::server_config_from_json(read_config_file(*file));
+  if (!parsed) throw UsageError{*file + ": " + parsed.error().message};
+  return std::move(parsed).value();
+}
+
+void add_token_hash(config::TunnelServerConfig& c, const std::string& sha256) {
+  // A token already in the file keeps the file's entry and its restrictions.
+  for (const auto& t : c.tokens)
+    if (t.sha256 == sha256) return;
+  config::TokenEntry entry;
+  entry.name = "cli-" + std::to_string(c.tokens.size());
+  entry.sha256 = sha256;
+  c.tokens.push_back(std::move(entry));
+}
+
+std::string lower(std::string s) {
+  for (char& ch : s)
+    if (ch >= 'A' && ch <= 'F') ch = static_cast<char>(ch - 'A' + 'a');
+  return s;
+}
+
+}  // namespace
+
+std::optional<ServerOptions> parse_server_options(std::vector<std::string> args) {
+  ServerOptions out;
+  ServerFlags f;
+  ArgReader r(std::move(args));
+  while (!r.done()) {
+    if (r.help()) {
+      std::cout << kServerUsage;
+      return std::nullopt;
+    }
+    if (auto v = r.value("--config")) {
+      f.config_file = *v;
+    } else if (auto v = r.value("--listen")) {
+      if (auto hp = config::parse_host_port(*v, "--listen"); !hp)
+        throw UsageError{hp.error().message};
+      f.listen = *v;
+    } else if (auto v = r.value("--port-range")) {
+      f.port_range = parse_port_range_flag("--port-range", *v);
+    } else if (auto v = r.value("--public-bind")) {
+      f.public_bind = *v;
+    } else if (auto v = r.value("--token")) {
+      if (v->empty()) throw UsageError{"--token: cannot be empty"};
+      f.token_hashes.push_back(crypto::hash_token(*v));
+    } else if (auto v = r.value("--token-hash")) {
+      if (!crypto::is_sha256_hex(*v))
+        throw UsageError{"--token-hash: expected 64 hex digits, got '" + *v + "'"};
+      f.token_hashes.push_back(lower(*v));
+    } else if (r.flag("--accept-any-token")) {
+      f.accept_any_token = true;
+    } else if (auto v = r.value("--tls-cert")) {
+      f.tls_cert = *v;
+    } else if (auto v = r.value("--tls-key")) {
+      f.tls_key = *v;
+    } else if (auto v = r.value("--heartbeat-interval")) {
+      f.heartbeat_interval = parse_duration_flag("--heartbeat-interval", *v);
+    } else if (auto v = r.value("--heartbeat-timeout")) {
+      f.heartbeat_timeout = parse_duration_flag("--heartbeat-timeout", *v);
+    } else if (auto v = r.value("--status-interval")) {
+      out.status_interval = parse_duration_flag("--status-interval", *v);
+    } else if (!out.log.take(r)) {
+      r.reject();
+    }
+  }
+
+  config::TunnelServerConfig& c = out.config = base_config(f.config_file);
+  if (f.listen) c.listen = *f.listen;
+  if (f.port_range) c.data_port_range = *f.port_range;
+  if (f.public_bind) c.public_bind = *f.public_bind;
+  for (const auto& hash : f.token_hashes) add_token_hash(c, hash);
+  if (f.accept_any_token) c.accept_any_token = true;
+  if (f.tls_cert) c.tls_cert = *f.tls_cert;
+  if (f.tls_key) c.tls_key = *f.tls_key;
+  if (f.heartbeat_interval) c.heartbeat_interval = *f.heartbeat_interval;
+  if (f.heartbeat_timeout) c.heartbeat_timeout = *f.heartbeat_timeout;
+  if (auto st = c.validate(); !st) throw UsageError{"invalid configuration: " + st.error().message};
+  return out;
+}
+
+}  // namespace zlt::cli

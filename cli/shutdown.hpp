@@ -1,0 +1,14 @@
+// Orderly ends for servers and agents: stop on the loop, give the far side a bounded moment to
+// hear the goodbye, then destroy on the loop.
+#pragma once
+
+#include "cli/loop_owned.hpp"
+#include "core/agent/agent.hpp"
+#include "core/server/tunnel_server.hpp"
+
+namespace zlt::cli {
+
+void shut_down(Runtime& runtime, LoopOwned<TunnelServer>& server);
+void shut_down(Runtime& runtime, LoopOwned<TunnelAgent>& agent);
+
+}  // namespace zlt::cli

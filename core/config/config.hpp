@@ -1,0 +1,198 @@
+// Configuration of every object: the original crate's fields and defaults
+// (original-spec §4) plus this project's additions. JSON in and out, validation that names
+// the offending field.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/common/error.hpp"
+#include "core/protocol/message.hpp"
+
+namespace zlt::config {
+
+using Duration = std::chrono::milliseconds;
+using namespace std::chrono_literals;
+
+// "500ms", "30s", "2m", "1h", bare digits = seconds; surrounding blanks trimmed. Errors:
+// "invalid duration number: {n}", "invalid duration format: {s}" (Errc::config); values that
+// overflow are an error too.
+Result<Duration> parse_duration(std::string_view text);
+// "30s" for whole seconds, "1500ms" otherwise (no precision is lost, unlike the original).
+std::string format_duration(Duration d);
+
+enum class RoutingMode { prefer_overlay, overlay_only, direct_only };
+std::string_view routing_mode_name(RoutingMode m);  // "preferoverlay", "overlayonly", "directonly"
+Result<RoutingMode> parse_routing_mode(std::string_view text);
+
+enum class ExposeType { internal, public_ };
+std::string_view expose_type_name(ExposeType e);  // "internal", "public"
+Result<ExposeType> parse_expose_type(std::string_view text);
+
+struct PortRange {
+  std::uint16_t start = 30000;
+  std::uint16_t end = 31000;
+  bool contains(std::uint16_t port) const { return port >= start && port <= end; }
+  std::size_t size() const { return start <= end ? std::size_t{end} - start + 1 : 0; }
+  friend bool operator==(const PortRange&, const PortRange&) = default;
+};
+
+// "HOST:PORT", "[v6]:PORT". The host may be a name or an IP literal.
+struct HostPort {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string to_string() const;  // brackets around IPv6 literals
+  friend bool operator==(const HostPort&, const HostPort&) = default;
+};
+// `field` names the setting in error messages ("listen: expected HOST:PORT, got 'x'").
+Result<HostPort> parse_host_port(std::string_view text, std::string_view field);
+
+// A token the server accepts. In a file either `token` (plain text, hashed on load) or
+// `sha256` (64 hex digits) is given; after loading only `sha256` is kept.
+struct TokenEntry {
+  std::string name;                        // shown in logs and status; defaults to "token-<i>"
+  std::string sha256;                      // lower-case hex SHA-256 of the token
+  std::optional<PortRange> allowed_ports;  // public ports this token may hold (default: any in data_port_range)
+  std::vector<std::string> allow;          // Open targets: "service:NAME", "host:port", "CIDR:port"; '*' segments
+  friend bool operator==(const TokenEntry&, const TokenEntry&) = default;
+};
+
+struct TunnelServerConfig {
+  // The original's fields and defaults.
+  bool enabled = true;
+  std::string control_path = "/tunnel/v1";
+  PortRange data_port_range{30000, 31000};  // [0, 0]: the kernel chooses every public port
+  Duration heartbeat_interval = 30s;
+  Duration heartbeat_timeout = 40s;
+  std::size_t max_tunnels = 1000;
+  std::size_t max_services_per_tunnel = 50;
+  RoutingMode routing_mode = RoutingMode::prefer_overlay;
+  bool bind_overlay = false;
+  bool dns_registration = false;
+
+  // This project's additions.
+  std::string listen = "0.0.0.0:3679";  // control endpoint (WebSocket, /healthz)
+  std::string public_bind = "0.0.0.0";  // address the public service ports bind to
+  std::optional<std::string> tls_cert;   // PEM files; both or neither (wss)
+  std::optional<std::string> tls_key;
+  std::vector<TokenEntry> tokens;
+  bool accept_any_token = false;         // accept every non-empty token (logs a warning)
+  std::size_t max_streams_per_tunnel = 4096;
+  Duration auth_timeout = 10s;           // upgrade + Auth must arrive within this
+  Duration connect_timeout = 10s;        // a stream not acknowledged by then is closed
+  Duration udp_idle_timeout = 60s;
+
+  // Original rules first, in the original's order and words, then the additions ("<field>: <why>").
+  Status validate() const;
+  friend bool operator==(const TunnelServerConfig&, const TunnelServerConfig&) = default;
+};
+
+struct ServiceConfig {
+  std::string name;
+  proto::ServiceProtocol protocol = proto::ServiceProtocol::tcp;
+  std::uint16_t local_port = 0;
+  std::uint16_t remote_port = 0;  // 0 = any
+  bool internal = false;          // reachable only as service:NAME (no public port)
+
+  static ServiceConfig tcp(std::string name, std::uint16_t local_port);
+  static ServiceConfig udp(std::string name, std::uint16_t local_port);
+  ServiceConfig& with_remote_port(std::uint16_t port) {
+    remote_port = port;
+    return *this;
+  }
+
+  // "name cannot be empty", "name too long: {len} bytes, max 255",
+  // "name must contain only alphanumeric characters, hyphens, and underscores",
+  // "local_port cannot be 0".
+  Status validate() const;
+  friend bool operator==(const ServiceConfig&, const ServiceConfig&) = default;
+};
+
+struct TunnelClientConfig {
+  std::string server_url;
+  std::string token;
+  Duration reconnect_interval = 5s;
+  Duration max_reconnect_interval = 60s;
+  std::vector<ServiceConfig> services;
+  std::optional<std::string> overlay_server_url;
+  RoutingMode routing_mode = RoutingMode::prefer_overlay;
+
+  // This project's additions.
+  std::string local_host = "127.0.0.1";  // where the agent dials its local services
+  std::optional<std::string> ca_file;    // PEM bundle for wss (default: the system store)
+  bool insecure = false;                 // skip certificate verification (tests only)
+  std::optional<std::string> proxy;      // http://host:port CONNECT proxy (default: $https_proxy/$http_proxy)
+  Duration connect_timeout = 10s;        // TCP + TLS + upgrade; also local service dials
+  Duration heartbeat_interval = 30s;     // client heartbeats (v2)
+  Duration heartbeat_timeout = 40s;      // silence from the server after which it is presumed dead
+
+  TunnelClientConfig() = default;
+  TunnelClientConfig(std::string url, std::string tok)
+      : server_url(std::move(url)), token(std::move(tok)) {}
+  TunnelClientConfig& with_service(ServiceConfig s) {
+    services.push_back(std::move(s));
+    return *this;
+  }
+
+  // "server_url cannot be empty", "server_url must start with ws:// or wss://",
+  // "token cannot be empty", "max_reconnect_interval (60s) must be >= reconnect_interval (5s)",
+  // "services[{i}]: {service error}", "duplicate service name: {name}", then the additions.
+  Status validate() const;
+  friend bool operator==(const TunnelClientConfig&, const TunnelClientConfig&) = default;
+};
+
+struct NodeTunnel {
+  std::string name;
+  std::string from;  // source node (runs the agent side)
+  std::string to;    // destination node (runs the server side)
+  std::uint16_t local_port = 0;
+  std::uint16_t remote_port = 0;
+  proto::ServiceProtocol protocol = proto::ServiceProtocol::tcp;
+  ExposeType expose = ExposeType::internal;
+  std::optional<std::string> token;
+  RoutingMode routing_mode = RoutingMode::prefer_overlay;
+
+  NodeTunnel() = default;
+  NodeTunnel(std::string n, std::string f, std::string t)
+      : name(std::move(n)), from(std::move(f)), to(std::move(t)) {}
+  friend bool operator==(const NodeTunnel&, const NodeTunnel&) = default;
+};
+
+// On-demand access (AccessManager) settings.
+struct AccessConfig {
+  std::optional<Duration> default_ttl;   // none: sessions need an explicit TTL or never expire
+  std::string local_bind = "127.0.0.1";  // never wider unless asked
+  friend bool operator==(const AccessConfig&, const AccessConfig&) = default;
+};
+
+// JSON. Every reader rejects unknown keys ("unknown key 'x'") and wrong types, prefixing the
+// path of the field ("services[1].local_port: expected an integer 0..65535"). Readers do not
+// call validate(); load_* helpers do.
+Result<TunnelServerConfig> server_config_from_json(const nlohmann::json& j);
+Result<TunnelClientConfig> client_config_from_json(const nlohmann::json& j);
+Result<ServiceConfig> service_config_from_json(const nlohmann::json& j);
+Result<NodeTunnel> node_tunnel_from_json(const nlohmann::json& j);
+Result<AccessConfig> access_config_from_json(const nlohmann::json& j);
+nlohmann::json to_json(const TunnelServerConfig& c);
+nlohmann::json to_json(const TunnelClientConfig& c);
+nlohmann::json to_json(const ServiceConfig& c);
+nlohmann::json to_json(const NodeTunnel& c);
+nlohmann::json to_json(const AccessConfig& c);
+
+// Parse text (the C ABI's config strings) and validate.
+Result<TunnelServerConfig> parse_server_config(std::string_view json_text);
+Result<TunnelClientConfig> parse_client_config(std::string_view json_text);
+// Read a file, parse, validate. Errors name the file.
+Result<TunnelServerConfig> load_server_config(const std::string& path);
+Result<TunnelClientConfig> load_client_config(const std::string& path);
+// Write atomically (temp file + rename).
+Status save_json_file(const std::string& path, const nlohmann::json& j);
+
+}  // namespace zlt::config

@@ -1,0 +1,69 @@
+#include <nlohmann/json.hpp>
+
+#include "core/config/json_reader.hpp"
+
+namespace zlt::config {
+
+namespace {
+
+Status read_services(detail::ObjectReader& r, std::vector<ServiceConfig>& out) {
+  const nlohmann::json* list = r.find("services");
+  if (!list) return {};
+  const std::string path = r.path_of("services");
+  if (!list->is_array()) return detail::type_error(path, "expected an array");
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    Result<ServiceConfig> s = detail::service_config_at((*list)[i], detail::index_path(path, i));
+    if (!s) return s.take_error();
+    out.push_back(std::move(s).value());
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<TunnelClientConfig> client_config_from_json(const nlohmann::json& j) {
+  Result<detail::ObjectReader> opened = detail::ObjectReader::open(j, "");
+  if (!opened) return opened.take_error();
+  detail::ObjectReader& r = *opened;
+  TunnelClientConfig c;
+  ZLT_TRY(r.required("server_url", c.server_url));
+  ZLT_TRY(r.required("token", c.token));
+  ZLT_TRY(r.optional("reconnect_interval", c.reconnect_interval));
+  ZLT_TRY(r.optional("max_reconnect_interval", c.max_reconnect_interval));
+  ZLT_TRY(read_services(r, c.services));
+  ZLT_TRY(r.optional("overlay_server_url", c.overlay_server_url));
+  ZLT_TRY(r.optional("routing_mode", c.routing_mode));
+  ZLT_TRY(r.optional("local_host", c.local_host));
+  ZLT_TRY(r.optional("ca_file", c.ca_file));
+  ZLT_TRY(r.optional("insecure", c.insecure));
+  ZLT_TRY(r.optional("proxy", c.proxy));
+  ZLT_TRY(r.optional("connect_timeout", c.connect_timeout));
+  ZLT_TRY(r.optional("heartbeat_interval", c.heartbeat_interval));
+  ZLT_TRY(r.optional("heartbeat_timeout", c.heartbeat_timeout));
+  ZLT_TRY(r.finish());
+  return c;
+}
+
+nlohmann::json to_json(const TunnelClientConfig& c) {
+  nlohmann::json services = nlohmann::json::array();
+  for (const ServiceConfig& s : c.services) services.push_back(to_json(s));
+  nlohmann::json j = {
+      {"server_url", c.server_url},
+      {"token", c.token},
+      {"reconnect_interval", format_duration(c.reconnect_interval)},
+      {"max_reconnect_interval", format_duration(c.max_reconnect_interval)},
+      {"services", std::move(services)},
+      {"routing_mode", routing_mode_name(c.routing_mode)},
+      {"local_host", c.local_host},
+      {"insecure", c.insecure},
+      {"connect_timeout", format_duration(c.connect_timeout)},
+      {"heartbeat_interval", format_duration(c.heartbeat_interval)},
+      {"heartbeat_timeout", format_duration(c.heartbeat_timeout)},
+  };
+  if (c.overlay_server_url) j["overlay_server_url"] = *c.overlay_server_url;
+  if (c.ca_file) j["ca_file"] = *c.ca_file;
+  if (c.proxy) j["proxy"] = *c.proxy;
+  return j;
+}
+
+}  // namespace zlt::config

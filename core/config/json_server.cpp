@@ -1,0 +1,119 @@
+#include <nlohmann/json.hpp>
+
+#include "core/config/json_reader.hpp"
+#include "core/config/text.hpp"
+#include "core/crypto/crypto.hpp"
+
+namespace zlt::config {
+namespace {
+
+// The plain token never stays in memory past loading: only its hash is kept.
+Result<TokenEntry> token_entry_at(const nlohmann::json& j, const std::string& path,
+                                  std::size_t index) {
+  Result<detail::ObjectReader> opened = detail::ObjectReader::open(j, path);
+  if (!opened) return opened.take_error();
+  detail::ObjectReader& r = *opened;
+  TokenEntry t;
+  t.name = "token-" + std::to_string(index);
+  std::optional<std::string> plain;
+  std::optional<std::string> sha256;
+  ZLT_TRY(r.optional("name", t.name));
+  ZLT_TRY(r.optional("token", plain));
+  ZLT_TRY(r.optional("sha256", sha256));
+  ZLT_TRY(r.optional("allowed_ports", t.allowed_ports));
+  ZLT_TRY(r.optional("allow", t.allow));
+  ZLT_TRY(r.finish());
+  if (plain.has_value() == sha256.has_value())
+    return make_error(Errc::config, r.at_path("exactly one of 'token' and 'sha256' is required"));
+  if (plain) {
+    if (plain->empty()) return make_error(Errc::config, r.path_of("token") + ": cannot be empty");
+    t.sha256 = crypto::hash_token(*plain);
+  } else {
+    t.sha256 = detail::to_ascii_lower(*sha256);
+  }
+  return t;
+}
+
+Status read_tokens(detail::ObjectReader& r, std::vector<TokenEntry>& out) {
+  const nlohmann::json* list = r.find("tokens");
+  if (!list) return {};
+  const std::string path = r.path_of("tokens");
+  if (!list->is_array()) return detail::type_error(path, "expected an array");
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    Result<TokenEntry> t = token_entry_at((*list)[i], detail::index_path(path, i), i);
+    if (!t) return t.take_error();
+    out.push_back(std::move(t).value());
+  }
+  return {};
+}
+
+nlohmann::json port_range_json(const PortRange& r) {
+  return nlohmann::json::array({r.start, r.end});
+}
+
+nlohmann::json token_json(const TokenEntry& t) {
+  nlohmann::json j = {{"name", t.name}, {"sha256", t.sha256}, {"allow", t.allow}};
+  if (t.allowed_ports) j["allowed_ports"] = port_range_json(*t.allowed_ports);
+  return j;
+}
+
+}  // namespace
+
+Result<TunnelServerConfig> server_config_from_json(const nlohmann::json& j) {
+  Result<detail::ObjectReader> opened = detail::ObjectReader::open(j, "");
+  if (!opened) return opened.take_error();
+  detail::ObjectReader& r = *opened;
+  TunnelServerConfig c;
+  ZLT_TRY(r.optional("enabled", c.enabled));
+  ZLT_TRY(r.optional("control_path", c.control_path));
+  ZLT_TRY(r.optional("data_port_range", c.data_port_range));
+  ZLT_TRY(r.optional("heartbeat_interval", c.heartbeat_interval));
+  ZLT_TRY(r.optional("heartbeat_timeout", c.heartbeat_timeout));
+  ZLT_TRY(r.optional("max_tunnels", c.max_tunnels));
+  ZLT_TRY(r.optional("max_services_per_tunnel", c.max_services_per_tunnel));
+  ZLT_TRY(r.optional("routing_mode", c.routing_mode));
+  ZLT_TRY(r.optional("bind_overlay", c.bind_overlay));
+  ZLT_TRY(r.optional("dns_registration", c.dns_registration));
+  ZLT_TRY(r.optional("listen", c.listen));
+  ZLT_TRY(r.optional("public_bind", c.public_bind));
+  ZLT_TRY(r.optional("tls_cert", c.tls_cert));
+  ZLT_TRY(r.optional("tls_key", c.tls_key));
+  ZLT_TRY(read_tokens(r, c.tokens));
+  ZLT_TRY(r.optional("accept_any_token", c.accept_any_token));
+  ZLT_TRY(r.optional("max_streams_per_tunnel", c.max_streams_per_tunnel));
+  ZLT_TRY(r.optional("auth_timeout", c.auth_timeout));
+  ZLT_TRY(r.optional("connect_timeout", c.connect_timeout));
+  ZLT_TRY(r.optional("udp_idle_timeout", c.udp_idle_timeout));
+  ZLT_TRY(r.finish());
+  return c;
+}
+
+nlohmann::json to_json(const TunnelServerConfig& c) {
+  nlohmann::json tokens = nlohmann::json::array();
+  for (const TokenEntry& t : c.tokens) tokens.push_back(token_json(t));
+  nlohmann::json j = {
+      {"enabled", c.enabled},
+      {"control_path", c.control_path},
+      {"data_port_range", port_range_json(c.data_port_range)},
+      {"heartbeat_interval", format_duration(c.heartbeat_interval)},
+      {"heartbeat_timeout", format_duration(c.heartbeat_timeout)},
+      {"max_tunnels", c.max_tunnels},
+      {"max_services_per_tunnel", c.max_services_per_tunnel},
+      {"routing_mode", routing_mode_name(c.routing_mode)},
+      {"bind_overlay", c.bind_overlay},
+      {"dns_registration", c.dns_registration},
+      {"listen", c.listen},
+      {"public_bind", c.public_bind},
+      {"tokens", std::move(tokens)},
+      {"accept_any_token", c.accept_any_token},
+      {"max_streams_per_tunnel", c.max_streams_per_tunnel},
+      {"auth_timeout", format_duration(c.auth_timeout)},
+      {"connect_timeout", format_duration(c.connect_timeout)},
+      {"udp_idle_timeout", format_duration(c.udp_idle_timeout)},
+  };
+  if (c.tls_cert) j["tls_cert"] = *c.tls_cert;
+  if (c.tls_key) j["tls_key"] = *c.tls_key;
+  return j;
+}
+
+}  // namespace zlt::config

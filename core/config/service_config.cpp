@@ -1,0 +1,35 @@
+#include <string>
+
+#include "core/config/config.hpp"
+#include "core/config/text.hpp"
+
+namespace zlt::config {
+
+ServiceConfig ServiceConfig::tcp(std::string name, std::uint16_t local_port) {
+  ServiceConfig s;
+  s.name = std::move(name);
+  s.protocol = proto::ServiceProtocol::tcp;
+  s.local_port = local_port;
+  return s;
+}
+
+ServiceConfig ServiceConfig::udp(std::string name, std::uint16_t local_port) {
+  ServiceConfig s = tcp(std::move(name), local_port);
+  s.protocol = proto::ServiceProtocol::udp;
+  return s;
+}
+
+Status ServiceConfig::validate() const {
+  if (name.empty()) return make_error(Errc::config, "name cannot be empty");
+  // The original counted bytes but said "chars".
+  if (name.size() > 255)
+    return make_error(Errc::config,
+                      "name too long: " + std::to_string(name.size()) + " bytes, max 255");
+  if (!detail::has_service_name_chars(name))
+    return make_error(Errc::config,
+                      "name must contain only alphanumeric characters, hyphens, and underscores");
+  if (local_port == 0) return make_error(Errc::config, "local_port cannot be 0");
+  return {};
+}
+
+}  // namespace zlt::config

@@ -1,0 +1,28 @@
+// Strict UTF-8 validation for the strings of the wire protocol.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+namespace zlt::proto {
+
+// Where and how a byte string stops being UTF-8. Mirrors Rust's core::str::Utf8Error, because
+// the original decoder's error texts embed its Display form.
+struct Utf8Error {
+  std::size_t valid_up_to = 0;
+  // Length of the invalid sequence at valid_up_to, or nullopt when the input ends mid-sequence.
+  std::optional<std::size_t> error_len;
+
+  // "invalid utf-8 sequence of 1 bytes from index 0" / "incomplete utf-8 byte sequence from
+  // index 3" (the exact texts of Rust's Utf8Error).
+  std::string describe() const;
+};
+
+// nullopt when `bytes` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates,
+// nothing above U+10FFFF), else the first error.
+std::optional<Utf8Error> validate_utf8(std::span<const std::uint8_t> bytes);
+
+}  // namespace zlt::proto

@@ -1,0 +1,64 @@
+// The public socket of one registered service: a TCP listener or a UDP socket on
+// public_bind:port. It hands new connections (TCP) or new peers (UDP) to the session that
+// owns the service. Between a session takeover and the new session's registration it is
+// detached: TCP connections wait in the backlog, UDP datagrams are dropped.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/common/error.hpp"
+#include "core/common/uuid.hpp"
+#include "core/protocol/message.hpp"
+#include "core/runtime/uv_handle.hpp"
+#include "core/session/udp_demux.hpp"
+#include "core/transport/sockaddr.hpp"
+
+namespace zlt {
+
+class ServerSession;
+struct TunnelService;
+
+class PublicService {
+ public:
+  // Binds host:port (port 0: the kernel chooses). Errors carry the OS reason.
+  static Result<std::unique_ptr<PublicService>> bind(uv_loop_t* loop,
+                                                     proto::ServiceProtocol protocol,
+                                                     const std::string& host, std::uint16_t port);
+  ~PublicService();
+  PublicService(const PublicService&) = delete;
+  PublicService& operator=(const PublicService&) = delete;
+
+  std::uint16_t port() const { return address_.port(); }
+  const SockAddr& address() const { return address_; }
+  proto::ServiceProtocol protocol() const { return protocol_; }
+  const std::string& service_name() const { return service_name_; }
+  ServerSession* session() const { return session_; }
+
+  // Routes this socket's traffic to `session` as service `service`.
+  void attach(ServerSession& session, const TunnelService& service);
+  // Stops routing (takeover gap). UDP peers' streams are gone with their session.
+  void detach();
+  std::size_t peer_count() const { return udp_ ? udp_->peer_count() : 0; }
+
+ private:
+  PublicService() = default;
+  void accept_pending();
+  static void on_connection(uv_stream_t* server, int status);
+
+  uv_loop_t* loop_ = nullptr;
+  proto::ServiceProtocol protocol_ = proto::ServiceProtocol::tcp;
+  SockAddr address_;
+  UvHandle<uv_tcp_t> tcp_;
+  std::unique_ptr<UdpDemux> udp_;
+  ServerSession* session_ = nullptr;
+  Uuid service_id_;
+  std::string service_name_;
+  int pending_connections_ = 0;  // TCP connections held while detached
+};
+
+}  // namespace zlt

@@ -1,0 +1,386 @@
+#include "core/server/server_session.hpp"
+
+#include "core/crypto/crypto.hpp"
+#include "core/runtime/log.hpp"
+#include "core/server/registry.hpp"
+#include "core/server/tunnel_server.hpp"
+#include "core/session/tcp_endpoint.hpp"
+#include "core/session/udp_demux.hpp"
+#include "core/session/udp_endpoint.hpp"
+
+namespace zlt {
+
+struct ServerSession::V1Pending {
+  UvHandle<uv_tcp_t> socket;
+  Timer timer;
+  std::string label;
+};
+
+namespace {
+constexpr const char* kLog = "server";
+
+std::string short_id(const Uuid& id) { return id.to_string().substr(0, 8); }
+}  // namespace
+
+ServerSession::ServerSession(TunnelServer& server, Channel& channel)
+    : Session(server.runtime(), channel, kLog), server_(server) {
+  auth_timer_.attach(loop());
+  auth_timer_.start(server.config().auth_timeout, [this] {
+    ZLT_LOG(info, kLog).field("peer", peer())
+        << "no Auth within " << config::format_duration(server_.config().auth_timeout)
+        << "; closing";
+    end("auth timeout", close_code::kPolicyViolation, false);
+  });
+}
+
+ServerSession::~ServerSession() = default;
+
+TunnelService* ServerSession::server_service(const Uuid& id) {
+  if (!tunnel_id_) return nullptr;
+  Tunnel* t = server_.registry().get_tunnel(*tunnel_id_);
+  if (t == nullptr) return nullptr;
+  auto it = t->services.find(id);
+  return it == t->services.end() ? nullptr : &it->second;
+}
+
+void ServerSession::handle_control(proto::Message& message) {
+  const proto::MsgType type = proto::type_of(message);
+  if (!tunnel_id_) {
+    if (auto* auth = std::get_if<proto::Auth>(&message)) {
+      handle_auth(*auth);
+    } else {
+      // The original's answer to anything but Auth first.
+      send(proto::AuthFail{"Expected AUTH message"});
+      end("expected Auth, got " + std::string(proto::msg_type_name(type)),
+          close_code::kPolicyViolation, false);
+    }
+    return;
+  }
+  server_.registry().touch_tunnel(*tunnel_id_);
+  switch (type) {
+    case proto::MsgType::Register:
+      handle_register(std::get<proto::Register>(message));
+      return;
+    case proto::MsgType::Unregister:
+      handle_unregister(std::get<proto::Unregister>(message));
+      return;
+    case proto::MsgType::Open:
+      handle_open(std::get<proto::Open>(message));
+      return;
+    case proto::MsgType::HeartbeatAck: {
+      auto ts = std::get<proto::HeartbeatAck>(message).timestamp;
+      last_ack_ms_ = uv_now(loop());
+      std::uint64_t now = unix_time_ms();
+      if (now >= ts) rtt_ms_ = now - ts;
+      return;
+    }
+    case proto::MsgType::Heartbeat:
+      if (has(proto::feature::kClientHeartbeat)) {
+        send(proto::HeartbeatAck{std::get<proto::Heartbeat>(message).timestamp});
+      } else {
+        ZLT_LOG(debug, kLog).field("tunnel", tunnel_id_->to_string())
+            << label() << ": client heartbeat in a session without CLIENT_HEARTBEAT; ignored";
+      }
+      return;
+    case proto::MsgType::ConnectAck:
+    case proto::MsgType::ConnectFail: {
+      // Streams are answered in Session; what reaches here is a v1 agent's answer.
+      const Uuid id = type == proto::MsgType::ConnectAck
+                          ? std::get<proto::ConnectAck>(message).connection_id
+                          : std::get<proto::ConnectFail>(message).connection_id;
+      auto it = v1_pending_.find(id);
+      if (it == v1_pending_.end()) return;  // a stream that already ended
+      if (type == proto::MsgType::ConnectFail) {
+        ZLT_LOG(info, kLog).field("tunnel", tunnel_id_->to_string())
+            << it->second->label << ": refused by the agent: "
+            << std::get<proto::ConnectFail>(message).reason;
+        v1_pending_.erase(it);
+      } else {
+        ZLT_LOG(info, kLog).field("tunnel", tunnel_id_->to_string())
+            << it->second->label
+            << ": acknowledged by a version 1 agent, which cannot carry data; the connection "
+               "will be closed after connect_timeout";
+      }
+      return;
+    }
+    case proto::MsgType::Disconnect:
+      end("agent disconnected: " + std::get<proto::Disconnect>(message).reason,
+          close_code::kNormal, false);
+      return;
+    default:
+      protocol_error("unexpected " + std::string(proto::msg_type_name(type)) + " from client");
+      return;
+  }
+}
+
+void ServerSession::refuse_auth(const std::string& reason) {
+  send(proto::AuthFail{reason});
+  end(reason, close_code::kPolicyViolation, false);
+}
+
+void ServerSession::handle_auth(proto::Auth& auth) {
+  auth_timer_.stop();
+  const std::string hash = crypto::hash_token(auth.token);
+  auto grant = server_.validate_token(auth.token, hash);
+  if (!grant) {
+    ZLT_LOG(info, kLog).field("peer", peer()) << "authentication refused: "
+                                              << grant.error().message;
+    refuse_auth(grant.error().display());
+    return;
+  }
+  const bool v2 = auth.v2.has_value() && auth.v2->proto_version >= proto::kProtoVersion2;
+  TunnelRegistry& registry = server_.registry();
+  if (Tunnel* existing = registry.get_tunnel_by_token(hash)) {
+    ServerSession* old = server_.session_for_tunnel(existing->id);
+    if (v2 && old != nullptr && old != this && old->is_v2() && old->client_id() == auth.client_id) {
+      ZLT_LOG(info, kLog).field("peer", peer())
+          << "client " << short_id(auth.client_id) << " reconnected; taking over "
+          << old->label();
+      server_.take_over(*old);
+    } else {
+      refuse_auth("Token already in use");
+      return;
+    }
+  }
+  if (registry.tunnel_count() >= server_.config().max_tunnels) {
+    refuse_auth("server full");
+    return;
+  }
+  auto tunnel = registry.register_tunnel(hash, grant->name, peer(), crypto::uuid_v4());
+  if (!tunnel) {
+    refuse_auth(tunnel.error().display());
+    return;
+  }
+  (*tunnel)->client_id = auth.client_id;
+  (*tunnel)->counters = counters();
+  tunnel_id_ = (*tunnel)->id;
+  client_id_ = auth.client_id;
+  token_hash_ = hash;
+  grant_ = std::move(*grant);
+  allow_ = AllowList(grant_.allow);
+  const std::uint32_t granted = v2 ? (auth.v2->features & TunnelServer::kFeatures) : 0;
+  set_negotiated(v2, granted);
+  set_label("tunnel " + short_id(*tunnel_id_) + (grant_.name ? " (" + *grant_.name + ")" : ""));
+
+  proto::AuthOk ok{*tunnel_id_, std::nullopt};
+  if (v2) ok.v2 = proto::V2Trailer{proto::kProtoVersion2, granted};
+  send(ok);
+  ZLT_LOG(info, kLog).field("tunnel", tunnel_id_->to_string()).field("peer", peer())
+      << label() << " authenticated from " << peer() << " (protocol v" << (v2 ? 2 : 1) << ")";
+
+  last_ack_ms_ = uv_now(loop());
+  heartbeat_timer_.attach(loop());
+  heartbeat_timer_.start(std::chrono::milliseconds(0), [this] { heartbeat_tick(); },
+                         server_.config().heartbeat_interval);
+  server_.tunnel_opened(*this);
+}
+
+void ServerSession::heartbeat_tick() {
+  const auto timeout = static_cast<std::uint64_t>(server_.config().heartbeat_timeout.count());
+  if (uv_now(loop()) - last_ack_ms_ > timeout) {
+    ZLT_LOG(info, kLog).field("tunnel", tunnel_id_ ? tunnel_id_->to_string() : "")
+        << label() << ": no HeartbeatAck for "
+        << config::format_duration(server_.config().heartbeat_timeout);
+    end("heartbeat timeout", close_code::kGoingAway, true);
+    return;
+  }
+  send(proto::Heartbeat{unix_time_ms()});
+}
+
+void ServerSession::handle_register(proto::Register& reg) {
+  const std::uint8_t flags = reg.flags.value_or(0);
+  const bool routing = has(proto::feature::kServiceRouting);
+  if (reg.flags && routing && (flags & ~proto::kRegisterInternal) != 0) {
+    send(proto::RegisterFail{"Registry error: unknown register flags"});
+    return;
+  }
+  ServiceRequest req;
+  req.name = reg.name;
+  req.protocol = reg.protocol;
+  req.local_port = reg.local_port;
+  req.remote_port = reg.remote_port;
+  req.internal = routing && (flags & proto::kRegisterInternal) != 0;
+  req.allowed_ports = grant_.allowed_ports;
+
+  const Uuid service_id = crypto::uuid_v4();
+  // After a takeover the predecessor's public socket waits for this registration: claim its
+  // port so the service keeps its address.
+  std::uint16_t held = 0;
+  if (!req.internal)
+    held = server_.reserved_port(token_hash_, reg.name, reg.protocol).value_or(0);
+  if (held != 0 && (req.remote_port == 0 || req.remote_port == held)) {
+    req.remote_port = held;
+    server_.registry().release_held(held);
+  } else {
+    held = 0;
+  }
+  auto added = server_.registry().add_service(*tunnel_id_, req, service_id);
+  if (!added && held != 0) server_.registry().hold_port(held);
+  if (!added) {
+    ZLT_LOG(info, kLog).field("tunnel", tunnel_id_->to_string())
+        << label() << ": service " << reg.name << " refused: " << added.error().message;
+    send(proto::RegisterFail{added.error().display()});
+    return;
+  }
+  std::uint16_t public_port = 0;
+  if (!req.internal) {
+    auto published = server_.publish(*this, *added, token_hash_);
+    if (!published) {
+      (void)server_.registry().remove_service(*tunnel_id_, service_id);
+      ZLT_LOG(warn, kLog).field("tunnel", tunnel_id_->to_string())
+          << label() << ": service " << reg.name << ": " << published.error().message;
+      send(proto::RegisterFail{published.error().display()});
+      return;
+    }
+    public_port = (*published)->port();
+  }
+  proto::RegisterOk ok{service_id, std::nullopt};
+  if (is_v2()) ok.assigned_port = public_port;
+  send(ok);
+  TunnelService* svc = server_service(service_id);
+  ZLT_LOG(info, kLog).field("tunnel", tunnel_id_->to_string()).field("service", reg.name)
+      << label() << ": registered " << reg.name << " ("
+      << proto::service_protocol_name(reg.protocol) << ")"
+      << (req.internal ? " as internal"
+                       : " on public port " + std::to_string(public_port));
+  server_.emit({{"event", "service_registered"},
+                {"tunnel", tunnel_id_->to_string()},
+                {"service", svc != nullptr ? svc->to_json() : nlohmann::json()}});
+}
+
+void ServerSession::handle_unregister(const proto::Unregister& unreg) {
+  TunnelService* svc = server_service(unreg.service_id);
+  if (svc == nullptr) {
+    ZLT_LOG(warn, kLog).field("tunnel", tunnel_id_->to_string())
+        << label() << ": Unregister of unknown service " << unreg.service_id.to_string();
+    return;
+  }
+  const std::string name = svc->name;
+  // Its streams end with it: a UDP peer cannot outlive the socket, and a TCP connection to an
+  // unregistered service should not linger unnoticed.
+  std::vector<Uuid> doomed;
+  for_each_stream([&](Stream& s) {
+    if (s.counters().service == svc->counters) doomed.push_back(s.id());
+  });
+  for (const auto& id : doomed)
+    if (Stream* s = find_stream(id)) s->fail("service unregistered");
+  server_.unpublish(unreg.service_id);
+  (void)server_.registry().remove_service(*tunnel_id_, unreg.service_id);
+  ZLT_LOG(info, kLog).field("tunnel", tunnel_id_->to_string()).field("service", name)
+      << label() << ": unregistered " << name;
+  server_.emit({{"event", "service_unregistered"},
+                {"tunnel", tunnel_id_->to_string()},
+                {"service", name}});
+}
+
+bool ServerSession::at_stream_limit() const {
+  return stream_count() + v1_pending_.size() >= server_.config().max_streams_per_tunnel;
+}
+
+void ServerSession::open_public_tcp(const TunnelService& service, UvHandle<uv_tcp_t> socket) {
+  const std::string client = peer_of(socket.get()).to_string();
+  const std::string label_text = service.name + " " + client;
+  if (!alive() || at_stream_limit()) {
+    ZLT_LOG(warn, kLog).field("tunnel", tunnel_id_ ? tunnel_id_->to_string() : "")
+        << label() << ": " << label_text << ": too many streams; connection refused";
+    socket.reset_abortive();
+    return;
+  }
+  if (!has(proto::feature::kStreams)) {
+    v1_connect(service, std::move(socket), client);
+    return;
+  }
+  const Uuid id = crypto::uuid_v4();
+  auto stream = std::make_unique<Stream>(*this, id, proto::ServiceProtocol::tcp,
+                                         Stream::Role::opener, label_text);
+  stream->counters().service = service.counters;
+  stream->set_endpoint(std::make_unique<TcpEndpoint>(*stream, std::move(socket)));
+  Stream& s = add_stream(std::move(stream));
+  send(proto::Connect{service.id, id, client});
+  s.start_open_timer(server_.config().connect_timeout);
+}
+
+void ServerSession::v1_connect(const TunnelService& service, UvHandle<uv_tcp_t> socket,
+                               const std::string& client) {
+  const Uuid id = crypto::uuid_v4();
+  auto pending = std::make_unique<V1Pending>();
+  pending->socket = std::move(socket);
+  pending->label = service.name + " " + client;
+  pending->timer.attach(loop());
+  pending->timer.start(server_.config().connect_timeout, [this, id] {
+    auto it = v1_pending_.find(id);
+    if (it == v1_pending_.end()) return;
+    ZLT_LOG(info, kLog).field("tunnel", tunnel_id_ ? tunnel_id_->to_string() : "")
+        << it->second->label << ": closed: the agent speaks protocol v1 and cannot carry data";
+    v1_pending_.erase(it);
+  });
+  v1_pending_[id] = std::move(pending);
+  send(proto::Connect{service.id, id, client});
+}
+
+Stream* ServerSession::open_public_udp(UdpDemux& socket, const TunnelService& service,
+                                       const SockAddr& peer) {
+  if (!alive() || !has(proto::feature::kDatagrams) || at_stream_limit()) return nullptr;
+  const Uuid id = crypto::uuid_v4();
+  const std::string client = peer.to_string();
+  auto stream = std::make_unique<Stream>(*this, id, proto::ServiceProtocol::udp,
+                                         Stream::Role::opener, service.name + " " + client);
+  stream->counters().service = service.counters;
+  stream->set_endpoint(socket.make_endpoint(peer, id));
+  Stream& s = add_stream(std::move(stream));
+  send(proto::Connect{service.id, id, client});
+  s.start_open_timer(server_.config().connect_timeout);
+  s.set_idle_timeout(server_.config().udp_idle_timeout);
+  return &s;
+}
+
+void ServerSession::handle_open(proto::Open& open) {
+  if (!has(proto::feature::kOpen)) {
+    protocol_error("Open without the OPEN feature");
+    return;
+  }
+  if (find_stream(open.connection_id) != nullptr) {
+    protocol_error("Open reuses connection id " + open.connection_id.to_string());
+    return;
+  }
+  auto refuse = [&](const std::string& reason) {
+    ZLT_LOG(info, kLog).field("tunnel", tunnel_id_->to_string()).field("target", open.target)
+        << label() << ": Open " << open.target << " refused: " << reason;
+    send(proto::ConnectFail{open.connection_id, reason});
+  };
+  if (at_stream_limit()) return refuse("too many streams");
+  auto target = OpenTarget::parse(open.target);
+  if (!target) return refuse("invalid target");
+  if (!allow_.allows(*target)) return refuse("target not allowed");
+  if (target->kind == OpenTarget::Kind::service) return refuse("no such service");
+
+  auto stream = std::make_unique<Stream>(*this, open.connection_id, open.protocol,
+                                         Stream::Role::acceptor, "open " + open.target);
+  Stream& s = add_stream(std::move(stream));
+  if (open.protocol == proto::ServiceProtocol::tcp) {
+    TcpEndpoint::dial(s, target->host, target->port, server_.config().connect_timeout);
+  } else {
+    ConnectedUdpEndpoint::dial(s, target->host, target->port);
+    if (s.state() != Stream::State::ended) s.set_idle_timeout(server_.config().udp_idle_timeout);
+  }
+}
+
+nlohmann::json ServerSession::status() const {
+  nlohmann::json j = nlohmann::json::object();
+  j["peer"] = peer();
+  j["version"] = is_v2() ? 2 : 1;
+  j["features"] = features();
+  j["streams"] = stream_count();
+  j["traffic"] = counters()->to_json();
+  j["rtt_ms"] = rtt_ms_ ? nlohmann::json(*rtt_ms_) : nlohmann::json(nullptr);
+  return j;
+}
+
+void ServerSession::on_session_closed(const Error& why) {
+  auth_timer_.stop();
+  heartbeat_timer_.stop();
+  v1_pending_.clear();
+  server_.session_closed(*this, why);  // destroys this
+}
+
+}  // namespace zlt

@@ -1,0 +1,79 @@
+// The server's end of one control channel: authentication, registrations, heartbeats, and
+// the streams of the public connections and Opens that belong to this tunnel.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/server/open_policy.hpp"
+#include "core/server/token_auth.hpp"
+#include "core/session/session.hpp"
+#include "core/transport/sockaddr.hpp"
+
+namespace zlt {
+
+class TunnelServer;
+class UdpDemux;
+struct TunnelService;
+
+class ServerSession final : public Session {
+ public:
+  ServerSession(TunnelServer& server, Channel& channel);
+  ~ServerSession() override;
+
+  bool authenticated() const { return tunnel_id_.has_value(); }
+  const std::optional<Uuid>& tunnel_id() const { return tunnel_id_; }
+  const Uuid& client_id() const { return client_id_; }
+  const TokenGrant& grant() const { return grant_; }
+
+  // A public client reached one of this tunnel's services.
+  void open_public_tcp(const TunnelService& service, UvHandle<uv_tcp_t> socket);
+  // The first datagram from a new peer of a UDP service; returns the stream to feed it to.
+  Stream* open_public_udp(UdpDemux& socket, const TunnelService& service, const SockAddr& peer);
+
+  // This tunnel's service `id` as the registry knows it (null if gone).
+  TunnelService* server_service(const Uuid& id);
+
+  // The tunnel is handed to a successor (takeover): forget it without releasing anything.
+  void release_tunnel() { tunnel_id_.reset(); }
+  nlohmann::json status() const;
+
+ protected:
+  void handle_control(proto::Message& message) override;
+  void on_session_closed(const Error& why) override;
+  bool may_send_disconnect() const override { return true; }
+
+ private:
+  struct V1Pending;
+
+  void handle_auth(proto::Auth& auth);
+  void handle_register(proto::Register& reg);
+  void handle_unregister(const proto::Unregister& unreg);
+  void handle_open(proto::Open& open);
+  void heartbeat_tick();
+  void refuse_auth(const std::string& reason);
+  bool at_stream_limit() const;
+  void v1_connect(const TunnelService& service, UvHandle<uv_tcp_t> socket,
+                  const std::string& peer);
+
+  TunnelServer& server_;
+  std::optional<Uuid> tunnel_id_;
+  Uuid client_id_;
+  std::string token_hash_;
+  TokenGrant grant_;
+  AllowList allow_;
+  Timer auth_timer_;
+  Timer heartbeat_timer_;
+  std::uint64_t last_ack_ms_ = 0;
+  std::optional<std::uint64_t> rtt_ms_;
+  // A v1 agent acknowledges connections but cannot carry their bytes: the public socket is
+  // held until connect_timeout and then closed.
+  std::map<Uuid, std::unique_ptr<V1Pending>> v1_pending_;
+};
+
+}  // namespace zlt

@@ -1,0 +1,67 @@
+#include "core/server/token_auth.hpp"
+
+#include "core/config/allow_target.hpp"
+#include "core/config/json_reader.hpp"
+#include "core/config/json_text.hpp"
+#include "core/crypto/crypto.hpp"
+
+namespace zlt {
+
+// The grant JSON has the shape of a configured token's permissions, so it is read with the
+// configuration's own decoders and checked against the same rules and wording.
+Result<TokenGrant> token_grant_from_json(std::string_view text) {
+  namespace detail = zlt::config::detail;
+  auto j = detail::parse_json_text(text);
+  if (!j) return j.take_error();
+  auto opened = detail::ObjectReader::open(*j, "grant");
+  if (!opened) return opened.take_error();
+  detail::ObjectReader& r = *opened;
+  TokenGrant g;
+  ZLT_TRY(r.optional("name", g.name));
+  ZLT_TRY(r.optional("allowed_ports", g.allowed_ports));
+  ZLT_TRY(r.optional("allow", g.allow));
+  ZLT_TRY(r.finish());
+  if (g.name && g.name->empty())
+    return make_error(Errc::config, r.path_of("name") + ": cannot be empty");
+  if (g.allowed_ports) {
+    const auto& p = *g.allowed_ports;
+    if (p.start > p.end)
+      return make_error(Errc::config, r.path_of("allowed_ports") + ": start (" +
+                                               std::to_string(p.start) + ") must be <= end (" +
+                                               std::to_string(p.end) + ")");
+    if (p.start == 0)
+      return make_error(Errc::config,
+                             r.path_of("allowed_ports") + ": ports must be within 1..65535");
+  }
+  for (std::size_t i = 0; i < g.allow.size(); ++i) {
+    if (!detail::is_valid_allow_target(g.allow[i]))
+      return make_error(Errc::config, detail::index_path(r.path_of("allow"), i) +
+                                               ": invalid target '" + g.allow[i] +
+                                               "' (expected service:NAME, HOST:PORT or CIDR:PORT)");
+  }
+  return g;
+}
+
+ConfiguredTokens::ConfiguredTokens(const config::TunnelServerConfig& config)
+    : entries_(config.tokens), accept_any_(config.accept_any_token) {}
+
+Result<TokenGrant> ConfiguredTokens::check(std::string_view token,
+                                           const std::string& token_hash) const {
+  if (token.empty()) return make_error(Errc::auth, "Token cannot be empty");
+  // Every entry is compared, whatever matched, so the time taken says nothing about which
+  // (or whether an) entry matched.
+  const config::TokenEntry* match = nullptr;
+  for (const auto& e : entries_)
+    if (crypto::ct_equal(e.sha256, token_hash) && match == nullptr) match = &e;
+  if (match != nullptr) {
+    TokenGrant g;
+    if (!match->name.empty()) g.name = match->name;
+    g.allowed_ports = match->allowed_ports;
+    g.allow = match->allow;
+    return g;
+  }
+  if (accept_any_) return TokenGrant{};
+  return make_error(Errc::auth, "invalid tunnel token");
+}
+
+}  // namespace zlt

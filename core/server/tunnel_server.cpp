@@ -1,0 +1,283 @@
+#include "core/server/tunnel_server.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+
+#include "core/runtime/log.hpp"
+
+namespace zlt {
+namespace {
+
+constexpr const char* kLog = "server";
+
+std::string iso8601(std::chrono::system_clock::time_point t) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+TunnelServer::TunnelServer(Runtime& runtime, config::TunnelServerConfig config)
+    : runtime_(runtime),
+      config_(std::move(config)),
+      tokens_(config_),
+      registry_(config_.data_port_range, config_.max_services_per_tunnel) {}
+
+Result<std::unique_ptr<TunnelServer>> TunnelServer::create(Runtime& runtime,
+                                                          config::TunnelServerConfig config) {
+  if (auto st = config.validate(); !st) return make_error(Errc::config, st.error().message);
+  std::unique_ptr<TunnelServer> server(new TunnelServer(runtime, std::move(config)));
+  WsServer::Options options;
+  options.name = "tunnel-server";
+  options.control_path = server->config_.control_path;
+  options.tls_cert = server->config_.tls_cert;
+  options.tls_key = server->config_.tls_key;
+  options.handshake_timeout = server->config_.auth_timeout;
+  auto ws = WsServer::create(runtime, options, server.get());
+  if (!ws) return ws.take_error();
+  server->ws_ = std::move(*ws);
+  if (server->config_.accept_any_token)
+    ZLT_LOG(warn, kLog) << "accept_any_token is on: every non-empty token is accepted";
+  else if (server->tokens_.empty())
+    ZLT_LOG(warn, kLog) << "no tokens configured: every agent will be refused until a token "
+                           "validator is set";
+  server->reserved_timer_.attach(runtime.loop());
+  runtime.add_participant(server.get());
+  server->registered_participant_ = true;
+  return server;
+}
+
+TunnelServer::~TunnelServer() {
+  teardown();
+  if (registered_participant_) runtime_.remove_participant(this);
+}
+
+void TunnelServer::teardown() {
+  stopped_ = true;
+  // Sessions first: their streams point into the public sockets.
+  auto sessions = std::move(sessions_);
+  sessions_.clear();
+  by_tunnel_.clear();
+  sessions.clear();
+  public_.clear();
+  reserved_.clear();
+  reserved_timer_.stop();
+  ws_.reset();
+  listening_.clear();
+}
+
+Result<SockAddr> TunnelServer::listen() {
+  auto hp = config::parse_host_port(config_.listen, "listen");
+  if (!hp) return hp.take_error();
+  return listen(hp->host, hp->port);
+}
+
+Result<SockAddr> TunnelServer::listen(std::string_view host, std::uint16_t port) {
+  if (stopped_ || !ws_) return make_error(Errc::shutdown, "server stopped");
+  auto addr = ws_->listen(host, port);
+  if (!addr) return addr.take_error();
+  listening_.push_back(*addr);
+  ZLT_LOG(info, kLog) << "listening on " << (ws_->tls() ? "wss://" : "ws://")
+                      << addr->to_string() << config_.control_path;
+  return addr;
+}
+
+Status TunnelServer::accept(int fd) {
+  if (stopped_ || !ws_) {
+    ::close(fd);  // the fd is ours on every path, as on the success path
+    return make_error(Errc::shutdown, "server stopped");
+  }
+  return ws_->adopt(fd);
+}
+
+void TunnelServer::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  ZLT_LOG(info, kLog) << "stopping: " << sessions_.size() << " session(s)";
+  std::vector<ServerSession*> open;
+  for (auto& [raw, s] : sessions_) open.push_back(raw);
+  for (auto* s : open)
+    if (sessions_.contains(s)) s->end("server shutting down", close_code::kGoingAway, true);
+  if (ws_) ws_->close_all();
+  public_.clear();
+  reserved_.clear();
+  listening_.clear();
+}
+
+void TunnelServer::emit(nlohmann::json event) {
+  if (event_sink_) event_sink_(event);
+}
+
+void TunnelServer::on_ws_open(Channel& channel) {
+  if (stopped_) {
+    channel.close(close_code::kGoingAway, "server shutting down");
+    return;
+  }
+  auto session = std::make_unique<ServerSession>(*this, channel);
+  ServerSession* raw = session.get();
+  sessions_[raw] = std::move(session);
+}
+
+HttpResponse TunnelServer::on_http(const HttpRequest&) { return HttpResponse{}; }
+
+Result<TokenGrant> TunnelServer::validate_token(std::string_view token,
+                                                const std::string& token_hash) {
+  if (validator_) return validator_(token, token_hash);
+  return tokens_.check(token, token_hash);
+}
+
+ServerSession* TunnelServer::session_for_tunnel(const Uuid& tunnel_id) {
+  auto it = by_tunnel_.find(tunnel_id);
+  return it == by_tunnel_.end() ? nullptr : it->second;
+}
+
+void TunnelServer::tunnel_opened(ServerSession& session) {
+  by_tunnel_[*session.tunnel_id()] = &session;
+  const Tunnel* t = registry_.get_tunnel(*session.tunnel_id());
+  emit({{"event", "tunnel_connected"},
+        {"tunnel", session.tunnel_id()->to_string()},
+        {"name", t != nullptr && t->name ? nlohmann::json(*t->name) : nlohmann::json(nullptr)},
+        {"peer", session.peer()},
+        {"version", session.is_v2() ? 2 : 1}});
+}
+
+void TunnelServer::take_over(ServerSession& old) {
+  const Uuid tunnel_id = *old.tunnel_id();
+  Tunnel* t = registry_.get_tunnel(tunnel_id);
+  const std::uint64_t keep_until =
+      uv_now(runtime_.loop()) + static_cast<std::uint64_t>(config_.connect_timeout.count());
+  if (t != nullptr) {
+    for (const auto& [sid, svc] : t->services) {
+      auto it = public_.find(sid);
+      if (it == public_.end()) continue;
+      it->second->detach();
+      reserved_.push_back(Reserved{t->token_hash, svc.name, std::move(it->second), keep_until});
+      public_.erase(it);
+    }
+  }
+  registry_.unregister_tunnel(tunnel_id);
+  // The held sockets keep their ports out of the pool until the successor claims them.
+  for (const auto& r : reserved_) registry_.hold_port(r.socket->port());
+  by_tunnel_.erase(tunnel_id);
+  old.release_tunnel();
+  old.end("session taken over by a new connection of the same client", close_code::kNormal,
+          true);
+  emit({{"event", "tunnel_disconnected"},
+        {"tunnel", tunnel_id.to_string()},
+        {"reason", "taken over"}});
+  if (!reserved_.empty())
+    reserved_timer_.start(config_.connect_timeout + std::chrono::milliseconds(10),
+                          [this] { expire_reserved(); });
+}
+
+void TunnelServer::expire_reserved() {
+  const std::uint64_t now = uv_now(runtime_.loop());
+  std::erase_if(reserved_, [this, now](const Reserved& r) {
+    if (r.expires_ms > now) return false;
+    ZLT_LOG(info, kLog) << "public port " << r.socket->port() << " of " << r.name
+                        << " released: not re-registered after the takeover";
+    registry_.release_held(r.socket->port());
+    return true;
+  });
+}
+
+Result<PublicService*> TunnelServer::publish(ServerSession& session, const TunnelService& service,
+                                             const std::string& token_hash) {
+  std::unique_ptr<PublicService> socket;
+  // After a takeover the successor gets the very same socket back: no gap, same port.
+  for (auto it = reserved_.begin(); it != reserved_.end(); ++it) {
+    if (it->token_hash == token_hash && it->name == service.name &&
+        it->socket->protocol() == service.protocol &&
+        (!service.assigned_port || *service.assigned_port == it->socket->port() ||
+         registry_.kernel_assigned_ports())) {
+      if (service.assigned_port && *service.assigned_port != it->socket->port()) continue;
+      socket = std::move(it->socket);
+      reserved_.erase(it);
+      break;
+    }
+  }
+  if (!socket) {
+    auto bound = PublicService::bind(runtime_.loop(), service.protocol, config_.public_bind,
+                                     service.assigned_port.value_or(0));
+    if (!bound) return bound.take_error();
+    socket = std::move(*bound);
+  }
+  if (!service.assigned_port) {
+    auto st = registry_.set_assigned_port(*session.tunnel_id(), service.id, socket->port());
+    if (!st) return st.take_error();
+  }
+  PublicService* raw = socket.get();
+  const TunnelService* registered = session.server_service(service.id);
+  raw->attach(session, registered != nullptr ? *registered : service);
+  public_[service.id] = std::move(socket);
+  return raw;
+}
+
+std::optional<std::uint16_t> TunnelServer::reserved_port(const std::string& token_hash,
+                                                         const std::string& name,
+                                                         proto::ServiceProtocol protocol) const {
+  for (const auto& r : reserved_)
+    if (r.token_hash == token_hash && r.name == name && r.socket->protocol() == protocol)
+      return r.socket->port();
+  return std::nullopt;
+}
+
+void TunnelServer::unpublish(const Uuid& service_id) { public_.erase(service_id); }
+
+PublicService* TunnelServer::public_service(const Uuid& service_id) {
+  auto it = public_.find(service_id);
+  return it == public_.end() ? nullptr : it->second.get();
+}
+
+void TunnelServer::session_closed(ServerSession& session, const Error& why) {
+  Counters done = *session.counters();
+  done.streams_active = 0;
+  finished_ += done;
+  if (const auto& id = session.tunnel_id()) {
+    if (auto t = registry_.unregister_tunnel(*id)) {
+      for (const auto& [sid, svc] : t->services) public_.erase(sid);
+    }
+    by_tunnel_.erase(*id);
+    ZLT_LOG(info, kLog).field("tunnel", id->to_string())
+        << session.label() << " closed: " << why.message;
+    emit({{"event", "tunnel_disconnected"}, {"tunnel", id->to_string()}, {"reason", why.message}});
+  }
+  sessions_.erase(&session);  // destroys the session
+}
+
+nlohmann::json TunnelServer::status() const {
+  nlohmann::json tunnels = nlohmann::json::array();
+  Counters total;
+  for (const auto& [id, session] : by_tunnel_) {
+    auto* t = const_cast<TunnelRegistry&>(registry_).get_tunnel(id);
+    if (t == nullptr) continue;
+    nlohmann::json j = session->status();
+    j["id"] = id.to_string();
+    j["name"] = t->name ? nlohmann::json(*t->name) : nlohmann::json(nullptr);
+    j["client_addr"] = t->client_addr;
+    j["connected_at"] = iso8601(t->connected_at);
+    nlohmann::json services = nlohmann::json::array();
+    for (const auto& [sid, svc] : t->services) services.push_back(svc.to_json());
+    j["services"] = services;
+    tunnels.push_back(j);
+    total += *session->counters();
+  }
+  // Traffic of tunnels that have gone counts too: the totals only ever grow.
+  total += finished_;
+  nlohmann::json listen = nlohmann::json::array();
+  for (const auto& a : listening_) listen.push_back(a.to_string());
+  return {{"listen", listen},
+          {"tls", ws_ != nullptr && ws_->tls()},
+          {"tunnel_count", registry_.tunnel_count()},
+          {"service_count", registry_.service_count()},
+          {"sessions", sessions_.size()},
+          {"tunnels", tunnels},
+          {"traffic", total.to_json()}};
+}
+
+}  // namespace zlt

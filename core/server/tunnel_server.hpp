@@ -1,0 +1,120 @@
+// TunnelServer: the server side as one object — the WebSocket control endpoint, the registry,
+// the token policy, the public service sockets and every session. Loop-thread only; the C ABI
+// and the CLI reach it through the runtime.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/config/config.hpp"
+#include "core/runtime/runtime.hpp"
+#include "core/server/public_service.hpp"
+#include "core/server/registry.hpp"
+#include "core/server/server_session.hpp"
+#include "core/server/token_auth.hpp"
+#include "core/transport/ws_server.hpp"
+
+namespace zlt {
+
+class TunnelServer final : public WsServer::Handler, public Runtime::Participant {
+ public:
+  // Events for the host: {"event": "tunnel_connected"|"tunnel_disconnected"|
+  // "service_registered"|"service_unregistered", ...}. Called on the loop thread.
+  using EventSink = std::function<void(const nlohmann::json& event)>;
+  // Features this server grants to v2 peers.
+  static constexpr std::uint32_t kFeatures =
+      proto::feature::kStreams | proto::feature::kDatagrams | proto::feature::kOpen |
+      proto::feature::kClientHeartbeat;
+
+  // Validates the configuration. Loop-thread only.
+  static Result<std::unique_ptr<TunnelServer>> create(Runtime& runtime,
+                                                      config::TunnelServerConfig config);
+  ~TunnelServer() override;
+  TunnelServer(const TunnelServer&) = delete;
+  TunnelServer& operator=(const TunnelServer&) = delete;
+
+  // Listens on config.listen / on host:port (port 0: the kernel chooses).
+  Result<SockAddr> listen();
+  Result<SockAddr> listen(std::string_view host, std::uint16_t port);
+  // Serves an already accepted TCP connection (the original's handle_connection). The fd is
+  // the server's from here on, whatever the result: it is closed on failure.
+  Status accept(int fd);
+  // Replaces the configured token policy with a host decision.
+  void set_token_validator(TokenValidator validator) { validator_ = std::move(validator); }
+  void set_event_sink(EventSink sink) { event_sink_ = std::move(sink); }
+
+  // Ends every session (Disconnect{"server shutting down"}), closes every socket.
+  void stop();
+  bool stopped() const { return stopped_; }
+
+  nlohmann::json status() const;
+  const std::vector<SockAddr>& listen_addresses() const { return listening_; }
+  TunnelRegistry& registry() { return registry_; }
+  const config::TunnelServerConfig& config() const { return config_; }
+  Runtime& runtime() { return runtime_; }
+  std::size_t session_count() const { return sessions_.size(); }
+
+  // WsServer::Handler
+  void on_ws_open(Channel& channel) override;
+  HttpResponse on_http(const HttpRequest& request) override;
+  // Runtime::Participant
+  void shutdown() override { teardown(); }
+
+ private:
+  friend class ServerSession;
+  friend class PublicService;
+
+  TunnelServer(Runtime& runtime, config::TunnelServerConfig config);
+  void teardown();
+  void emit(nlohmann::json event);
+
+  // ---- used by sessions ----
+  Result<TokenGrant> validate_token(std::string_view token, const std::string& token_hash);
+  ServerSession* session_for_tunnel(const Uuid& tunnel_id);
+  void tunnel_opened(ServerSession& session);
+  // Hands `old`'s tunnel to a successor: its public sockets are kept for the successor's
+  // registrations, the tunnel leaves the registry, and `old` is ended.
+  void take_over(ServerSession& old);
+  Result<PublicService*> publish(ServerSession& session, const TunnelService& service,
+                                 const std::string& token_hash);
+  // The port of a public socket held for `token_hash`'s service `name` since a takeover.
+  std::optional<std::uint16_t> reserved_port(const std::string& token_hash,
+                                             const std::string& name,
+                                             proto::ServiceProtocol protocol) const;
+  void unpublish(const Uuid& service_id);
+  PublicService* public_service(const Uuid& service_id);
+  // The session is gone (last call for it).
+  void session_closed(ServerSession& session, const Error& why);
+
+  struct Reserved {
+    std::string token_hash;
+    std::string name;
+    std::unique_ptr<PublicService> socket;
+    std::uint64_t expires_ms = 0;
+  };
+  void expire_reserved();
+
+  Runtime& runtime_;
+  config::TunnelServerConfig config_;
+  ConfiguredTokens tokens_;
+  TokenValidator validator_;
+  EventSink event_sink_;
+  TunnelRegistry registry_;
+  std::unique_ptr<WsServer> ws_;
+  std::vector<SockAddr> listening_;
+  std::unordered_map<ServerSession*, std::unique_ptr<ServerSession>> sessions_;
+  std::unordered_map<Uuid, ServerSession*, UuidHash> by_tunnel_;
+  std::unordered_map<Uuid, std::unique_ptr<PublicService>, UuidHash> public_;
+  std::vector<Reserved> reserved_;
+  Timer reserved_timer_;
+  Counters finished_;  // traffic of sessions that have ended
+  bool stopped_ = false;
+  bool registered_participant_ = false;
+};
+
+}  // namespace zlt

@@ -1,0 +1,331 @@
+#include "core/session/tcp_endpoint.hpp"
+
+#include <netdb.h>
+
+#include <cassert>
+#include <cstring>
+#include <vector>
+
+#include "core/runtime/log.hpp"
+#include "core/session/session.hpp"
+
+namespace zlt {
+
+// A write that did not complete at once. Owns its copy of the bytes until libuv is done.
+struct TcpEndpoint::WriteReq {
+  uv_write_t req{};
+  ChunkPtr bytes;
+};
+
+// An outgoing connection attempt. While a request is in flight the request owns this object
+// (it may outlive the endpoint); `owner` is cleared when the endpoint goes away.
+struct TcpEndpoint::Dial {
+  enum class Phase { idle, resolving, connecting };
+  TcpEndpoint* owner = nullptr;
+  Phase phase = Phase::idle;
+  std::string host;
+  std::uint16_t port = 0;
+  uv_getaddrinfo_t resolve{};
+  uv_connect_t connect{};
+  std::vector<SockAddr> addresses;
+  std::size_t next = 0;
+  std::string last_error;
+  Timer deadline;
+};
+
+namespace {
+
+std::string reason_for(int uv_code) {
+  switch (uv_code) {
+    case UV_ECONNREFUSED: return "connection refused";
+    case UV_ETIMEDOUT: return "timeout";
+    case UV_ENETUNREACH: return "network unreachable";
+    case UV_EHOSTUNREACH: return "host unreachable";
+    case UV_ECONNRESET: return "connection reset";
+    default: return uv_strerror(uv_code);
+  }
+}
+
+}  // namespace
+
+TcpEndpoint::TcpEndpoint(Stream& stream) : stream_(stream) {}
+
+TcpEndpoint::TcpEndpoint(Stream& stream, UvHandle<uv_tcp_t> socket)
+    : stream_(stream), socket_(std::move(socket)) {
+  socket_.set_data(this);
+  uv_tcp_nodelay(socket_.get(), 1);
+}
+
+TcpEndpoint::~TcpEndpoint() { close(true); }
+
+TcpEndpoint& TcpEndpoint::dial(Stream& stream, const std::string& host, std::uint16_t port,
+                               std::chrono::milliseconds timeout) {
+  std::unique_ptr<TcpEndpoint> self(new TcpEndpoint(stream));
+  TcpEndpoint& ep = *self;
+  stream.set_endpoint(std::move(self));
+
+  auto dial = std::make_unique<Dial>();
+  dial->owner = &ep;
+  dial->host = host;
+  dial->port = port;
+  dial->deadline.attach(stream.session().loop());
+  dial->deadline.start(timeout, [&ep] { ep.dial_failed("timeout"); });
+
+  if (auto literal = resolve_listen_address(host, port)) {
+    dial->addresses.push_back(*literal);
+    ep.dial_ = dial.release();  // owned by the request in flight from here on
+    ep.connect_to(ep.dial_->addresses[0]);
+    return ep;
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  Dial* raw = dial.get();
+  raw->resolve.data = raw;
+  int rc = uv_getaddrinfo(
+      stream.session().loop(), &raw->resolve,
+      [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
+        std::unique_ptr<Dial> d(static_cast<Dial*>(req->data));
+        d->phase = Dial::Phase::idle;
+        TcpEndpoint* owner = d->owner;
+        if (owner == nullptr) {  // the endpoint went away meanwhile
+          uv_freeaddrinfo(res);
+          return;
+        }
+        if (status != 0) {
+          uv_freeaddrinfo(res);
+          owner->dial_ = nullptr;
+          owner->dial_failed("host not found: " + d->host + " (" + uv_strerror(status) + ")");
+          return;
+        }
+        for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+          SockAddr a;
+          std::memcpy(&a.storage, ai->ai_addr, ai->ai_addrlen);
+          a.len = static_cast<socklen_t>(ai->ai_addrlen);
+          a.set_port(d->port);
+          d->addresses.push_back(a);
+        }
+        uv_freeaddrinfo(res);
+        if (d->addresses.empty()) {
+          owner->dial_ = nullptr;
+          owner->dial_failed("host not found: " + d->host);
+          return;
+        }
+        owner->dial_ = d.release();
+        owner->connect_to(owner->dial_->addresses[0]);
+      },
+      host.c_str(), nullptr, &hints);
+  if (rc != 0) {
+    ep.dial_failed("host not found: " + host + " (" + uv_strerror(rc) + ")");
+    return ep;
+  }
+  raw->phase = Dial::Phase::resolving;
+  ep.dial_ = dial.release();  // owned by the resolve request
+  return ep;
+}
+
+void TcpEndpoint::connect_to(const SockAddr& addr) {
+  socket_.init(uv_tcp_init, stream_.session().loop());
+  socket_.set_data(this);
+  dial_->connect.data = dial_;
+  dial_->phase = Dial::Phase::connecting;
+  int rc = uv_tcp_connect(
+      &dial_->connect, socket_.get(), addr.get(), [](uv_connect_t* req, int status) {
+        auto* d = static_cast<Dial*>(req->data);
+        d->phase = Dial::Phase::idle;
+        TcpEndpoint* owner = d->owner;
+        if (owner == nullptr) {
+          std::unique_ptr<Dial> drop(d);
+          return;
+        }
+        if (status == 0) {
+          std::unique_ptr<Dial> done(d);
+          owner->dial_ = nullptr;
+          uv_tcp_nodelay(owner->socket_.get(), 1);
+          owner->stream_.accept();
+          return;
+        }
+        d->last_error = reason_for(status);
+        if (++d->next < d->addresses.size()) {
+          owner->socket_.reset();
+          owner->connect_to(d->addresses[d->next]);
+          return;
+        }
+        owner->dial_failed(d->last_error);
+      });
+  if (rc != 0) {
+    dial_->phase = Dial::Phase::idle;
+    dial_->last_error = reason_for(rc);
+    dial_failed(dial_->last_error);
+  }
+}
+
+void TcpEndpoint::abandon_dial() {
+  if (dial_ == nullptr) return;
+  Dial* d = dial_;
+  dial_ = nullptr;
+  d->owner = nullptr;
+  d->deadline.stop();
+  switch (d->phase) {
+    case Dial::Phase::resolving:
+      // The callback still runs (with UV_EAI_CANCELED if the cancel took) and frees d.
+      uv_cancel(reinterpret_cast<uv_req_t*>(&d->resolve));
+      break;
+    case Dial::Phase::connecting:
+      // Closing the socket completes the connect request, whose callback frees d.
+      socket_.reset();
+      break;
+    case Dial::Phase::idle: {
+      std::unique_ptr<Dial> drop(d);
+      break;
+    }
+  }
+}
+
+void TcpEndpoint::dial_failed(std::string reason) {
+  abandon_dial();
+  socket_.reset();
+  ZLT_LOG(debug, "stream").field("stream", stream_.id().to_string())
+      << stream_.label() << ": dial failed: " << reason;
+  stream_.refuse(reason);
+}
+
+void TcpEndpoint::on_open() { start_reading(); }
+
+void TcpEndpoint::start_reading() {
+  if (reading_ || read_eof_ || closed_ || !socket_) return;
+  if (stream_.send_allowance() == 0) {
+    stream_.wait_writable();
+    return;
+  }
+  reading_ = true;
+  uv_read_start(socket_.stream(), &TcpEndpoint::on_alloc, &TcpEndpoint::on_read);
+}
+
+void TcpEndpoint::stop_reading() {
+  if (!reading_) return;
+  reading_ = false;
+  uv_read_stop(socket_.stream());
+}
+
+void TcpEndpoint::on_writable() { start_reading(); }
+
+void TcpEndpoint::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
+  auto* self = static_cast<TcpEndpoint*>(h->data);
+  buf->base = nullptr;
+  buf->len = 0;
+  if (self == nullptr) return;
+  std::size_t allowance = self->stream_.send_allowance();
+  if (allowance == 0) return;  // read_cb sees UV_ENOBUFS and pauses
+  if (!self->read_chunk_) self->read_chunk_ = acquire_chunk(Chunk::kPayloadOffset);
+  buf->base = reinterpret_cast<char*>(self->read_chunk_->data());
+  buf->len = std::min(allowance, self->read_chunk_->tailroom());
+}
+
+void TcpEndpoint::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
+  auto* self = static_cast<TcpEndpoint*>(s->data);
+  if (self == nullptr) return;
+  if (nread > 0) {
+    ChunkPtr chunk = std::move(self->read_chunk_);
+    chunk->set_range(Chunk::kPayloadOffset, Chunk::kPayloadOffset + static_cast<std::size_t>(nread));
+    self->stream_.send_data(std::move(chunk));  // arranges on_writable if nothing more fits
+    if (self->stream_.send_allowance() == 0) self->stop_reading();
+    return;
+  }
+  if (nread == 0) return;  // EAGAIN
+  if (nread == UV_ENOBUFS) {
+    self->stop_reading();
+    self->stream_.wait_writable();
+    return;
+  }
+  self->stop_reading();
+  self->read_chunk_.reset();
+  if (nread == UV_EOF) {
+    self->read_eof_ = true;
+    self->stream_.send_eof();
+    return;
+  }
+  self->stream_.fail(reason_for(static_cast<int>(nread)));
+}
+
+void TcpEndpoint::deliver(std::span<const std::uint8_t> bytes) {
+  if (closed_ || !socket_ || shutdown_started_) return;
+  std::size_t done = 0;
+  if (queued_ == 0) {
+    uv_buf_t buf = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(bytes.data())),
+                               static_cast<unsigned>(bytes.size()));
+    int n = uv_try_write(socket_.stream(), &buf, 1);
+    if (n > 0) done = static_cast<std::size_t>(n);
+    else if (n < 0 && n != UV_EAGAIN) {
+      stream_.fail(reason_for(n));
+      return;
+    }
+  }
+  if (done > 0) stream_.consumed(done);
+  if (done == bytes.size()) return;
+  auto req = std::make_unique<WriteReq>();
+  req->bytes = chunk_copy(bytes.subspan(done));
+  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(req->bytes->data()),
+                             static_cast<unsigned>(req->bytes->size()));
+  queued_ += req->bytes->size();
+  req->req.data = req.get();
+  int rc = uv_write(&req->req, socket_.stream(), &buf, 1, &TcpEndpoint::on_written);
+  if (rc != 0) {
+    queued_ -= req->bytes->size();
+    stream_.fail(reason_for(rc));
+    return;
+  }
+  req.release();  // owned by libuv until on_written
+}
+
+void TcpEndpoint::on_written(uv_write_t* req, int status) {
+  std::unique_ptr<WriteReq> w(static_cast<WriteReq*>(req->data));
+  auto* self = static_cast<TcpEndpoint*>(req->handle->data);
+  if (self == nullptr) return;  // the socket is closing
+  const std::size_t n = w->bytes->size();
+  self->queued_ -= n;
+  if (status != 0) {
+    self->stream_.fail(reason_for(status));
+    return;
+  }
+  self->stream_.consumed(n);
+  if (self->eof_pending_ && self->queued_ == 0) self->shutdown_write();
+}
+
+void TcpEndpoint::deliver_eof() {
+  eof_pending_ = true;
+  if (queued_ == 0) shutdown_write();
+}
+
+void TcpEndpoint::shutdown_write() {
+  if (shutdown_started_ || closed_ || !socket_) return;
+  shutdown_started_ = true;
+  auto* req = new uv_shutdown_t;  // NOLINT: freed in its callback
+  int rc = uv_shutdown(req, socket_.stream(), [](uv_shutdown_t* r, int) {
+    std::unique_ptr<uv_shutdown_t> owned(r);
+    auto* self = static_cast<TcpEndpoint*>(r->handle->data);
+    if (self != nullptr) self->stream_.local_write_done();
+  });
+  if (rc != 0) {
+    delete req;  // NOLINT
+    stream_.local_write_done();
+  }
+}
+
+void TcpEndpoint::close(bool abortive) {
+  if (closed_) return;
+  closed_ = true;
+  reading_ = false;
+  read_chunk_.reset();
+  abandon_dial();
+  if (!socket_) return;
+  if (abortive && !shutdown_started_) {
+    // A reset tells the local application the connection was cut, rather than ending it
+    // with what looks like a complete stream.
+    socket_.reset_abortive();
+    return;
+  }
+  socket_.reset();
+}
+
+}  // namespace zlt

@@ -1,0 +1,64 @@
+// A stream's TCP socket: reads go straight into chunks that already reserve the message and
+// frame headers; writes try the socket first and queue only the rest; reading pauses while
+// the stream has no window or the channel is congested.
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/runtime/uv_handle.hpp"
+#include "core/session/stream.hpp"
+#include "core/transport/sockaddr.hpp"
+
+namespace zlt {
+
+class TcpEndpoint final : public StreamEndpoint {
+ public:
+  // Wraps a connected socket (an accepted public connection). Reading starts on on_open().
+  TcpEndpoint(Stream& stream, UvHandle<uv_tcp_t> socket);
+  // Dials host:port (an IP literal or a name, resolved asynchronously) for an acceptor stream:
+  // success -> Stream::accept(), failure -> Stream::refuse("connection refused" / "timeout" /
+  // "host not found: ..."). The endpoint is installed on the stream before returning.
+  static TcpEndpoint& dial(Stream& stream, const std::string& host, std::uint16_t port,
+                           std::chrono::milliseconds timeout);
+  ~TcpEndpoint() override;
+
+  void on_open() override;
+  void deliver(std::span<const std::uint8_t> bytes) override;
+  void deliver_eof() override;
+  void on_writable() override;
+  void close(bool abortive) override;
+  std::size_t buffered() const override { return queued_; }
+
+ private:
+  explicit TcpEndpoint(Stream& stream);
+  struct WriteReq;
+  struct Dial;
+
+  void start_reading();
+  void stop_reading();
+  void shutdown_write();
+  void connect_to(const SockAddr& addr);
+  void dial_failed(std::string reason);  // by value: it may point into the dial
+  void abandon_dial();
+  static void on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t* buf);
+  static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+  static void on_written(uv_write_t* req, int status);
+
+  Stream& stream_;
+  UvHandle<uv_tcp_t> socket_;
+  ChunkPtr read_chunk_;
+  bool reading_ = false;
+  bool read_eof_ = false;
+  bool closed_ = false;
+  bool eof_pending_ = false;  // peer sent Eof; shut down once the queue is flushed
+  bool shutdown_started_ = false;
+  std::size_t queued_ = 0;    // bytes waiting in uv_write requests
+  Dial* dial_ = nullptr;  // the connection attempt; owned by its request in flight
+};
+
+}  // namespace zlt

@@ -1,0 +1,154 @@
+#include "core/session/udp_endpoint.hpp"
+
+#include <netdb.h>
+
+#include <cstring>
+
+#include "core/runtime/log.hpp"
+#include "core/session/session.hpp"
+
+namespace zlt {
+
+struct DatagramSender::Req {
+  uv_udp_send_t req{};
+  ChunkPtr bytes;
+  std::shared_ptr<std::size_t> queued;
+};
+
+bool DatagramSender::send(uv_udp_t* socket, const SockAddr* to,
+                          std::span<const std::uint8_t> bytes) {
+  const sockaddr* addr = to != nullptr ? to->get() : nullptr;
+  uv_buf_t buf = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(bytes.data())),
+                             static_cast<unsigned>(bytes.size()));
+  if (*queued_ == 0) {
+    int n = uv_udp_try_send(socket, &buf, 1, addr);
+    if (n >= 0) return true;
+    if (n != UV_EAGAIN) return false;
+  }
+  if (*queued_ + bytes.size() > kMaxQueuedBytes) return false;
+  auto req = std::make_unique<Req>();
+  req->bytes = chunk_copy(bytes);
+  req->queued = queued_;
+  buf = uv_buf_init(reinterpret_cast<char*>(req->bytes->data()),
+                    static_cast<unsigned>(req->bytes->size()));
+  req->req.data = req.get();
+  if (uv_udp_send(&req->req, socket, &buf, 1, addr, [](uv_udp_send_t* r, int) {
+        std::unique_ptr<Req> done(static_cast<Req*>(r->data));
+        *done->queued -= done->bytes->size();
+      }) != 0)
+    return false;
+  *queued_ += bytes.size();
+  req.release();  // owned by libuv until the callback
+  return true;
+}
+
+// ---- ConnectedUdpEndpoint ----
+
+ConnectedUdpEndpoint& ConnectedUdpEndpoint::dial(Stream& stream, const std::string& host,
+                                                 std::uint16_t port) {
+  std::unique_ptr<ConnectedUdpEndpoint> self(new ConnectedUdpEndpoint(stream));
+  ConnectedUdpEndpoint& ep = *self;
+  stream.set_endpoint(std::move(self));
+  if (auto literal = resolve_listen_address(host, port)) {
+    ep.connect_to(*literal);
+    return ep;
+  }
+  ep.resolving_ = std::make_unique<uv_getaddrinfo_t>();
+  ep.resolving_->data = &ep;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  int rc = uv_getaddrinfo(
+      stream.session().loop(), ep.resolving_.get(),
+      [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
+        auto* owner = static_cast<ConnectedUdpEndpoint*>(req->data);
+        if (owner == nullptr) {  // the endpoint is gone; it left the request to us
+          std::unique_ptr<uv_getaddrinfo_t> drop(req);
+          uv_freeaddrinfo(res);
+          return;
+        }
+        std::unique_ptr<uv_getaddrinfo_t> done = std::move(owner->resolving_);
+        if (status != 0 || res == nullptr) {
+          uv_freeaddrinfo(res);
+          owner->stream_.refuse("host not found");
+          return;
+        }
+        SockAddr a;
+        std::memcpy(&a.storage, res->ai_addr, res->ai_addrlen);
+        a.len = static_cast<socklen_t>(res->ai_addrlen);
+        uv_freeaddrinfo(res);
+        owner->connect_to(a);
+      },
+      host.c_str(), std::to_string(port).c_str(), &hints);
+  if (rc != 0) {
+    ep.resolving_.reset();
+    stream.refuse("host not found");
+  }
+  return ep;
+}
+
+ConnectedUdpEndpoint::~ConnectedUdpEndpoint() { close(true); }
+
+void ConnectedUdpEndpoint::connect_to(const SockAddr& addr) {
+  int rc = socket_.init(uv_udp_init, stream_.session().loop());
+  if (rc == 0) {
+    socket_.set_data(this);
+    rc = uv_udp_connect(socket_.get(), addr.get());
+  }
+  if (rc != 0) {
+    socket_.reset();
+    stream_.refuse(std::string("udp connect: ") + uv_strerror(rc));
+    return;
+  }
+  stream_.accept();
+}
+
+void ConnectedUdpEndpoint::on_open() {
+  if (socket_) uv_udp_recv_start(socket_.get(), &on_alloc, &on_recv);
+}
+
+void ConnectedUdpEndpoint::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
+  auto* self = static_cast<ConnectedUdpEndpoint*>(h->data);
+  buf->base = nullptr;
+  buf->len = 0;
+  if (self == nullptr) return;
+  if (!self->read_chunk_) self->read_chunk_ = acquire_chunk(Chunk::kPayloadOffset);
+  buf->base = reinterpret_cast<char*>(self->read_chunk_->data());
+  // One byte more than a datagram may carry, so an oversized one is seen as truncated.
+  buf->len = proto::kMaxDataChunk + 1;
+}
+
+void ConnectedUdpEndpoint::on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t*,
+                                   const sockaddr* from, unsigned flags) {
+  auto* self = static_cast<ConnectedUdpEndpoint*>(h->data);
+  if (self == nullptr || nread < 0) return;  // ICMP errors (service down) surface here; keep going
+  if (from == nullptr) return;               // nothing more to read
+  if ((flags & UV_UDP_PARTIAL) != 0 || static_cast<std::size_t>(nread) > proto::kMaxDataChunk) {
+    self->stream_.counters().apply([](Counters& c) { ++c.drops; });
+    return;
+  }
+  ChunkPtr chunk = std::move(self->read_chunk_);
+  chunk->set_range(Chunk::kPayloadOffset, Chunk::kPayloadOffset + static_cast<std::size_t>(nread));
+  self->stream_.send_datagram(std::move(chunk));
+}
+
+void ConnectedUdpEndpoint::deliver_datagram(std::span<const std::uint8_t> bytes) {
+  if (closed_ || !socket_) return;
+  if (!sender_.send(socket_.get(), nullptr, bytes))
+    stream_.counters().apply([](Counters& c) { ++c.drops; });
+}
+
+void ConnectedUdpEndpoint::close(bool) {
+  if (closed_) return;
+  closed_ = true;
+  read_chunk_.reset();
+  if (resolving_) {
+    // The resolve callback still runs; it frees the request when it finds no owner.
+    resolving_->data = nullptr;
+    uv_cancel(reinterpret_cast<uv_req_t*>(resolving_.get()));
+    resolving_.release();  // NOLINT: now owned by the pending request
+  }
+  socket_.reset();
+}
+
+}  // namespace zlt

@@ -1,0 +1,63 @@
+// Datagram endpoints. Where a stream's far end is one UDP service, the stream owns a UDP
+// socket connected to it, so replies come back to that stream. (Sockets shared by many peers
+// are in udp_demux.hpp.)
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "core/runtime/uv_handle.hpp"
+#include "core/session/stream.hpp"
+#include "core/transport/sockaddr.hpp"
+
+namespace zlt {
+
+// Sends one datagram at once if the socket takes it, else queues a copy (bounded; beyond the
+// bound the datagram is dropped and false is returned).
+class DatagramSender {
+ public:
+  static constexpr std::size_t kMaxQueuedBytes = 1u << 20;
+  bool send(uv_udp_t* socket, const SockAddr* to, std::span<const std::uint8_t> bytes);
+  std::size_t queued() const { return *queued_; }
+
+ private:
+  struct Req;
+  // Shared with queued requests, whose callbacks may run after the sender is gone.
+  std::shared_ptr<std::size_t> queued_ = std::make_shared<std::size_t>(0);
+};
+
+// A stream's own UDP socket, connected to host:port.
+class ConnectedUdpEndpoint final : public StreamEndpoint {
+ public:
+  // Creates the socket and connects it (host must be an IP literal or localhost, or a name
+  // resolved asynchronously). Success -> Stream::accept(); failure -> Stream::refuse(reason).
+  static ConnectedUdpEndpoint& dial(Stream& stream, const std::string& host, std::uint16_t port);
+  ~ConnectedUdpEndpoint() override;
+
+  void on_open() override;
+  void deliver(std::span<const std::uint8_t>) override {}
+  void deliver_datagram(std::span<const std::uint8_t> bytes) override;
+  void deliver_eof() override {}
+  void on_writable() override {}
+  void close(bool abortive) override;
+
+ private:
+  explicit ConnectedUdpEndpoint(Stream& stream) : stream_(stream) {}
+  void connect_to(const SockAddr& addr);
+  static void on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf);
+  static void on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* from,
+                      unsigned flags);
+
+  Stream& stream_;
+  UvHandle<uv_udp_t> socket_;
+  ChunkPtr read_chunk_;
+  DatagramSender sender_;
+  std::unique_ptr<uv_getaddrinfo_t> resolving_;
+  bool closed_ = false;
+};
+
+}  // namespace zlt

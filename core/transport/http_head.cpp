@@ -1,0 +1,99 @@
+#include "core/transport/http_head.hpp"
+
+namespace zlt {
+namespace {
+
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+bool iequals_ascii(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
+}
+
+std::optional<std::string_view> HttpResponseHead::header(std::string_view name) const {
+  for (const auto& [n, v] : headers)
+    if (iequals_ascii(n, name)) return std::string_view(v);
+  return std::nullopt;
+}
+
+std::string HttpResponseHead::joined(std::string_view name) const {
+  std::string out;
+  for (const auto& [n, v] : headers) {
+    if (!iequals_ascii(n, name)) continue;
+    if (!out.empty()) out += ", ";
+    out += v;
+  }
+  return out;
+}
+
+bool HttpResponseHead::has_token(std::string_view name, std::string_view token) const {
+  std::string all = joined(name);
+  std::string_view list = all;
+  while (!list.empty()) {
+    std::size_t comma = list.find(',');
+    if (iequals_ascii(trim(list.substr(0, comma)), token)) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+std::string HttpResponseHead::status_text() const {
+  std::string out = std::to_string(status);
+  if (!reason.empty()) out += " " + reason;
+  return out;
+}
+
+std::size_t find_head_end(std::string_view bytes) {
+  std::size_t pos = bytes.find("\r\n\r\n");
+  return pos == std::string_view::npos ? 0 : pos + 4;
+}
+
+Result<HttpResponseHead> parse_response_head(std::string_view head) {
+  HttpResponseHead out;
+  std::size_t eol = head.find("\r\n");
+  if (eol == std::string_view::npos) return make_error(Errc::protocol, "malformed status line");
+  std::string_view line = head.substr(0, eol);
+  head.remove_prefix(eol + 2);
+
+  // "HTTP/1.1 101 Switching Protocols"; the reason phrase may be empty.
+  if (line.size() < 12 || line.substr(0, 5) != "HTTP/" || line[8] != ' ')
+    return make_error(Errc::protocol, "malformed status line");
+  std::string_view code = line.substr(9, 3);
+  for (char c : code)
+    if (c < '0' || c > '9') return make_error(Errc::protocol, "malformed status line");
+  if (line.size() > 12 && line[12] != ' ')
+    return make_error(Errc::protocol, "malformed status line");
+  out.status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
+  if (line.size() > 13) out.reason = std::string(trim(line.substr(13)));
+
+  while (!head.empty()) {
+    eol = head.find("\r\n");
+    if (eol == std::string_view::npos) return make_error(Errc::protocol, "malformed header line");
+    line = head.substr(0, eol);
+    head.remove_prefix(eol + 2);
+    if (line.empty()) break;
+    std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0)
+      return make_error(Errc::protocol, "malformed header line");
+    std::string_view name = line.substr(0, colon);
+    for (char c : name)
+      if (c == ' ' || c == '\t') return make_error(Errc::protocol, "malformed header name");
+    out.headers.emplace_back(std::string(name), std::string(trim(line.substr(colon + 1))));
+  }
+  return out;
+}
+
+}  // namespace zlt

@@ -1,0 +1,42 @@
+// The head of an HTTP/1.1 response (status line and headers), as the WebSocket upgrade and
+// the CONNECT proxy answer it. Only what a client needs to check a response; no bodies.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/common/error.hpp"
+
+namespace zlt {
+
+inline constexpr std::size_t kMaxResponseHead = 16 * 1024;
+
+struct HttpResponseHead {
+  int status = 0;
+  std::string reason;
+  std::vector<std::pair<std::string, std::string>> headers;  // names as sent, values trimmed
+
+  // The first header with this name (case-insensitive).
+  std::optional<std::string_view> header(std::string_view name) const;
+  // All values of the header joined with ", " (repeated headers are one comma list).
+  std::string joined(std::string_view name) const;
+  // True if the comma-separated values of the header include `token` (case-insensitive).
+  bool has_token(std::string_view name, std::string_view token) const;
+  // "404 Not Found"
+  std::string status_text() const;
+};
+
+// Where the head ends in `bytes`: the offset just past "\r\n\r\n", or 0 if it is not complete.
+std::size_t find_head_end(std::string_view bytes);
+
+// Parses a complete head (including the final empty line). Errors are Errc::protocol with a
+// short reason ("malformed status line").
+Result<HttpResponseHead> parse_response_head(std::string_view head);
+
+bool iequals_ascii(std::string_view a, std::string_view b);
+
+}  // namespace zlt

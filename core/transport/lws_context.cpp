@@ -1,0 +1,81 @@
+#include "core/transport/lws_context.hpp"
+
+#include <libwebsockets.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include "core/runtime/log.hpp"
+
+namespace zlt {
+namespace {
+
+constexpr const char* kKey = "lws-context";
+
+void route_lws_log(int level, const char* line) {
+  std::string_view text(line);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  // libwebsockets reports expected events (a client that went away, a refused upgrade) as
+  // warnings; they are diagnostics for us, not operator-facing warnings.
+  LogLevel ours = level & LLL_ERR ? LogLevel::warn : level & LLL_WARN ? LogLevel::debug
+                                                                         : LogLevel::trace;
+  if (Log::enabled(ours)) Log::write(ours, "lws", text, nlohmann::json::object());
+}
+
+void configure_lws_logging() {
+  static std::once_flag once;
+  std::call_once(once, [] { lws_set_log_level(std::getenv("ZLT_LWS_DEBUG") ? 0x3ff : (LLL_ERR | LLL_WARN | LLL_NOTICE), route_lws_log); });
+}
+
+}  // namespace
+
+Result<LwsContext*> LwsContext::get(Runtime& runtime) {
+  if (auto* existing = runtime.find_owned(kKey)) return static_cast<LwsContext*>(existing);
+  configure_lws_logging();
+  std::unique_ptr<LwsContext> self(new LwsContext());
+  self->loop_ = runtime.loop();
+
+  lws_context_creation_info info;
+  std::memset(&info, 0, sizeof info);
+  void* foreign_loops[1] = {runtime.loop()};
+  info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+                 LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  info.foreign_loops = foreign_loops;
+  info.pcontext = &self->context_;
+  info.user = self.get();
+  // 64 KiB service buffer: libwebsockets otherwise hands over received data 4 KiB at a time,
+  // which halves throughput.
+  info.pt_serv_buf_size = 65536;
+  info.timeout_secs = 10;
+  info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+  info.server_string = "zlayer-tunnel";
+  self->context_ = lws_create_context(&info);
+  if (self->context_ == nullptr)
+    return make_error(Errc::internal,
+                      "libwebsockets: cannot create the context (is libwebsockets-evlib-uv "
+                      "installed?)");
+  return static_cast<LwsContext*>(runtime.add_owned(kKey, std::move(self)));
+}
+
+LwsContext::~LwsContext() {
+  // Normally finalize() has already run; a context that never saw its loop stop is destroyed
+  // here as a last resort.
+  if (context_ != nullptr) lws_context_destroy(context_);
+}
+
+void LwsContext::shutdown() {
+  if (context_ != nullptr) lws_context_destroy(context_);
+}
+
+void LwsContext::finalize() {
+  if (context_ != nullptr) lws_context_destroy(context_);
+  owners_.clear();
+}
+
+LwsContext* LwsContext::of(lws* wsi) {
+  return static_cast<LwsContext*>(lws_context_user(lws_get_context(wsi)));
+}
+
+}  // namespace zlt

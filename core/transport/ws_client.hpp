@@ -1,0 +1,227 @@
+// The project's own RFC 6455 WebSocket client over libuv (see DESIGN.md, "Why our own
+// client"): DNS, connect with a deadline, optional HTTP CONNECT proxy, TLS (OpenSSL), the
+// upgrade handshake, and a data path that frames, masks and parses in place.
+//
+// Lifetime: the owner may destroy a WsClient at any time, including from inside any of its
+// event callbacks; no event follows destruction.
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/common/chunk.hpp"
+#include "core/common/error.hpp"
+#include "core/crypto/crypto.hpp"
+#include "core/protocol/message.hpp"
+#include "core/runtime/uv_handle.hpp"
+#include "core/transport/channel.hpp"
+#include "core/transport/tls_client.hpp"
+#include "core/transport/url.hpp"
+#include "core/transport/ws_frame.hpp"
+
+namespace zlt {
+
+struct WsClientOptions {
+  std::string url;
+  std::optional<std::string> ca_file;  // nullopt: the system CA store
+  bool insecure = false;               // skip certificate and hostname verification
+  // http://[user:pass@]host:port; nullopt = direct (callers resolve the environment themselves,
+  // see proxy_from_env).
+  std::optional<std::string> proxy;
+  // Everything up to the open event: DNS, TCP, proxy, TLS and the upgrade.
+  std::chrono::milliseconds connect_timeout{10000};
+  std::vector<std::string> subprotocols{"zlayer-tunnel.v1"};
+  std::vector<std::pair<std::string, std::string>> headers;  // extra request headers
+  // A larger incoming message closes the connection with 1009. Capped at kMaxMessageSize,
+  // which is what one chunk holds.
+  std::size_t max_message_size = proto::kMaxMessageSize;
+};
+
+class WsClientEvents : public ChannelEvents {
+ public:
+  // The upgrade succeeded; messages sent before this have been handed to the socket.
+  virtual void on_channel_open() = 0;
+};
+
+class WsClient final : public Channel {
+ public:
+  struct Stats {
+    std::uint64_t bytes_in = 0;   // payload bytes of delivered binary messages
+    std::uint64_t bytes_out = 0;  // payload bytes of messages passed to send()
+    std::uint64_t messages_in = 0;
+    std::uint64_t messages_out = 0;
+  };
+
+  // The read buffer: any frame within max_message_size fits, so complete frames are parsed
+  // and delivered in place.
+  static constexpr std::size_t kReadBufferSize = 256 * 1024;
+  // How long close() waits for the peer's close frame before dropping the connection.
+  static constexpr std::chrono::milliseconds kCloseTimeout{2000};
+
+  WsClient(uv_loop_t* loop, WsClientOptions options, WsClientEvents* events);
+  ~WsClient() override;
+  WsClient(const WsClient&) = delete;
+  WsClient& operator=(const WsClient&) = delete;
+
+  // Connects asynchronously. Failures arrive as on_channel_closed; never calls an event
+  // from inside start().
+  void start();
+
+  void set_events(ChannelEvents* events) override;
+  // Allowed before open: frames are queued and flushed right after the upgrade. Ignored once
+  // closing.
+  void send(ChunkPtr message) override;
+  std::size_t queued_bytes() const override;
+  void pause_receive(bool paused) override;
+  void close(std::uint16_t code, std::string_view reason) override;
+  std::string peer_address() const override;
+
+  Stats stats() const { return stats_; }
+  bool is_open() const { return state_ == State::open; }
+  // The configured URL (credentials never appear in it).
+  std::string url() const;
+
+ private:
+  enum class State { idle, resolving, connecting, proxy, tls, upgrade, open, closing, closed };
+  struct ResolveReq;
+  struct ConnectReq;
+  struct WriteReq;
+  // Marks a stack frame that calls out to the owner; destruction flags every live one, so
+  // the frame knows not to touch the object again.
+  struct Guard {
+    explicit Guard(WsClient* c) : client(c), prev(c->guard_) { c->guard_ = this; }
+    ~Guard() {
+      if (!dead) client->guard_ = prev;
+    }
+    Guard(const Guard&) = delete;
+    Guard& operator=(const Guard&) = delete;
+    WsClient* client;
+    Guard* prev;
+    bool dead = false;
+  };
+  enum Deferred : unsigned { kKickoff = 1, kResume = 2, kFail = 4 };
+
+  // libuv entry points.
+  static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res);
+  static void on_connected(uv_connect_t* req, int status);
+  static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_written(uv_write_t* req, int status);
+
+  // Connection setup. Every bool-returning step returns false when the object finished (and
+  // may be gone): the caller must return at once.
+  void on_deferred();
+  bool begin_resolve();
+  bool connect_next();
+  bool on_tcp_connected();
+  bool begin_session();
+  bool send_upgrade_request();
+  bool process_inbound();
+  bool handle_proxy_response();
+  bool handle_upgrade_response();
+  bool on_upgraded();
+  bool drive_tls();
+  bool pump_tls();
+  bool read_error(ssize_t nread);
+
+  // Frames.
+  bool process_frames();
+  bool handle_control(std::uint8_t opcode, const std::uint8_t* payload, std::size_t len);
+  bool fail_protocol(std::uint16_t code, Errc errc, std::string why);
+  void frame_in_place(Chunk& chunk, ws::Opcode opcode);
+  void send_control(ws::Opcode opcode, std::span<const std::uint8_t> payload);
+  void send_close_frame(std::uint16_t code, std::string_view reason);
+
+  // Output.
+  void write_frame(ChunkPtr frame);
+  void write_raw(std::string_view bytes);
+  void flush_tls_output();
+  void wire_push(ChunkPtr bytes);
+  void wire_push(std::span<ChunkPtr> chunks);
+  void submit_writes();
+  bool after_write(int status);
+  bool maybe_drain();
+
+  // Input buffer.
+  std::span<std::uint8_t> read_space();
+  void update_reading();
+
+  // Endings.
+  bool active() const { return state_ != State::closed && !pending_finish_ && !deferred_error_; }
+  void defer(unsigned what);
+  void fail_later(Error why);
+  bool finish_after_flush(Error why);
+  void finish(Error why);
+  void teardown();
+  Error with_url(Errc code, std::string message) const;
+
+  bool emit_open();
+  bool emit_message(std::span<const std::uint8_t> message);
+  bool emit_drain();
+
+  uv_loop_t* loop_;
+  WsClientOptions options_;
+  ChannelEvents* events_;
+  WsClientEvents* ws_events_;
+  std::optional<Error> config_error_;
+  Url url_;
+  std::optional<Url> proxy_url_;
+  std::size_t max_message_;
+
+  State state_ = State::idle;
+  Guard* guard_ = nullptr;
+  unsigned deferred_ = 0;
+  std::optional<Error> deferred_error_;
+  std::optional<Error> pending_finish_;
+
+  Timer connect_timer_;
+  Timer close_timer_;
+  Timer defer_timer_;
+  ResolveReq* resolving_ = nullptr;  // owned by libuv until its callback
+  ConnectReq* connecting_ = nullptr;
+  WriteReq* inflight_ = nullptr;
+
+  std::vector<sockaddr_storage> addresses_;
+  std::size_t next_address_ = 0;
+  std::string connect_errors_;
+  UvHandle<uv_tcp_t> tcp_;
+  bool reading_ = false;
+  std::string peer_;
+
+  std::unique_ptr<TlsClient> tls_;
+  std::unique_ptr<std::uint8_t[]> cipher_in_;
+  std::string handshake_key_;
+
+  std::unique_ptr<std::uint8_t[]> in_;
+  std::size_t in_begin_ = 0;
+  std::size_t in_end_ = 0;
+  bool paused_ = false;
+
+  // A fragmented message being reassembled.
+  bool in_message_ = false;
+  bool message_is_text_ = false;
+  std::size_t message_size_ = 0;
+  ChunkPtr message_;
+
+  std::deque<ChunkPtr> pending_;  // frames sent before open
+  std::size_t pending_bytes_ = 0;
+  std::deque<ChunkPtr> wire_;  // bytes for the socket behind the write in flight
+  std::size_t wire_bytes_ = 0;
+  bool above_high_water_ = false;
+
+  crypto::MaskKeySource masks_;
+  Stats stats_;
+};
+
+}  // namespace zlt

@@ -1,0 +1,88 @@
+// The WebSocket server: libwebsockets on the runtime's loop (foreign loop). It serves one
+// control path for the tunnel protocol, plain HTTP requests for everything else (/healthz,
+// the admin API), plain or TLS. Sockets are accepted by us (listen) or handed over by the host
+// (adopt) — one mechanism for both: every connection is an adopted socket.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/common/error.hpp"
+#include "core/runtime/runtime.hpp"
+#include "core/runtime/uv_handle.hpp"
+#include "core/transport/channel.hpp"
+#include "core/transport/sockaddr.hpp"
+
+struct lws;
+struct lws_vhost;
+
+namespace zlt {
+
+struct HttpRequest {
+  std::string method;  // GET, POST, DELETE, PUT
+  std::string path;    // without the query
+  std::string query;
+  std::string authorization;
+  std::string body;
+  std::string peer;
+};
+
+struct HttpResponse {
+  int status = 404;
+  std::string content_type = "text/plain";
+  std::string body = "not found\n";
+};
+
+class WsServer {
+ public:
+  struct Options {
+    std::string name = "server";  // for logs
+    std::string control_path = "/tunnel/v1";
+    std::optional<std::string> tls_cert;  // PEM files: both set = wss
+    std::optional<std::string> tls_key;
+    std::chrono::milliseconds handshake_timeout{10000};  // TCP accept -> upgrade complete
+    std::size_t max_http_body = 64 * 1024;
+  };
+
+  class Handler {
+   public:
+    virtual ~Handler() = default;
+    // A WebSocket on the control path is open. The handler sets the channel's events; the
+    // channel lives until its on_channel_closed has returned.
+    virtual void on_ws_open(Channel& channel) = 0;
+    // Any other HTTP request (GET /healthz is answered before this is asked).
+    virtual HttpResponse on_http(const HttpRequest& request) = 0;
+  };
+
+  // Loop-thread only.
+  static Result<std::unique_ptr<WsServer>> create(Runtime& runtime, Options options,
+                                                  Handler* handler);
+  ~WsServer();
+  WsServer(const WsServer&) = delete;
+  WsServer& operator=(const WsServer&) = delete;
+
+  // Binds and accepts on host:port (port 0 = kernel's choice); returns the bound address.
+  Result<SockAddr> listen(std::string_view host, std::uint16_t port);
+  // Takes ownership of an already accepted, connected TCP socket.
+  Status adopt(int fd);
+  // Stops accepting and closes every connection (open channels see on_channel_closed).
+  void close_all();
+
+  bool tls() const { return options_.tls_cert.has_value(); }
+  std::size_t connection_count() const;
+
+  struct Impl;  // libwebsockets glue (ws_server.cpp)
+
+ private:
+  WsServer() = default;
+  std::unique_ptr<Impl> impl_;
+  Options options_;
+};
+
+}  // namespace zlt
