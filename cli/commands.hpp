@@ -11,6 +11,8 @@ using Args = std::vector<std::string>;
 
 int server_command(Args args);
 int agent_command(Args args);
+int access_command(Args args);
+int grant_command(Args args);
 int quickstart_command(Args args);
 int hash_token_command(Args args);
 int token_command(Args args);

@@ -33,4 +33,15 @@ void shut_down(Runtime& runtime, LoopOwned<TunnelAgent>& agent) {
   agent.reset();
 }
 
+void shut_down(Runtime& runtime, LoopOwned<AccessManager>& access) {
+  if (!access) return;
+  runtime.invoke([&] { access->shutdown(); });
+  wait_until(kGoodbyeLimit, [&] {
+    bool closing = false;
+    runtime.invoke([&] { closing = access->agent().session() != nullptr; });
+    return !closing;
+  });
+  access.reset();
+}
+
 }  // namespace zlt::cli

@@ -223,7 +223,8 @@ void TunnelAgent::session_closed(const Error& why, bool fatal, bool auth_failed)
   if (auth_failed) {
     emit({{"event", "auth_failed"}, {"reason", why.message}});
   }
-  emit({{"event", "disconnected"}, {"reason", why.message}});
+  // "fatal" tells hosts the agent will not come back (the server said "fatal: ...").
+  emit({{"event", "disconnected"}, {"reason", why.message}, {"fatal", fatal}});
   if (was_up) ++reconnects_;
   // Destroy the session and its channel: we are inside their callbacks, which is allowed,
   // and nothing below touches them.

@@ -189,7 +189,7 @@ void AgentSession::on_connect(const proto::Connect& c) {
   auto stream = std::make_unique<Stream>(*this, c.connection_id, svc->config.protocol,
                                          Stream::Role::acceptor,
                                          svc->config.name + " " + c.client_addr);
-  stream->counters().service = svc->counters;
+  stream->attach_service_counters(svc->counters);
   Stream& s = add_stream(std::move(stream));
   const auto& cfg = agent_.config();
   if (svc->config.protocol == proto::ServiceProtocol::tcp) {
@@ -209,7 +209,7 @@ Result<Stream*> AgentSession::open(const std::string& target, proto::ServiceProt
   const Uuid id = crypto::uuid_v4();
   auto stream = std::make_unique<Stream>(*this, id, protocol, Stream::Role::opener,
                                          std::move(label));
-  stream->counters().service = std::move(counters);
+  stream->attach_service_counters(std::move(counters));
   stream->set_endpoint(make_endpoint(*stream));
   Stream& s = add_stream(std::move(stream));
   send(proto::Open{id, protocol, target});

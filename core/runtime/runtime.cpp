@@ -37,9 +37,15 @@ std::uint64_t unix_time_ms() {
   return ms < 0 ? 0 : static_cast<std::uint64_t>(ms);
 }
 
+std::mutex& loop_setup_mutex() {
+  static std::mutex mu;
+  return mu;
+}
+
 Result<std::unique_ptr<Runtime>> Runtime::start(std::string name) {
   ignore_sigpipe_once();
   std::unique_ptr<Runtime> rt(new Runtime());
+  std::unique_lock setup(loop_setup_mutex());
   int rc = uv_loop_init(&rt->loop_);
   if (rc != 0) return make_error(Errc::internal, "uv_loop_init: " + std::string(uv_strerror(rc)));
   rc = uv_async_init(&rt->loop_, &rt->wake_, [](uv_async_t* a) {
@@ -50,6 +56,7 @@ Result<std::unique_ptr<Runtime>> Runtime::start(std::string name) {
     return make_error(Errc::internal, "uv_async_init: " + std::string(uv_strerror(rc)));
   }
   rt->wake_.data = rt.get();
+  setup.unlock();
   std::promise<void> ready;
   auto ready_future = ready.get_future();
   Runtime* raw = rt.get();

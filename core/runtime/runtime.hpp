@@ -81,6 +81,10 @@ class Runtime {
   std::vector<std::pair<std::string, std::unique_ptr<Participant>>> owned_;
 };
 
+// Held while a loop or a libwebsockets context creates its internal descriptors, so the
+// transport can tell which eventfd libwebsockets made (see LwsContext).
+std::mutex& loop_setup_mutex();
+
 // Milliseconds since the Unix epoch (saturating at 0 before 1970), for Heartbeat timestamps.
 std::uint64_t unix_time_ms();
 

@@ -77,7 +77,7 @@ Result<Tunnel*> TunnelRegistry::register_tunnel(const std::string& token_hash,
   return &it->second;
 }
 
-std::optional<Tunnel> TunnelRegistry::unregister_tunnel(const Uuid& id) {
+std::optional<Tunnel> TunnelRegistry::unregister_tunnel(Uuid id) {
   auto it = tunnels_.find(id);
   if (it == tunnels_.end()) return std::nullopt;
   Tunnel t = std::move(it->second);

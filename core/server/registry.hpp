@@ -101,7 +101,7 @@ class TunnelRegistry {
   Result<Tunnel*> register_tunnel(const std::string& token_hash, std::optional<std::string> name,
                                   std::string client_addr, Uuid id);
   // Removes the tunnel and releases every port of its services.
-  std::optional<Tunnel> unregister_tunnel(const Uuid& id);
+  std::optional<Tunnel> unregister_tunnel(Uuid id);  // by value: callers pass t->id
   Tunnel* get_tunnel(const Uuid& id);
   Tunnel* get_tunnel_by_token(const std::string& token_hash);
   bool token_exists(const std::string& token_hash) const;

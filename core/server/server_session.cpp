@@ -256,6 +256,7 @@ void ServerSession::handle_unregister(const proto::Unregister& unreg) {
     return;
   }
   const std::string name = svc->name;
+  const nlohmann::json service_json = svc->to_json();
   // Its streams end with it: a UDP peer cannot outlive the socket, and a TCP connection to an
   // unregistered service should not linger unnoticed.
   std::vector<Uuid> doomed;
@@ -270,7 +271,8 @@ void ServerSession::handle_unregister(const proto::Unregister& unreg) {
       << label() << ": unregistered " << name;
   server_.emit({{"event", "service_unregistered"},
                 {"tunnel", tunnel_id_->to_string()},
-                {"service", name}});
+                {"service", service_json},
+                {"reason", "unregistered by the agent"}});
 }
 
 bool ServerSession::at_stream_limit() const {
@@ -293,7 +295,7 @@ void ServerSession::open_public_tcp(const TunnelService& service, UvHandle<uv_tc
   const Uuid id = crypto::uuid_v4();
   auto stream = std::make_unique<Stream>(*this, id, proto::ServiceProtocol::tcp,
                                          Stream::Role::opener, label_text);
-  stream->counters().service = service.counters;
+  stream->attach_service_counters(service.counters);
   stream->set_endpoint(std::make_unique<TcpEndpoint>(*stream, std::move(socket)));
   Stream& s = add_stream(std::move(stream));
   send(proto::Connect{service.id, id, client});
@@ -325,7 +327,7 @@ Stream* ServerSession::open_public_udp(UdpDemux& socket, const TunnelService& se
   const std::string client = peer.to_string();
   auto stream = std::make_unique<Stream>(*this, id, proto::ServiceProtocol::udp,
                                          Stream::Role::opener, service.name + " " + client);
-  stream->counters().service = service.counters;
+  stream->attach_service_counters(service.counters);
   stream->set_endpoint(socket.make_endpoint(peer, id));
   Stream& s = add_stream(std::move(stream));
   send(proto::Connect{service.id, id, client});

@@ -240,7 +240,14 @@ void TunnelServer::session_closed(ServerSession& session, const Error& why) {
   finished_ += done;
   if (const auto& id = session.tunnel_id()) {
     if (auto t = registry_.unregister_tunnel(*id)) {
-      for (const auto& [sid, svc] : t->services) public_.erase(sid);
+      // Every service ends with its tunnel; hosts hear about each one as for an Unregister.
+      for (const auto& [sid, svc] : t->services) {
+        public_.erase(sid);
+        emit({{"event", "service_unregistered"},
+              {"tunnel", id->to_string()},
+              {"service", svc.to_json()},
+              {"reason", "tunnel closed: " + why.message}});
+      }
     }
     by_tunnel_.erase(*id);
     ZLT_LOG(info, kLog).field("tunnel", id->to_string())

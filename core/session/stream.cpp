@@ -28,6 +28,13 @@ void Stream::set_endpoint(std::unique_ptr<StreamEndpoint> endpoint) {
   endpoint_ = std::move(endpoint);
 }
 
+void Stream::attach_service_counters(std::shared_ptr<Counters> service) {
+  if (!service || counters_.service == service) return;
+  counters_.service = std::move(service);
+  ++counters_.service->streams_active;
+  ++counters_.service->streams_total;
+}
+
 void Stream::start_open_timer(std::chrono::milliseconds timeout) {
   open_timer_.attach(session_.loop());
   open_timer_.start(timeout, [this, timeout] {
@@ -189,6 +196,7 @@ void Stream::on_refused(const std::string& reason) {
   if (role_ != Role::opener || state_ != State::pending) return;
   ZLT_LOG(info, session_.component_).field("stream", id_.to_string())
       << label_ << ": refused: " << reason;
+  if (endpoint_) endpoint_->on_refused(reason);
   end("refused: " + reason, true);
 }
 

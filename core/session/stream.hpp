@@ -32,6 +32,8 @@ class StreamEndpoint {
   virtual void deliver(std::span<const std::uint8_t> bytes) = 0;
   // One whole datagram from the far side.
   virtual void deliver_datagram(std::span<const std::uint8_t> bytes) { (void)bytes; }
+  // Opener only: the far side refused the stream (ConnectFail{reason}); close() follows.
+  virtual void on_refused(const std::string& reason) { (void)reason; }
   // The far side sent Eof: shut down the local write side after flushing, then call
   // Stream::local_write_done().
   virtual void deliver_eof() = 0;
@@ -73,6 +75,9 @@ class Stream {
   const CounterChain& counters() const { return counters_; }
 
   void set_endpoint(std::unique_ptr<StreamEndpoint> endpoint);
+  // Feeds the service's (or access session's) counters too; this stream counts in them from
+  // now on, as it already does in its own and its tunnel's.
+  void attach_service_counters(std::shared_ptr<Counters> service);
   StreamEndpoint* endpoint() { return endpoint_.get(); }
   // An opener that hears nothing by then gives up with Close{"timeout"}.
   void start_open_timer(std::chrono::milliseconds timeout);

@@ -48,6 +48,11 @@ class LwsContext final : public Runtime::Participant {
  private:
   LwsContext() = default;
   lws_context* context_ = nullptr;  // libwebsockets clears it when the context is gone
+  // libwebsockets 4.1.6 closes its wake-up eventfd twice while tearing down (upstream issue
+  // #2514): once in lws_context_destroy and again when the loop closes the pipe's handle. A
+  // descriptor another thread opens in between would be closed under it. We keep the number
+  // pointing at the eventfd until the second close (see shutdown()).
+  int pipe_fd_ = -1;
   uv_loop_t* loop_ = nullptr;
   std::unordered_map<lws*, void*> owners_;
   std::deque<std::string> kept_;

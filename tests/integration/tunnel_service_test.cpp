@@ -105,3 +105,31 @@ TEST(TunnelService, CurlFetchesFromPythonHttpServerThroughTheTunnel) {
 
 }  // namespace
 }  // namespace zlt::test
+
+namespace zlt::test {
+namespace {
+
+TEST(TunnelService, ManyAgentsConnectingAtOnceAllRegister) {
+  EchoServer echo;
+  for (int round = 0; round < 10; ++round) {
+    Harness h;
+    auto cfg = Harness::server_config();
+    cfg.tokens.clear();
+    cfg.accept_any_token = true;  // one tunnel per token: every agent brings its own
+    h.start_server(cfg);
+    constexpr int kAgents = 8;
+    for (int i = 0; i < kAgents; ++i) {
+      auto c = h.client_config({config::ServiceConfig::tcp("echo-" + std::to_string(i), echo.port())});
+      c.token = "agent-" + std::to_string(i);
+      h.start_agent(c);
+    }
+    for (int i = 0; i < kAgents; ++i) {
+      std::uint16_t port = h.public_port("echo-" + std::to_string(i), static_cast<std::size_t>(i), 5s);
+      ASSERT_NE(port, 0) << "round " << round << " agent " << i << ": "
+                         << h.agent_status(static_cast<std::size_t>(i)).dump();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace zlt::test

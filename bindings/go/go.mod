@@ -1,0 +1,3 @@
+module github.com/zlayer/zlayer-tunnel/bindings/go
+
+go 1.22

@@ -1,0 +1,204 @@
+//! The server side of a tunnel.
+
+use std::ffi::c_int;
+use std::fmt;
+use std::net::TcpStream;
+use std::os::fd::IntoRawFd;
+use std::ptr::NonNull;
+
+use crate::callback::{self, Retained};
+use crate::error::{Result, check};
+use crate::event::{Event, Verdict};
+use crate::ffi::{cstring, take_string};
+use crate::runtime::Runtime;
+use crate::sys;
+
+/// The server side of a tunnel (a `zlt_registry`): the token policy, the WebSocket control
+/// endpoint agents connect to, the registry of tunnels and services, and the public ports.
+///
+/// Methods may be called from any thread (`Server` is `Send + Sync`); each call is carried to
+/// the runtime's loop thread and waits for it there. Dropping the server stops it (agents are
+/// told it is shutting down) and waits until it is torn down; after that none of its callbacks
+/// runs again.
+///
+/// ```no_run
+/// use zlayer_tunnel::{Runtime, Server};
+///
+/// let rt = Runtime::new()?;
+/// let mut server = Server::new(
+///     &rt,
+///     r#"{"listen":"127.0.0.1:3679","public_bind":"127.0.0.1","tokens":[{"token":"s3cret"}]}"#,
+/// )?;
+/// server.on_event(|ev| println!("server: {}", ev.json()))?;
+/// let port = server.listen(None, -1)?; // the configured address
+/// println!("agents connect to ws://127.0.0.1:{port}/tunnel/v1");
+/// # Ok::<(), zlayer_tunnel::Error>(())
+/// ```
+pub struct Server {
+    raw: NonNull<sys::zlt_registry>,
+    // Dropped after `raw` has been freed (Drop::drop runs before the fields are dropped).
+    event_handler: Option<Retained>,
+    validator: Option<Retained>,
+    runtime: Runtime,
+}
+
+// SAFETY: every function of the C interface may be called from any thread; the callback slots
+// are only ever touched by the library's loop thread and dropped through `&mut self`.
+unsafe impl Send for Server {}
+unsafe impl Sync for Server {}
+
+impl Server {
+    /// Creates the server side on `runtime` from a server configuration (JSON, the schema of
+    /// the configuration file; `"{}"` gives the defaults: listen `0.0.0.0:3679`, public ports
+    /// 30000-31000, no tokens). Nothing listens until [`listen`](Self::listen) or
+    /// [`accept`](Self::accept).
+    ///
+    /// Errors: [`Config`](crate::ErrorCode::Config) for bad JSON or a bad setting (the
+    /// message names the field), [`Shutdown`](crate::ErrorCode::Shutdown).
+    pub fn new(runtime: &Runtime, config_json: &str) -> Result<Self> {
+        let config = cstring("config_json", config_json)?;
+        let mut raw = std::ptr::null_mut();
+        // SAFETY: live runtime, valid C string, valid output location.
+        check(unsafe { sys::zlt_registry_new(runtime.as_raw(), config.as_ptr(), &mut raw) })?;
+        Ok(Self {
+            raw: NonNull::new(raw).expect("zlt_registry_new succeeded with a NULL registry"),
+            event_handler: None,
+            validator: None,
+            runtime: runtime.clone(),
+        })
+    }
+
+    /// Listens for agents on `host:port` and returns the port bound. `None` means the host of
+    /// the configuration's `"listen"`; port `-1` means its port, `0` lets the kernel choose.
+    /// May be called several times to listen on several addresses.
+    ///
+    /// Errors: [`Connection`](crate::ErrorCode::Connection) (address in use, bad host),
+    /// [`InvalidArgument`](crate::ErrorCode::InvalidArgument) (port outside -1..=65535),
+    /// [`Shutdown`](crate::ErrorCode::Shutdown) (stopped).
+    pub fn listen(&self, host: Option<&str>, port: i32) -> Result<u16> {
+        let host = host.map(|h| cstring("host", h)).transpose()?;
+        let host_ptr = host.as_ref().map_or(std::ptr::null(), |h| h.as_ptr());
+        let mut bound: c_int = 0;
+        // SAFETY: live registry, NULL or a valid C string, valid output location.
+        check(unsafe { sys::zlt_registry_listen(self.raw.as_ptr(), host_ptr, port, &mut bound) })?;
+        Ok(u16::try_from(bound).expect("the library reported a port outside 0..=65535"))
+    }
+
+    /// Serves a TCP connection the host has already accepted, for hosts that own their
+    /// listening socket. The stream belongs to the library whatever the outcome: on failure it
+    /// has already been closed when this returns.
+    pub fn accept(&self, stream: TcpStream) -> Result<()> {
+        let fd = stream.into_raw_fd();
+        // SAFETY: live registry; the descriptor is open and its ownership passes to the library
+        // (into_raw_fd gave it up on our side).
+        check(unsafe { sys::zlt_registry_accept(self.raw.as_ptr(), fd) })
+    }
+
+    /// Decides with `validator` which agents may open a tunnel, instead of the configured
+    /// token list. It receives the token as the agent sent it and its SHA-256 (lower-case hex,
+    /// see [`hash_token`](crate::hash_token)) and runs on the loop thread while the agent
+    /// waits, so it must be quick. Replaces any previous validator. A panic refuses the agent.
+    ///
+    /// ```no_run
+    /// # let rt = zlayer_tunnel::Runtime::new()?;
+    /// # let mut server = zlayer_tunnel::Server::new(&rt, "{}")?;
+    /// use zlayer_tunnel::Verdict;
+    /// server.set_token_validator(|token, _sha256| match token {
+    ///     "team-a" => Verdict::Grant(r#"{"name":"team-a","allowed_ports":[30000,30010]}"#.into()),
+    ///     "ops" => Verdict::Accept,
+    ///     _ => Verdict::Reject("unknown team".into()),
+    /// })?;
+    /// # Ok::<(), zlayer_tunnel::Error>(())
+    /// ```
+    pub fn set_token_validator<F>(&mut self, validator: F) -> Result<()>
+    where
+        F: FnMut(&str, &str) -> Verdict + Send + 'static,
+    {
+        let (slot, cb, user) = callback::token_validator(validator);
+        // SAFETY: live registry; `user` is the slot `cb` expects, kept until replaced or freed.
+        check(unsafe { sys::zlt_registry_set_token_validator(self.raw.as_ptr(), cb, user) })?;
+        self.validator = Some(slot); // the previous one is no longer called: drop it
+        Ok(())
+    }
+
+    /// Goes back to the configured token list. Refused
+    /// ([`InvalidArgument`](crate::ErrorCode::InvalidArgument)) from inside the validator.
+    pub fn clear_token_validator(&mut self) -> Result<()> {
+        // SAFETY: live registry; NULL callback and user are allowed.
+        check(unsafe {
+            sys::zlt_registry_set_token_validator(self.raw.as_ptr(), None, std::ptr::null_mut())
+        })?;
+        self.validator = None;
+        Ok(())
+    }
+
+    /// Reports the server's events to `handler`, on the loop thread: `tunnel_connected`,
+    /// `tunnel_disconnected`, `service_registered`, `service_unregistered`. Replaces any
+    /// previous handler. The handler must return quickly (hand slow work to another thread);
+    /// it may call back into this crate.
+    pub fn on_event<F>(&mut self, handler: F) -> Result<()>
+    where
+        F: FnMut(&Event) + Send + 'static,
+    {
+        let (slot, cb, user) = callback::event_handler(handler);
+        // SAFETY: live registry; `user` is the slot `cb` expects, kept until replaced or freed.
+        check(unsafe { sys::zlt_registry_on_event(self.raw.as_ptr(), cb, user) })?;
+        self.event_handler = Some(slot);
+        Ok(())
+    }
+
+    /// Stops reporting events.
+    pub fn clear_on_event(&mut self) -> Result<()> {
+        // SAFETY: live registry; NULL callback and user are allowed.
+        check(unsafe {
+            sys::zlt_registry_on_event(self.raw.as_ptr(), None, std::ptr::null_mut())
+        })?;
+        self.event_handler = None;
+        Ok(())
+    }
+
+    /// A snapshot of the server (tunnels, services, traffic) as JSON text; read it with
+    /// [`json::Value::parse`](crate::json::Value::parse).
+    pub fn status(&self) -> Result<String> {
+        let mut out = std::ptr::null_mut();
+        // SAFETY: live registry, valid output location.
+        check(unsafe { sys::zlt_registry_status(self.raw.as_ptr(), &mut out) })?;
+        // SAFETY: on success `out` is a string the library allocated for us.
+        Ok(unsafe { take_string(out) })
+    }
+
+    /// Stops serving: every agent is told the server is shutting down, listeners and public
+    /// ports are closed. Idempotent; a stopped server cannot be restarted.
+    pub fn stop(&self) -> Result<()> {
+        // SAFETY: live registry.
+        check(unsafe { sys::zlt_registry_stop(self.raw.as_ptr()) })
+    }
+
+    /// The runtime this server lives on.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// The C handle, for use with [`sys`](crate::sys). It stays valid while `self` lives.
+    pub fn as_raw(&self) -> *mut sys::zlt_registry {
+        self.raw.as_ptr()
+    }
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("raw", &self.raw)
+            .field("runtime", &self.runtime)
+            .finish()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SAFETY: the handle is live and freed only here. Once this returns no callback of the
+        // server runs again (or, inside a callback, it is silenced at once), so the slots can
+        // go; the runtime handle is released last.
+        unsafe { sys::zlt_registry_free(self.raw.as_ptr()) };
+    }
+}
