@@ -152,7 +152,7 @@ ZLT_EXPORT int zlt_agent_status(zlt_agent* agent, char** json_out) {
     if (agent == nullptr) return invalid("zlt_agent_status", "agent must not be NULL");
     std::string text;
     int rc = with_agent(agent, [&](zlt::TunnelAgent& a) -> Status {
-      text = a.status().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      text = json_text(a.status());
       return {};
     });
     if (rc != ZLT_OK) return rc;

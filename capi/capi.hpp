@@ -91,6 +91,8 @@ void release(std::unique_ptr<Object> object) noexcept;
 
 // A copy for the host to free with zlt_free (malloc'd). Throws std::bad_alloc.
 char* dup_string(std::string_view s);
+// JSON for the host: compact, and invalid UTF-8 (a peer's text) replaced rather than thrown on.
+std::string json_text(const nlohmann::json& j);
 
 // Hands one core event to a host callback as a zlt_event. Never throws into the core.
 void deliver_event(zlt_event_cb cb, void* user, const nlohmann::json& event) noexcept;

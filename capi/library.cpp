@@ -164,6 +164,10 @@ void release(std::unique_ptr<Object> object) noexcept {
   object.reset();
 }
 
+std::string json_text(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 char* dup_string(std::string_view s) {
   auto* p = static_cast<char*>(std::malloc(s.size() + 1));
   if (p == nullptr) throw std::bad_alloc();
@@ -177,7 +181,7 @@ void deliver_event(zlt_event_cb cb, void* user, const nlohmann::json& event) noe
     std::string name;
     if (auto it = event.find("event"); it != event.end() && it->is_string())
       name = it->get<std::string>();
-    const std::string text = event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    const std::string text = json_text(event);
     const zlt_event ev{name.c_str(), text.c_str()};
     cb(user, &ev);
   } catch (...) {
@@ -286,8 +290,7 @@ ZLT_EXPORT int zlt_set_log_callback(zlt_log_cb cb, void* user) {
       try {
         const std::string component(r.component);
         const std::string message(r.message);
-        const std::string fields =
-            r.fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        const std::string fields = json_text(r.fields);
         cb(user, static_cast<int>(r.level), component.c_str(), message.c_str(), fields.c_str());
       } catch (...) {
         // A record that cannot be formatted is dropped; logging never unwinds its caller.

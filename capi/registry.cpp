@@ -10,6 +10,7 @@
 #include "core/config/config.hpp"
 #include "core/config/json_reader.hpp"
 #include "core/config/json_text.hpp"
+#include "core/server/grants.hpp"
 #include "core/server/token_auth.hpp"
 #include "core/server/tunnel_server.hpp"
 
@@ -243,7 +244,68 @@ ZLT_EXPORT int zlt_registry_status(zlt_registry* reg, char** json_out) {
     if (reg == nullptr) return invalid("zlt_registry_status", "reg must not be NULL");
     std::string text;
     int rc = with_server(reg, [&](zlt::TunnelServer& server) -> Status {
-      text = server.status().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      text = json_text(server.status());
+      return {};
+    });
+    if (rc != ZLT_OK) return rc;
+    *json_out = dup_string(text);
+    return ZLT_OK;
+  });
+}
+
+ZLT_EXPORT int zlt_registry_grant_access(zlt_registry* reg, const char* request_json,
+                                         char** json_out) {
+  return guard([&] {
+    if (json_out == nullptr)
+      return invalid("zlt_registry_grant_access", "json_out must not be NULL");
+    *json_out = nullptr;
+    if (reg == nullptr) return invalid("zlt_registry_grant_access", "reg must not be NULL");
+    if (request_json == nullptr)
+      return invalid("zlt_registry_grant_access", "request_json must not be NULL");
+    auto request = zlt::grant_request_from_json(request_json);
+    if (!request) return fail(request.error());
+    std::string text;
+    int rc = with_server(reg, [&](zlt::TunnelServer& server) -> Status {
+      auto issued = server.grant_access(*request);
+      if (!issued) return issued.take_error();
+      // What the admin API answers with 201: the grant and, this once, its token.
+      nlohmann::json body = issued->grant.to_json();
+      body["token"] = issued->token;
+      text = json_text(body);
+      return {};
+    });
+    if (rc != ZLT_OK) return rc;
+    *json_out = dup_string(text);
+    return ZLT_OK;
+  });
+}
+
+ZLT_EXPORT int zlt_registry_revoke_access(zlt_registry* reg, const char* grant_id) {
+  return guard([&] {
+    if (reg == nullptr) return invalid("zlt_registry_revoke_access", "reg must not be NULL");
+    if (grant_id == nullptr)
+      return invalid("zlt_registry_revoke_access", "grant_id must not be NULL");
+    auto id = zlt::Uuid::parse(grant_id);
+    if (!id)
+      return invalid("zlt_registry_revoke_access",
+                     "grant_id '" + std::string(grant_id) + "' is not a grant id (a UUID)");
+    return with_server(reg, [&](zlt::TunnelServer& server) -> Status {
+      if (auto st = server.revoke_access(*id); !st)
+        return zlt::make_error(st.error().code, st.error().message + " '" + id->to_string() + "'");
+      return {};
+    });
+  });
+}
+
+ZLT_EXPORT int zlt_registry_list_grants(zlt_registry* reg, char** json_out) {
+  return guard([&] {
+    if (json_out == nullptr)
+      return invalid("zlt_registry_list_grants", "json_out must not be NULL");
+    *json_out = nullptr;
+    if (reg == nullptr) return invalid("zlt_registry_list_grants", "reg must not be NULL");
+    std::string text;
+    int rc = with_server(reg, [&](zlt::TunnelServer& server) -> Status {
+      text = json_text(server.list_grants());
       return {};
     });
     if (rc != ZLT_OK) return rc;

@@ -84,11 +84,12 @@ bool wait_for(SignalWaiter& signals, const std::function<bool()>& ready) {
 // The exit code for an access that is over, its reason reported.
 int exit_code_of(const AccessWatch::State& s) {
   if (s.fatal) {
-    std::cerr << "zlt access: the server ended access: " << *s.fatal << "\n";
+    // One write: the loop thread may be logging to the same stream.
+    std::cerr << ("zlt access: the server ended access: " + *s.fatal + "\n");
     return kExitFailure;
   }
   if (s.auth_failed) {
-    std::cerr << "zlt access: the server refused the token: " << *s.auth_failed << "\n";
+    std::cerr << ("zlt access: the server refused the token: " + *s.auth_failed + "\n");
     return kExitFailure;
   }
   ZLT_LOG(info, kLog) << "access expired";
@@ -107,7 +108,7 @@ int run_access(const AccessOptions& options, Runtime& runtime, LoopOwned<AccessM
         manager->start_session(options.target, options.local_port, options.ttl, options.protocol);
   });
   if (!*started) {
-    std::cerr << "zlt access: " << started->error().message << "\n";
+    std::cerr << ("zlt access: " + started->error().message + "\n");
     return kExitFailure;
   }
   const AccessManager::SessionInfo& session = **started;
@@ -126,8 +127,8 @@ int run_access(const AccessOptions& options, Runtime& runtime, LoopOwned<AccessM
       const AccessWatch::State s = watch.get();
       if (s.over()) return exit_code_of(s);
       if (s.probe->outcome == ProbeResult::Outcome::refused) {
-        std::cerr << "zlt access: the server refused " << options.target << ": " << s.probe->reason
-                  << "\n";
+        std::cerr << ("zlt access: the server refused " + options.target + ": " + s.probe->reason +
+                      "\n");
         return kExitFailure;
       }
       if (s.probe->outcome == ProbeResult::Outcome::no_answer)

@@ -13,6 +13,7 @@ int server_command(Args args);
 int agent_command(Args args);
 int access_command(Args args);
 int grant_command(Args args);
+int node_command(Args args);
 int quickstart_command(Args args);
 int hash_token_command(Args args);
 int token_command(Args args);

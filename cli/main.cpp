@@ -24,6 +24,7 @@ const char* const kUsage =
     "  agent             run an agent that exposes local services through a server\n"
     "  access            reach a service or address behind a server through a local port\n"
     "  grant             issue, list or revoke access grants (a server's admin API)\n"
+    "  node              run a node: node-to-node tunnels from a config file\n"
     "  hash-token TOKEN  print the SHA-256 a server keeps for TOKEN\n"
     "  token new         print a fresh random token\n"
     "  help [COMMAND]    show this text, or a command's\n"
@@ -40,9 +41,13 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"server", zlt::cli::server_command},         {"agent", zlt::cli::agent_command},
-    {"access", zlt::cli::access_command},         {"grant", zlt::cli::grant_command},
-    {"quickstart", zlt::cli::quickstart_command}, {"hash-token", zlt::cli::hash_token_command},
+    {"server", zlt::cli::server_command},
+    {"agent", zlt::cli::agent_command},
+    {"access", zlt::cli::access_command},
+    {"grant", zlt::cli::grant_command},
+    {"node", zlt::cli::node_command},
+    {"quickstart", zlt::cli::quickstart_command},
+    {"hash-token", zlt::cli::hash_token_command},
     {"token", zlt::cli::token_command},
 };
 

@@ -1,5 +1,7 @@
 #include "cli/serve_loop.hpp"
 
+#include <signal.h>
+
 #include <algorithm>
 #include <thread>
 
@@ -9,7 +11,7 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 ServeEnd serve(SignalWaiter& signals, const ServePlan& plan, const std::function<void()>& on_status,
-               const std::function<bool()>& finished) {
+               const std::function<bool()>& finished, const std::function<void()>& on_reload) {
   const auto start = Clock::now();
   const bool report = plan.status_interval.count() > 0;
   auto next_status = start + plan.status_interval;
@@ -36,6 +38,10 @@ ServeEnd serve(SignalWaiter& signals, const ServePlan& plan, const std::function
       wait = std::clamp(wait, milliseconds(0), milliseconds(60'000));
     }
     const int sig = signals.wait(wait);
+    if (sig == SIGHUP && on_reload) {
+      on_reload();
+      continue;
+    }
     if (sig > 0) return ServeEnd::signal;
     if (sig == SignalWaiter::kWoken && finished()) return ServeEnd::finished;
   }

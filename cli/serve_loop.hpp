@@ -19,9 +19,10 @@ struct ServePlan {
 enum class ServeEnd { signal, deadline, finished };
 
 // `on_status` runs every status_interval; `finished` is asked after every wake() and says
-// whether the served object has ended on its own.
+// whether the served object has ended on its own; `on_reload` (if any) runs on SIGHUP, which
+// the waiter must collect (SignalWaiter(true)).
 ServeEnd serve(SignalWaiter& signals, const ServePlan& plan, const std::function<void()>& on_status,
-               const std::function<bool()>& finished);
+               const std::function<bool()>& finished, const std::function<void()>& on_reload = {});
 
 // Polls `done` until it holds or `limit` passes (for bounded waits during shutdown).
 bool wait_until(config::Duration limit, const std::function<bool()>& done);

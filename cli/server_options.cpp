@@ -23,6 +23,10 @@ const char* const kServerUsage =
     "  --token-hash HEX        accept the token with this SHA-256 (see zlt hash-token); "
     "repeatable\n"
     "  --accept-any-token      accept every non-empty token (testing only)\n"
+    "  --admin-token TOKEN     serve the admin API (access grants, status) to Bearer TOKEN\n"
+    "  --admin-token-hash HEX  the same, given as the token's SHA-256\n"
+    "  --max-access-ttl D      longest life of an access grant (default 24h)\n"
+    "  --grants-file FILE      keep access grants here so they survive a restart\n"
     "  --tls-cert FILE         PEM certificate chain: serve wss:// (needs --tls-key)\n"
     "  --tls-key FILE          PEM private key\n"
     "  --heartbeat-interval D  how often the server pings each agent (default 30s)\n"
@@ -49,6 +53,9 @@ struct ServerFlags {
   std::optional<std::string> tls_key;
   std::optional<config::Duration> heartbeat_interval;
   std::optional<config::Duration> heartbeat_timeout;
+  std::optional<std::string> admin_token_hash;
+  std::optional<config::Duration> max_access_ttl;
+  std::optional<std::string> grants_file;
 };
 
 config::TunnelServerConfig base_config(const std::optional<std::string>& file) {
@@ -104,6 +111,17 @@ std::optional<ServerOptions> parse_server_options(std::vector<std::string> args)
       f.token_hashes.push_back(lower(*v));
     } else if (r.flag("--accept-any-token")) {
       f.accept_any_token = true;
+    } else if (auto v = r.value("--admin-token")) {
+      if (v->empty()) throw UsageError{"--admin-token: cannot be empty"};
+      f.admin_token_hash = crypto::hash_token(*v);
+    } else if (auto v = r.value("--admin-token-hash")) {
+      if (!crypto::is_sha256_hex(*v))
+        throw UsageError{"--admin-token-hash: expected 64 hex digits, got '" + *v + "'"};
+      f.admin_token_hash = lower(*v);
+    } else if (auto v = r.value("--max-access-ttl")) {
+      f.max_access_ttl = parse_duration_flag("--max-access-ttl", *v);
+    } else if (auto v = r.value("--grants-file")) {
+      f.grants_file = *v;
     } else if (auto v = r.value("--tls-cert")) {
       f.tls_cert = *v;
     } else if (auto v = r.value("--tls-key")) {
@@ -129,6 +147,9 @@ std::optional<ServerOptions> parse_server_options(std::vector<std::string> args)
   if (f.tls_key) c.tls_key = *f.tls_key;
   if (f.heartbeat_interval) c.heartbeat_interval = *f.heartbeat_interval;
   if (f.heartbeat_timeout) c.heartbeat_timeout = *f.heartbeat_timeout;
+  if (f.admin_token_hash) c.admin_token_hash = *f.admin_token_hash;
+  if (f.max_access_ttl) c.max_access_ttl = *f.max_access_ttl;
+  if (f.grants_file) c.grants_file = *f.grants_file;
   if (auto st = c.validate(); !st) throw UsageError{"invalid configuration: " + st.error().message};
   return out;
 }

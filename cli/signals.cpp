@@ -13,12 +13,13 @@ namespace {
 // after the main thread stopped waiting is simply never delivered.
 constexpr int kWakeSignal = SIGUSR1;
 
-sigset_t waited_signals() {
+sigset_t waited_signals(bool reload) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, kWakeSignal);
+  if (reload) sigaddset(&set, SIGHUP);
   return set;
 }
 
@@ -32,13 +33,13 @@ void exit_now(int sig) {
 
 }  // namespace
 
-SignalWaiter::SignalWaiter() : main_thread_(pthread_self()) {
-  sigset_t set = waited_signals();
+SignalWaiter::SignalWaiter(bool reload) : main_thread_(pthread_self()), reload_(reload) {
+  sigset_t set = waited_signals(reload_);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
 int SignalWaiter::wait(std::chrono::milliseconds timeout) {
-  sigset_t set = waited_signals();
+  sigset_t set = waited_signals(reload_);
   if (timeout.count() < 0) timeout = std::chrono::milliseconds(0);
   timespec ts{};
   ts.tv_sec = static_cast<time_t>(timeout.count() / 1000);

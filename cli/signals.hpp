@@ -1,4 +1,5 @@
-// Stop signals for the long-running subcommands. SIGINT and SIGTERM are blocked in every
+// Stop signals for the long-running subcommands (and SIGHUP for those that reload their
+// configuration). SIGINT and SIGTERM are blocked in every
 // thread and collected by the main thread with sigtimedwait, so no handler ever runs inside
 // core code and the loop thread is never interrupted. Construct before any thread starts
 // (threads inherit the mask).
@@ -16,7 +17,8 @@ class SignalWaiter {
   static constexpr int kTimeout = 0;
   static constexpr int kWoken = -1;
 
-  SignalWaiter();
+  // `reload`: SIGHUP is collected too (wait() returns it) instead of ending the process.
+  explicit SignalWaiter(bool reload = false);
   SignalWaiter(const SignalWaiter&) = delete;
   SignalWaiter& operator=(const SignalWaiter&) = delete;
 
@@ -31,6 +33,7 @@ class SignalWaiter {
 
  private:
   pthread_t main_thread_;
+  bool reload_ = false;
 };
 
 }  // namespace zlt::cli

@@ -11,9 +11,15 @@
  *                  endpoint, the registry of tunnels and services, and the public listeners.
  *   zlt_agent      the client side: connects to a server, registers local services, carries
  *                  their connections and reconnects with backoff.
- *
- *   Objects for on-demand access (zlt_access) and node-to-node tunnels (zlt_node_manager)
- *   will be added in later minor versions with the same conventions.
+ *   zlt_access     on-demand access (since 0.2): local ports whose connections reach a
+ *                  service or address on the server's side, each with a time to live, through
+ *                  one connection to the server. A registry issues the tokens it uses
+ *                  (zlt_registry_grant_access).
+ *   zlt_node_manager
+ *                  node-to-node tunnels (since 0.3): one node's side of the tunnels between
+ *                  nodes, outbound (an agent per tunnel toward the destination node's server,
+ *                  directly or through an overlay network) and inbound (a tunnel server for
+ *                  the tunnels whose destination is this node, and their listeners).
  *
  * CONVENTIONS
  *
@@ -50,6 +56,8 @@
 #ifndef ZLAYER_TUNNEL_H
 #define ZLAYER_TUNNEL_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -57,9 +65,9 @@ extern "C" {
 /* ---- Version ----------------------------------------------------------------------------- */
 
 #define ZLT_VERSION_MAJOR 0
-#define ZLT_VERSION_MINOR 1
+#define ZLT_VERSION_MINOR 3
 #define ZLT_VERSION_PATCH 0
-#define ZLT_VERSION_STRING "0.1.0"
+#define ZLT_VERSION_STRING "0.3.0"
 /* A single number for compile-time comparisons: 0x00MMmmpp. */
 #define ZLT_VERSION_NUMBER \
   ((ZLT_VERSION_MAJOR << 16) | (ZLT_VERSION_MINOR << 8) | ZLT_VERSION_PATCH)
@@ -102,12 +110,14 @@ extern "C" {
 typedef struct zlt_runtime zlt_runtime;
 typedef struct zlt_registry zlt_registry;
 typedef struct zlt_agent zlt_agent;
+typedef struct zlt_access zlt_access;
+typedef struct zlt_node_manager zlt_node_manager;
 /* The answer a token validator is building; see zlt_registry_set_token_validator(). */
 typedef struct zlt_token_verdict zlt_token_verdict;
 
 /*
- * An event reported by a registry or an agent. Both strings are valid only during the
- * callback (copy them to keep them).
+ * An event reported by a registry, an agent, an access object or a node manager. Both strings
+ * are valid only during the callback (copy them to keep them).
  *   name  the kind of event (the "event" field), e.g. "service_registered"
  *   json  the whole event as a JSON object, e.g.
  *         {"event":"service_registered","name":"web","public_port":30001,...}
@@ -135,6 +145,24 @@ typedef int (*zlt_token_validator_cb)(void* user, const char* token, const char*
  */
 typedef int (*zlt_connection_cb)(void* user, const char* service_id, const char* connection_id,
                                  const char* client_addr);
+
+/*
+ * The size of the buffer a zlt_overlay_resolver_cb writes an address into, terminating NUL
+ * included: room for any DNS name (253 characters) or IP literal.
+ */
+#define ZLT_OVERLAY_ADDRESS_MAX 256
+
+/*
+ * Tells a node manager where a node is on the overlay network (since 0.3). `node` is the name
+ * of a destination node. To answer, write its overlay address (an IPv4 or IPv6 literal, without
+ * brackets, or a host name), NUL-terminated, into `address_out` (`address_size` bytes, always
+ * ZLT_OVERLAY_ADDRESS_MAX) and return 1; return 0 when the node is not reachable through the
+ * overlay (or there is no overlay). An address that is empty or does not fit with its NUL
+ * counts as 0. Runs on the loop thread, possibly often (whenever a tunnel picks its route): it
+ * must be quick and must not call functions of the same manager (they fail with ZLT_EINVAL).
+ */
+typedef int (*zlt_overlay_resolver_cb)(void* user, const char* node, char* address_out,
+                                       size_t address_size);
 
 /*
  * One log record. `level` is a ZLT_LOG_* value; `fields_json` is a JSON object with the
@@ -202,10 +230,10 @@ ZLT_EXPORT int zlt_set_log_callback(zlt_log_cb cb, void* user);
 ZLT_EXPORT int zlt_runtime_new(zlt_runtime** out);
 
 /*
- * Stops the runtime and joins its thread. Registries and agents still alive on it are torn
- * down first (sessions closed, sockets closed, no callbacks afterwards); their handles stay
- * valid but inert: calls on them fail with ZLT_ESHUTDOWN, and their free functions only
- * release memory (they must still be called). NULL is ignored (ZLT_OK).
+ * Stops the runtime and joins its thread. Registries, agents, access objects and node managers
+ * still alive on it are torn down first (sessions closed, sockets closed, no callbacks
+ * afterwards); their handles stay valid but inert: calls on them fail with ZLT_ESHUTDOWN, and
+ * their free functions only release memory (they must still be called). NULL is ignored (ZLT_OK).
  * Must not be called from a callback of this same runtime (the loop thread cannot join
  * itself): that is refused with ZLT_EINVAL and the runtime is left running.
  */
@@ -273,8 +301,9 @@ ZLT_EXPORT int zlt_verdict_set_grant(zlt_token_verdict* verdict, const char* gra
 
 /*
  * Reports the registry's events to `cb` (NULL: stop reporting): "tunnel_connected",
- * "tunnel_disconnected", "service_registered", "service_unregistered". Replaces any previous
- * callback. Errors: ZLT_EINVAL (reg NULL), ZLT_ESHUTDOWN.
+ * "tunnel_disconnected", "service_registered", "service_unregistered", and (since 0.2)
+ * "grant_issued", "grant_revoked", "grant_expired" with "grant" (as zlt_registry_list_grants()
+ * shows it). Replaces any previous callback. Errors: ZLT_EINVAL (reg NULL), ZLT_ESHUTDOWN.
  */
 ZLT_EXPORT int zlt_registry_on_event(zlt_registry* reg, zlt_event_cb cb, void* user);
 
@@ -283,6 +312,42 @@ ZLT_EXPORT int zlt_registry_on_event(zlt_registry* reg, zlt_event_cb cb, void* u
  * to a string to free with zlt_free(). Errors: ZLT_EINVAL, ZLT_ESHUTDOWN, ZLT_ENOMEM.
  */
 ZLT_EXPORT int zlt_registry_status(zlt_registry* reg, char** json_out);
+
+/*
+ * Issues an access grant (since 0.2): a fresh token that may open only the given targets and
+ * expires after the given time, e.g.
+ *   {"targets": ["service:db"], "ttl": "10m", "name": "alice"}
+ * "targets" (service:NAME, HOST:PORT or CIDR:PORT; '*' segments allowed) and "ttl" (a duration
+ * such as "500ms", "30s", "10m", "1h", or a number of seconds; > 0) are required, "name" is
+ * optional. The TTL is capped at the configuration's "max_access_ttl"; "expires_at" shows the
+ * cap. *json_out is set to a string to free with zlt_free(), the grant as the admin API answers
+ * a POST (201):
+ *   {"grant_id": "<uuid>", "name": "alice", "targets": ["service:db"],
+ *    "created_at": "2026-01-01T00:00:00Z", "expires_at": "2026-01-01T00:10:00Z",
+ *    "token": "tun_..."}
+ * The token is shown this once: the registry keeps only its hash. A session authenticated with
+ * it is disconnected with "fatal: token expired" when the grant expires, and with
+ * "fatal: token revoked" by zlt_registry_revoke_access().
+ * Errors: ZLT_EINVAL (NULL argument), ZLT_ECONFIG (bad JSON, a missing or bad field, a TTL
+ * of 0; the message names the field), ZLT_ESHUTDOWN (stopped), ZLT_ENOMEM.
+ */
+ZLT_EXPORT int zlt_registry_grant_access(zlt_registry* reg, const char* request_json,
+                                         char** json_out);
+
+/*
+ * Revokes a grant (since 0.2): its token is refused from now on, and a session using it is
+ * disconnected at once with "fatal: token revoked" (with every stream it carries).
+ * Errors: ZLT_EINVAL (NULL argument, or grant_id is not a UUID), ZLT_ENOTFOUND (no such grant:
+ * never issued, already revoked or expired), ZLT_ESHUTDOWN (the runtime was freed).
+ */
+ZLT_EXPORT int zlt_registry_revoke_access(zlt_registry* reg, const char* grant_id);
+
+/*
+ * The grants in force (since 0.2), as a JSON array of objects like the one
+ * zlt_registry_grant_access() returns, without the token. *json_out is set to a string to free
+ * with zlt_free(). Errors: ZLT_EINVAL, ZLT_ESHUTDOWN, ZLT_ENOMEM.
+ */
+ZLT_EXPORT int zlt_registry_list_grants(zlt_registry* reg, char** json_out);
 
 /*
  * Stops serving: every session is told the server is shutting down, listeners and public
@@ -345,6 +410,208 @@ ZLT_EXPORT int zlt_agent_status(zlt_agent* agent, char** json_out);
 
 /* Stops (if needed) and destroys the agent. NULL is ignored. See "Lifetime" above. */
 ZLT_EXPORT void zlt_agent_free(zlt_agent* agent);
+
+/* ---- Access (on-demand access, since 0.2) ------------------------------------------------ */
+
+/*
+ * Creates an access object on `rt` from a client configuration (JSON) naming the server and a
+ * token it accepts for the targets wanted (typically the token of a grant), plus optional
+ * access settings, e.g.
+ *   {"server_url": "ws://127.0.0.1:3679/tunnel/v1", "token": "tun_...",
+ *    "default_ttl": "1h", "local_bind": "127.0.0.1"}
+ * Every client setting applies (ca_file, insecure, proxy, reconnect_interval, ...) except
+ * "services", which must be absent or empty: access exposes nothing. "default_ttl" is the TTL
+ * of sessions started without one (default: none, they live until stopped); "local_bind" the
+ * address sessions listen on (default "127.0.0.1"; an IP literal).
+ * It does not connect until the first zlt_access_start_session(); the connection is then kept
+ * and re-established with backoff, shared by every session. *out is set to the object,
+ * released with zlt_access_free().
+ * Errors: ZLT_EINVAL (rt or out NULL), ZLT_ECONFIG (the message names the field),
+ * ZLT_ESHUTDOWN, ZLT_ENOMEM, ZLT_EINTERNAL.
+ */
+ZLT_EXPORT int zlt_access_new(zlt_runtime* rt, const char* config_json, zlt_access** out);
+
+/*
+ * Reports the access object's events to `cb` (NULL: stop reporting). Replaces any previous
+ * callback. The kinds:
+ *   "session_started", "session_stopped", "session_expired"   with "session" (a snapshot as
+ *        zlt_access_start_session() returns it) and, when it ended, "reason"
+ *   "fatal"   with "reason", e.g. "fatal: token revoked" or "fatal: token expired": the server
+ *        ended access for good; every session has been closed (a "session_stopped" event for
+ *        each comes first), the connection is not retried, and zlt_access_start_session()
+ *        fails with ZLT_ESHUTDOWN from now on
+ *   and the connection's own events, as a zlt_agent reports them: "state", "authenticated",
+ *   "auth_failed" (with "reason"), "disconnected" (with "reason"), "error".
+ * Errors: ZLT_EINVAL (access NULL), ZLT_ESHUTDOWN.
+ */
+ZLT_EXPORT int zlt_access_on_event(zlt_access* access, zlt_event_cb cb, void* user);
+
+/*
+ * Starts a session: binds a local port whose connections (or datagrams) are carried through
+ * the server to a target on its side. The request is JSON:
+ *   {"target": "service:db",   a service registered on the server ("service:NAME"), or an
+ *                              address the server connects to ("HOST:PORT", "[v6]:PORT")
+ *    "local_port": 0,          the port to listen on (optional; 0, the default, lets the
+ *                              kernel choose)
+ *    "ttl": "10m",             how long the session lives (optional; default: the
+ *                              configuration's "default_ttl", else until stopped); > 0
+ *    "protocol": "tcp"}        "tcp" (default) or "udp"
+ * When the TTL runs out the listener and every connection of the session are closed (event
+ * "session_expired"). Connections that arrive while the object is not connected to the server
+ * are closed at once; wait for the "authenticated" event to be sure they will be carried.
+ * *json_out is set to a string to free with zlt_free(), the session's snapshot:
+ *   {"id": "<uuid>", "target": "service:db", "local_addr": "127.0.0.1:40123",
+ *    "local_port": 40123, "protocol": "tcp", "created_at": "...", "expires_at": "..." or null,
+ *    "remaining_ms": 600000 or null, "bytes_in": 0, "bytes_out": 0, "connections_active": 0,
+ *    "connections_total": 0}
+ * The server decides whether the token may reach the target when a connection is carried:
+ * a refused connection is closed.
+ * Errors: ZLT_EINVAL (NULL argument, a TTL of 0, an invalid target; the message says which),
+ * ZLT_ECONFIG (bad JSON, a missing or wrongly typed field; the message names it),
+ * ZLT_ECONNECTION (the local port cannot be bound), ZLT_ESHUTDOWN (the server ended access,
+ * or the runtime was freed), ZLT_ENOMEM.
+ */
+ZLT_EXPORT int zlt_access_start_session(zlt_access* access, const char* request_json,
+                                        char** json_out);
+
+/*
+ * Stops a session: closes its listener and every connection it carries ("session_stopped").
+ * Errors: ZLT_EINVAL (NULL argument, or session_id is not a UUID), ZLT_ENOTFOUND (no such
+ * session: never started, already stopped or expired), ZLT_ESHUTDOWN (the runtime was freed).
+ */
+ZLT_EXPORT int zlt_access_stop_session(zlt_access* access, const char* session_id);
+
+/*
+ * The live sessions, oldest first, as a JSON array of snapshots (see
+ * zlt_access_start_session()) with their traffic so far. *json_out is set to a string to free
+ * with zlt_free(). Errors: ZLT_EINVAL, ZLT_ESHUTDOWN, ZLT_ENOMEM.
+ */
+ZLT_EXPORT int zlt_access_list(zlt_access* access, char** json_out);
+
+/*
+ * Closes every session, says goodbye to the server and destroys the object. NULL is ignored.
+ * See "Lifetime" above.
+ */
+ZLT_EXPORT void zlt_access_free(zlt_access* access);
+
+/* ---- Node tunnels (node-to-node, since 0.3) ---------------------------------------------- */
+
+/*
+ * Creates a node manager on `rt` from a node configuration (JSON, the schema of the
+ * `zlt node --config` file), e.g.
+ *   {"node_name": "node-b",
+ *    "server": {"listen": "127.0.0.1:3680"},        only on a node that accepts tunnels
+ *    "tunnels": [{"name": "db", "from": "node-a", "to": "node-b",
+ *                 "local_port": 5432, "remote_port": 15432,
+ *                 "expose": "internal", "token": "tok-db",
+ *                 "routing_mode": "preferoverlay",
+ *                 "direct_url": "ws://10.1.0.2:3680/tunnel/v1"}]}
+ * A tunnel whose "from" is this node is outbound: an agent registers the service local_port of
+ * this node with the destination's tunnel server, at "overlay_url", else at "direct_url" with
+ * its host replaced by the address the overlay resolver gives (see
+ * zlt_node_manager_set_overlay_resolver()), else at "direct_url" ("routing_mode"
+ * "preferoverlay", the default, "overlayonly" or "directonly"). A tunnel whose "to" is this node
+ * is inbound: "server" accepts its token and, for "expose" "internal" (the default), a listener
+ * on "internal_bind" (default "127.0.0.1"):remote_port carries connections to the source's
+ * service; "public" uses a public port of the server instead. remote_port 0 lets the kernel
+ * choose (see the status). Other keys: "internal_bind", "reconnect_interval",
+ * "max_reconnect_interval", "heartbeat_interval", "heartbeat_timeout", "connect_timeout",
+ * "ca_file", "insecure" (the outbound agents' settings).
+ * Nothing connects or listens until zlt_node_manager_start(). *out is set to the manager,
+ * released with zlt_node_manager_free(). NULL node_config_json is read as "{}" (which fails:
+ * node_name is required).
+ * Errors: ZLT_EINVAL (rt or out NULL), ZLT_ECONFIG (bad JSON or an invalid setting; the
+ * message names the field, e.g. "tunnels[0].token: required for a tunnel whose destination is
+ * this node"), ZLT_ESHUTDOWN (rt is being freed), ZLT_ENOMEM, ZLT_EINTERNAL.
+ */
+ZLT_EXPORT int zlt_node_manager_new(zlt_runtime* rt, const char* node_config_json,
+                                    zlt_node_manager** out);
+
+/*
+ * Reports the manager's events to `cb` (NULL: stop reporting). Replaces any previous callback.
+ * The kinds:
+ *   "tunnel_state"  with "tunnel", "state" ("pending", "connecting", "connected",
+ *        "disconnected" or "failed"), "direction" ("outbound", "inbound" or "none") and, for
+ *        "failed" and "disconnected", "reason". An outbound tunnel is "connected" only once the
+ *        destination has registered its service; an inbound one once the source's agent has.
+ *   "route"  with "tunnel", "route" ("overlay" or "direct"), "url" and, for a fallback,
+ *        "reason": the URL an outbound tunnel uses from now on.
+ * Events are delivered on the loop thread, in order, shortly after the change they report,
+ * from a loop task of their own rather than from inside the manager's processing: the callback
+ * may call any zlt_node_manager_* function, on this manager too (a status read in it may
+ * already show later changes). Errors: ZLT_EINVAL (mgr NULL), ZLT_ESHUTDOWN.
+ */
+ZLT_EXPORT int zlt_node_manager_on_event(zlt_node_manager* mgr, zlt_event_cb cb, void* user);
+
+/*
+ * Sets the overlay resolver (NULL: none, the default), replacing any previous one. An outbound
+ * tunnel without "overlay_url" asks it for the overlay address of its destination node each
+ * time it picks a route (at start, after a disconnection, when probing whether the overlay is
+ * back); the answer replaces the host of the tunnel's "direct_url". See zlt_overlay_resolver_cb
+ * for the callback's contract. Takes effect for routes picked from now on.
+ * Errors: ZLT_EINVAL (mgr NULL, or called from inside the resolver), ZLT_ESHUTDOWN.
+ */
+ZLT_EXPORT int zlt_node_manager_set_overlay_resolver(zlt_node_manager* mgr,
+                                                     zlt_overlay_resolver_cb cb, void* user);
+
+/*
+ * Adds a tunnel (JSON, one element of the configuration's "tunnels"). On a started manager it
+ * starts at once: an outbound tunnel connects, an inbound one binds its listener. A tunnel
+ * without "token" gets a generated one, which only a destination accepting any token (a
+ * registry with "accept_any_token") lets in: give both ends of a node tunnel the same token.
+ * Progress is reported through events, not this return value.
+ * Errors: ZLT_EINVAL (NULL argument, or called from inside the resolver), ZLT_ECONFIG (bad
+ * JSON, a missing or invalid field; the message names it), ZLT_EEXISTS (a tunnel of that name
+ * exists), ZLT_ESHUTDOWN (the runtime was freed), ZLT_ENOMEM.
+ */
+ZLT_EXPORT int zlt_node_manager_add_tunnel(zlt_node_manager* mgr, const char* tunnel_json);
+
+/*
+ * Removes a tunnel: an outbound tunnel's agent says goodbye and stops; an inbound tunnel's
+ * listener is closed and its source's session, if connected, is ended (its token is refused
+ * from now on). Errors: ZLT_EINVAL (NULL argument, or called from inside the resolver),
+ * ZLT_ENOTFOUND (no such tunnel), ZLT_ESHUTDOWN (the runtime was freed).
+ */
+ZLT_EXPORT int zlt_node_manager_remove_tunnel(zlt_node_manager* mgr, const char* name);
+
+/*
+ * Starts the node: the server listens on "server"."listen" (if configured), inbound listeners
+ * are bound, outbound tunnels connect (and reconnect with backoff until stopped). Tunnels added
+ * afterwards start at once. Idempotent; a stopped manager may be started again.
+ * Errors: ZLT_EINVAL (mgr NULL, or called from inside the resolver), ZLT_ECONNECTION (the
+ * server cannot listen: address in use, ...), ZLT_ESHUTDOWN (the runtime was freed).
+ */
+ZLT_EXPORT int zlt_node_manager_start(zlt_node_manager* mgr);
+
+/*
+ * Stops every tunnel and the server: agents say goodbye, listeners and sessions are closed,
+ * and every tunnel becomes "disconnected" (reported through events). The tunnels are kept and
+ * start again with zlt_node_manager_start(). Idempotent.
+ * Errors: ZLT_EINVAL (mgr NULL, or called from inside the resolver), ZLT_ESHUTDOWN (the runtime
+ * was freed).
+ */
+ZLT_EXPORT int zlt_node_manager_stop(zlt_node_manager* mgr);
+
+/*
+ * A snapshot of the node as a JSON object:
+ *   {"node_name": "node-b", "running": true,
+ *    "server": {"listen": ["127.0.0.1:3680"], "sessions": 1} or null,
+ *    "tunnels": [{"name", "from", "to", "direction", "local_port", "remote_port", "state",
+ *                 "reason" (failed/disconnected), "connected_at", "last_activity" (RFC 3339
+ *                 or null), "bytes_in", "bytes_out", "latency_ms" (or null), "reconnects",
+ *                 and when known "route", "route_reason", "url" (outbound), "public_port",
+ *                 "listen" (an internal inbound tunnel's "HOST:PORT")}]}
+ * *json_out is set to a string to free with zlt_free().
+ * Errors: ZLT_EINVAL (NULL argument, or called from inside the resolver), ZLT_ESHUTDOWN,
+ * ZLT_ENOMEM.
+ */
+ZLT_EXPORT int zlt_node_manager_status(zlt_node_manager* mgr, char** json_out);
+
+/*
+ * Stops (if needed) and destroys the manager. NULL is ignored. See "Lifetime" above; once it
+ * has returned neither the event callback nor the resolver runs again.
+ */
+ZLT_EXPORT void zlt_node_manager_free(zlt_node_manager* mgr);
 
 #ifdef __cplusplus
 } /* extern "C" */

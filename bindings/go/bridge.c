@@ -20,6 +20,10 @@ static int connection_shim(void* user, const char* service_id, const char* conne
                          (char*)client_addr);
 }
 
+static int resolver_shim(void* user, const char* node, char* address_out, size_t address_size) {
+  return zltgoResolve((uintptr_t)user, (char*)node, address_out, address_size);
+}
+
 static void log_shim(void* user, int level, const char* component, const char* message,
                      const char* fields_json) {
   zltgoLog((uintptr_t)user, level, (char*)component, (char*)message, (char*)fields_json);
@@ -40,6 +44,19 @@ int zltgo_agent_on_event(zlt_agent* agent, uintptr_t handle) {
 
 int zltgo_agent_on_connection(zlt_agent* agent, uintptr_t handle) {
   return zlt_agent_on_connection(agent, handle != 0 ? connection_shim : NULL, (void*)handle);
+}
+
+int zltgo_access_on_event(zlt_access* access, uintptr_t handle) {
+  return zlt_access_on_event(access, handle != 0 ? event_shim : NULL, (void*)handle);
+}
+
+int zltgo_node_manager_on_event(zlt_node_manager* mgr, uintptr_t handle) {
+  return zlt_node_manager_on_event(mgr, handle != 0 ? event_shim : NULL, (void*)handle);
+}
+
+int zltgo_node_manager_set_overlay_resolver(zlt_node_manager* mgr, uintptr_t handle) {
+  return zlt_node_manager_set_overlay_resolver(mgr, handle != 0 ? resolver_shim : NULL,
+                                               (void*)handle);
 }
 
 int zltgo_set_log_callback(uintptr_t handle) {

@@ -21,6 +21,9 @@ int zltgo_registry_on_event(zlt_registry* reg, uintptr_t handle);
 int zltgo_registry_set_token_validator(zlt_registry* reg, uintptr_t handle);
 int zltgo_agent_on_event(zlt_agent* agent, uintptr_t handle);
 int zltgo_agent_on_connection(zlt_agent* agent, uintptr_t handle);
+int zltgo_access_on_event(zlt_access* access, uintptr_t handle);
+int zltgo_node_manager_on_event(zlt_node_manager* mgr, uintptr_t handle);
+int zltgo_node_manager_set_overlay_resolver(zlt_node_manager* mgr, uintptr_t handle);
 int zltgo_set_log_callback(uintptr_t handle);
 
 /* A close-on-exec duplicate of fd, or -1 with errno set. */

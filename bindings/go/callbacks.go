@@ -13,19 +13,22 @@ import (
 	"log"
 	"runtime/cgo"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 )
 
-// callbacks holds what the host registered on one Server or Agent. C reaches it through a
-// cgo.Handle given as the user pointer; the handle is deleted only after the C object has
-// been freed, when no callback can run any more. C always calls into Go for events and
-// connections, and the functions are swapped here atomically, so that setting one never
-// waits for the loop thread (which may be running a callback that is itself setting one).
+// callbacks holds what the host registered on one Server, Agent, Access or NodeManager. C
+// reaches it through a cgo.Handle given as the user pointer; the handle is deleted only after
+// the C object has been freed, when no callback can run any more. C always calls into Go for
+// events, connections and overlay addresses, and the functions are swapped here atomically,
+// so that setting one never waits for the loop thread (which may be running a callback that
+// is itself setting one).
 type callbacks struct {
 	event      atomic.Pointer[func(Event)]
 	validator  atomic.Pointer[TokenValidator]
 	connection atomic.Pointer[ConnectionFilter]
+	resolver   atomic.Pointer[OverlayResolver]
 }
 
 func callbacksOf(user C.uintptr_t) *callbacks {
@@ -116,6 +119,29 @@ func zltgoConnection(user C.uintptr_t, serviceID, connectionID, clientAddr *C.ch
 		return 1
 	}
 	return 0
+}
+
+//export zltgoResolve
+func zltgoResolve(user C.uintptr_t, node *C.char, out *C.char, size C.size_t) (found C.int) {
+	defer func() {
+		if r := recover(); r != nil {
+			logPanic("overlay resolver", r)
+			found = 0 // a node nobody could resolve is unreachable through the overlay
+		}
+	}()
+	fn := callbacksOf(user).resolver.Load()
+	if fn == nil || out == nil {
+		return 0
+	}
+	address, ok := (*fn)(C.GoString(node))
+	// The address and its NUL must fit; an empty one or one with a NUL inside is no answer.
+	if !ok || address == "" || strings.IndexByte(address, 0) >= 0 || len(address)+1 > int(size) {
+		return 0
+	}
+	buf := unsafe.Slice((*byte)(unsafe.Pointer(out)), int(size))
+	copy(buf, address)
+	buf[len(address)] = 0
+	return 1
 }
 
 //export zltgoLog

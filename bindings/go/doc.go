@@ -11,13 +11,16 @@
 // A [Runtime] is an event loop on a thread of its own. A [Server] (the server side: token
 // policy, control endpoint, public listeners) and an [Agent] (the client side: connects,
 // registers local services, carries their connections, reconnects) live on a runtime and do
-// all their work on its loop thread. Several servers and agents may share one runtime.
+// all their work on its loop thread. Several servers and agents may share one runtime. An
+// [Access] (on-demand access: local ports whose connections reach a service on the server's
+// side, with a token from [Server.GrantAccess]) and a [NodeManager] (one node's side of
+// node-to-node tunnels, with an optional [OverlayResolver]) live on a runtime too.
 //
 // Configurations are JSON with the schema of the configuration files. Every constructor
-// takes either a typed configuration ([ServerConfig], [AgentConfig]), any other value that
-// encoding/json can marshal (such as a map), or JSON text as a string, []byte or
-// [encoding/json.RawMessage]. Unknown keys and wrongly typed values are refused with an
-// error that names the field.
+// takes either a typed configuration ([ServerConfig], [AgentConfig], [NodeConfig]), any other
+// value that encoding/json can marshal (such as a map), or JSON text as a string, []byte or
+// [encoding/json.RawMessage]. Unknown keys and wrongly typed values are refused with an error
+// that names the field.
 //
 // # Errors
 //
@@ -36,8 +39,8 @@
 // # Lifetime
 //
 // Objects own resources of the C library that the garbage collector does not see: call
-// Close on every [Server], [Agent] and [Runtime]. Once Close has returned, no callback of the
-// object runs again; if another goroutine is inside a call on the object at that moment, the
+// Close on every [Server], [Agent], [Access], [NodeManager] and [Runtime]. Once Close has
+// returned, no callback of the object runs again; if another goroutine is inside a call on the object at that moment, the
 // object is released, and its callbacks stop, as that call returns. Close is idempotent;
 // calls made after it fail with [ErrShutdown].
 package zlt

@@ -72,7 +72,7 @@ type AgentStatus struct {
 	Version   int                  `json:"version"`
 	Features  uint32               `json:"features"`
 	Streams   int                  `json:"streams"`
-	RTTMillis *uint64              `json:"rtt_ms"` // round-trip time; nil until measured
+	RTTMillis *float64             `json:"rtt_ms"` // round-trip time in ms; nil until measured
 	Traffic   Traffic              `json:"traffic"`
 	Services  []AgentServiceStatus `json:"services"`
 
@@ -117,7 +117,7 @@ type TunnelStatus struct {
 	Version     int                   `json:"version"`
 	Features    uint32                `json:"features"`
 	Streams     int                   `json:"streams"`
-	RTTMillis   *uint64               `json:"rtt_ms"` // round-trip time; nil until measured
+	RTTMillis   *float64              `json:"rtt_ms"` // round-trip time in ms; nil until measured
 	Traffic     Traffic               `json:"traffic"`
 	Services    []ServerServiceStatus `json:"services"`
 }

@@ -41,6 +41,7 @@ nlohmann::json AccessManager::SessionInfo::to_json() const {
   nlohmann::json j = {{"id", id.to_string()},
                       {"target", target},
                       {"local_addr", local_addr.to_string()},
+                      {"local_port", local_addr.port()},
                       {"protocol", proto::service_protocol_name(protocol)},
                       {"created_at", format_rfc3339(created_at)},
                       {"bytes_in", traffic.bytes_in},

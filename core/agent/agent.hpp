@@ -70,6 +70,9 @@ class TunnelAgent final : public WsClientEvents, public Runtime::Participant {
   // Says goodbye to the server (Disconnect in v2), closes the session and stops reconnecting.
   void stop();
   bool running() const { return running_; }
+  // Where the next connection attempt goes (routing between an overlay and a direct URL). A
+  // live session is not touched.
+  void set_server_url(std::string url) { config_.server_url = std::move(url); }
 
   AgentState state() const { return state_; }
   std::uint32_t attempt() const { return attempt_; }

@@ -48,8 +48,7 @@ void AgentSession::handle_control(proto::Message& message) {
           << "authentication refused: " << fail->reason;
       end("authentication refused: " + fail->reason, close_code::kNormal, false);
     } else {
-      protocol_error("expected AuthOk or AuthFail, got " +
-                     std::string(proto::msg_type_name(type)));
+      protocol_error("expected AuthOk or AuthFail, got " + std::string(proto::msg_type_name(type)));
     }
     return;
   }
@@ -67,13 +66,7 @@ void AgentSession::handle_control(proto::Message& message) {
       return;
     }
     case proto::MsgType::HeartbeatAck: {
-      auto ts = std::get<proto::HeartbeatAck>(message).timestamp;
-      std::uint64_t now = unix_time_ms();
-      if (now >= ts) {
-        std::uint64_t sample = now - ts;
-        // Smoothed like TCP's SRTT (1/8 gain), so one slow reply does not dominate.
-        rtt_ms_ = rtt_ms_ ? (*rtt_ms_ * 7 + sample) / 8 : sample;
-      }
+      rtt_.echoed(std::get<proto::HeartbeatAck>(message).timestamp);
       return;
     }
     case proto::MsgType::Disconnect: {
@@ -108,12 +101,13 @@ void AgentSession::on_auth_ok(const proto::AuthOk& ok) {
   const auto tick = std::max(std::chrono::milliseconds(50),
                              std::min(cfg.heartbeat_interval, cfg.heartbeat_timeout / 4));
   liveness_timer_.attach(loop());
-  liveness_timer_.start(tick, [this] { liveness_tick(); }, tick);
+  liveness_timer_.start(
+      tick, [this] { liveness_tick(); }, tick);
   if (has(proto::feature::kClientHeartbeat)) {
     heartbeat_timer_.attach(loop());
-    heartbeat_timer_.start(std::chrono::milliseconds(0),
-                           [this] { send(proto::Heartbeat{unix_time_ms()}); },
-                           cfg.heartbeat_interval);
+    heartbeat_timer_.start(
+        std::chrono::milliseconds(0), [this] { send(proto::Heartbeat{rtt_.sent(unix_time_ms())}); },
+        cfg.heartbeat_interval);
   }
 }
 
@@ -124,8 +118,8 @@ void AgentSession::register_service(RegisteredService& svc) {
     if (!has(proto::feature::kServiceRouting)) {
       svc.status = RegisteredService::Status::failed;
       svc.failure = "the server does not support internal services";
-      agent_.emit({{"event", "service_failed"}, {"name", svc.config.name},
-                   {"reason", svc.failure}});
+      agent_.emit(
+          {{"event", "service_failed"}, {"name", svc.config.name}, {"reason", svc.failure}});
       ZLT_LOG(warn, kLog) << "service " << svc.config.name << ": " << svc.failure;
       return;
     }
@@ -146,7 +140,8 @@ void AgentSession::on_register_reply(const proto::Message& reply) {
   if (const auto* ok = std::get_if<proto::RegisterOk>(&reply)) {
     svc->status = RegisteredService::Status::registered;
     svc->service_id = ok->service_id;
-    svc->public_port = ok->assigned_port;
+    // An internal service has no public port, whatever a RegisterOk trailer carries.
+    svc->public_port = svc->config.internal ? std::nullopt : ok->assigned_port;
     svc->failure.clear();
     std::string where = svc->config.internal ? "as an internal service"
                         : ok->assigned_port ? "on public port " + std::to_string(*ok->assigned_port)
@@ -155,14 +150,14 @@ void AgentSession::on_register_reply(const proto::Message& reply) {
     agent_.emit({{"event", "service_registered"},
                  {"name", name},
                  {"service_id", ok->service_id.to_string()},
-                 {"public_port", ok->assigned_port ? nlohmann::json(*ok->assigned_port)
-                                                   : nlohmann::json(nullptr)}});
+                 {"internal", svc->config.internal},
+                 {"public_port",
+                  svc->public_port ? nlohmann::json(*svc->public_port) : nlohmann::json(nullptr)}});
   } else {
     const auto& fail = std::get<proto::RegisterFail>(reply);
     svc->status = RegisteredService::Status::failed;
     svc->failure = fail.reason;
-    ZLT_LOG(warn, kLog).field("service", name) << "service " << name << " refused: "
-                                               << fail.reason;
+    ZLT_LOG(warn, kLog).field("service", name) << "service " << name << " refused: " << fail.reason;
     agent_.emit({{"event", "service_failed"}, {"name", name}, {"reason", fail.reason}});
   }
 }
@@ -186,9 +181,9 @@ void AgentSession::on_connect(const proto::Connect& c) {
     send(proto::ConnectAck{c.connection_id});
     return;
   }
-  auto stream = std::make_unique<Stream>(*this, c.connection_id, svc->config.protocol,
-                                         Stream::Role::acceptor,
-                                         svc->config.name + " " + c.client_addr);
+  auto stream =
+      std::make_unique<Stream>(*this, c.connection_id, svc->config.protocol, Stream::Role::acceptor,
+                               svc->config.name + " " + c.client_addr);
   stream->attach_service_counters(svc->counters);
   Stream& s = add_stream(std::move(stream));
   const auto& cfg = agent_.config();
@@ -207,8 +202,8 @@ Result<Stream*> AgentSession::open(const std::string& target, proto::ServiceProt
   if (!has(proto::feature::kOpen))
     return make_error(Errc::connection, "the server does not allow Open");
   const Uuid id = crypto::uuid_v4();
-  auto stream = std::make_unique<Stream>(*this, id, protocol, Stream::Role::opener,
-                                         std::move(label));
+  auto stream =
+      std::make_unique<Stream>(*this, id, protocol, Stream::Role::opener, std::move(label));
   stream->attach_service_counters(std::move(counters));
   stream->set_endpoint(make_endpoint(*stream));
   Stream& s = add_stream(std::move(stream));

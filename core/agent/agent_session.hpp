@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/session/rtt.hpp"
 #include "core/session/session.hpp"
 
 namespace zlt {
@@ -25,7 +26,8 @@ class AgentSession final : public Session {
   // Sends Auth (with the v2 trailer) and waits for the answer.
   void begin();
   bool authenticated() const { return authenticated_; }
-  std::optional<std::uint64_t> rtt_ms() const { return rtt_ms_; }
+  // Smoothed heartbeat round trip (v2 servers with CLIENT_HEARTBEAT); none before the first.
+  std::optional<double> rtt_ms() const { return rtt_.ms(); }
   using EndpointFactory = std::function<std::unique_ptr<StreamEndpoint>(Stream&)>;
   // Opens a stream toward `target` on the server's side (Open; needs the OPEN feature). The
   // endpoint made for it starts moving bytes once the server acknowledges; `counters` (may be
@@ -57,7 +59,7 @@ class AgentSession final : public Session {
   Timer auth_timer_;
   Timer liveness_timer_;
   Timer heartbeat_timer_;
-  std::optional<std::uint64_t> rtt_ms_;
+  RttEstimator rtt_;
 };
 
 }  // namespace zlt

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 namespace zlt {
@@ -9,5 +10,7 @@ namespace zlt {
 // "2025-06-01T12:00:02Z": UTC, whole seconds (truncated, so a reported expiry is never later
 // than the real one).
 std::string format_rfc3339(std::chrono::system_clock::time_point t);
+// The inverse for the UTC form above ("...Z"); nullopt for anything else.
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& text);
 
 }  // namespace zlt

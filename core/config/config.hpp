@@ -57,10 +57,12 @@ Result<HostPort> parse_host_port(std::string_view text, std::string_view field);
 // A token the server accepts. In a file either `token` (plain text, hashed on load) or
 // `sha256` (64 hex digits) is given; after loading only `sha256` is kept.
 struct TokenEntry {
-  std::string name;                        // shown in logs and status; defaults to "token-<i>"
-  std::string sha256;                      // lower-case hex SHA-256 of the token
-  std::optional<PortRange> allowed_ports;  // public ports this token may hold (default: any in data_port_range)
-  std::vector<std::string> allow;          // Open targets: "service:NAME", "host:port", "CIDR:port"; '*' segments
+  std::string name;    // shown in logs and status; defaults to "token-<i>"
+  std::string sha256;  // lower-case hex SHA-256 of the token
+  std::optional<PortRange>
+      allowed_ports;  // public ports this token may hold (default: any in data_port_range)
+  std::vector<std::string>
+      allow;  // Open targets: "service:NAME", "host:port", "CIDR:port"; '*' segments
   friend bool operator==(const TokenEntry&, const TokenEntry&) = default;
 };
 
@@ -80,14 +82,20 @@ struct TunnelServerConfig {
   // This project's additions.
   std::string listen = "0.0.0.0:3679";  // control endpoint (WebSocket, /healthz)
   std::string public_bind = "0.0.0.0";  // address the public service ports bind to
-  std::optional<std::string> tls_cert;   // PEM files; both or neither (wss)
+  std::optional<std::string> tls_cert;  // PEM files; both or neither (wss)
   std::optional<std::string> tls_key;
   std::vector<TokenEntry> tokens;
-  bool accept_any_token = false;         // accept every non-empty token (logs a warning)
+  bool accept_any_token = false;  // accept every non-empty token (logs a warning)
   std::size_t max_streams_per_tunnel = 4096;
-  Duration auth_timeout = 10s;           // upgrade + Auth must arrive within this
-  Duration connect_timeout = 10s;        // a stream not acknowledged by then is closed
+  Duration auth_timeout = 10s;     // upgrade + Auth must arrive within this
+  Duration connect_timeout = 10s;  // a stream not acknowledged by then is closed
   Duration udp_idle_timeout = 60s;
+
+  // On-demand access (PROTOCOL.md §4.6): the admin HTTP API is served only when an admin token
+  // is set ("admin_token" in a file is hashed on load, like token entries).
+  std::optional<std::string> admin_token_hash;
+  Duration max_access_ttl = std::chrono::hours(24);  // grants live at most this long
+  std::optional<std::string> grants_file;            // where grants survive a restart
 
   // Original rules first, in the original's order and words, then the additions ("<field>: <why>").
   Status validate() const;
@@ -128,10 +136,11 @@ struct TunnelClientConfig {
   std::string local_host = "127.0.0.1";  // where the agent dials its local services
   std::optional<std::string> ca_file;    // PEM bundle for wss (default: the system store)
   bool insecure = false;                 // skip certificate verification (tests only)
-  std::optional<std::string> proxy;      // http://host:port CONNECT proxy (default: $https_proxy/$http_proxy)
-  Duration connect_timeout = 10s;        // TCP + TLS + upgrade; also local service dials
-  Duration heartbeat_interval = 30s;     // client heartbeats (v2)
-  Duration heartbeat_timeout = 40s;      // silence from the server after which it is presumed dead
+  std::optional<std::string>
+      proxy;  // http://host:port CONNECT proxy (default: $https_proxy/$http_proxy)
+  Duration connect_timeout = 10s;     // TCP + TLS + upgrade; also local service dials
+  Duration heartbeat_interval = 30s;  // client heartbeats (v2)
+  Duration heartbeat_timeout = 40s;   // silence from the server after which it is presumed dead
 
   TunnelClientConfig() = default;
   TunnelClientConfig(std::string url, std::string tok)
@@ -159,10 +168,54 @@ struct NodeTunnel {
   std::optional<std::string> token;
   RoutingMode routing_mode = RoutingMode::prefer_overlay;
 
+  // This project's additions: where the source node reaches the destination's tunnel server
+  // (ws:// or wss://) directly, and through the overlay network. Without overlay_url an overlay
+  // resolver may derive one from direct_url (same scheme, port and path, the node's overlay
+  // address as host).
+  std::optional<std::string> direct_url;
+  std::optional<std::string> overlay_url;
+
   NodeTunnel() = default;
   NodeTunnel(std::string n, std::string f, std::string t)
       : name(std::move(n)), from(std::move(f)), to(std::move(t)) {}
+  NodeTunnel& with_ports(std::uint16_t local, std::uint16_t remote) {
+    local_port = local;
+    remote_port = remote;
+    return *this;
+  }
+
+  // The original had none. "name: ..." (the service name rules), "from: cannot be empty",
+  // "to: cannot be empty", "to: must differ from from", "local_port: cannot be 0",
+  // "token: cannot be empty", "direct_url: ...", "overlay_url: ...". remote_port 0 lets the
+  // destination choose (a kernel-chosen port).
+  Status validate() const;
   friend bool operator==(const NodeTunnel&, const NodeTunnel&) = default;
+};
+
+// A node: its name, optionally the server side for tunnels whose `to` is this node, and the
+// tunnels it takes part in (as source, destination, or neither: those are ignored).
+struct NodeConfig {
+  std::string node_name;
+  std::optional<TunnelServerConfig> server;  // absent: no inbound side
+  std::vector<NodeTunnel> tunnels;
+  // Where internal inbound tunnels listen (their remote_port), on the destination node.
+  std::string internal_bind = "127.0.0.1";
+  // The outbound side's agents.
+  Duration reconnect_interval = 5s;
+  Duration max_reconnect_interval = 60s;
+  Duration heartbeat_interval = 30s;
+  Duration heartbeat_timeout = 40s;
+  Duration connect_timeout = 10s;
+  std::optional<std::string> ca_file;  // PEM bundle for wss (default: the system store)
+  bool insecure = false;               // skip certificate verification (tests only)
+
+  // "node_name: cannot be empty", "server: <server rule>", "tunnels[i].<field>: ...",
+  // "tunnels[i].name: duplicate tunnel name 'x'", "tunnels[i].token: same token as tunnel 'x'",
+  // "tunnels[i].token: required for a tunnel whose destination is this node",
+  // "tunnels[i]: its destination is this node, which needs 'server'",
+  // "tunnels[i].direct_url: required for routing_mode directonly", then the timings.
+  Status validate() const;
+  friend bool operator==(const NodeConfig&, const NodeConfig&) = default;
 };
 
 // On-demand access (AccessManager) settings.
@@ -180,19 +233,25 @@ Result<TunnelClientConfig> client_config_from_json(const nlohmann::json& j);
 Result<ServiceConfig> service_config_from_json(const nlohmann::json& j);
 Result<NodeTunnel> node_tunnel_from_json(const nlohmann::json& j);
 Result<AccessConfig> access_config_from_json(const nlohmann::json& j);
+Result<NodeConfig> node_config_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const TunnelServerConfig& c);
 nlohmann::json to_json(const TunnelClientConfig& c);
 nlohmann::json to_json(const ServiceConfig& c);
 nlohmann::json to_json(const NodeTunnel& c);
 nlohmann::json to_json(const AccessConfig& c);
+nlohmann::json to_json(const NodeConfig& c);
 
 // Parse text (the C ABI's config strings) and validate.
 Result<TunnelServerConfig> parse_server_config(std::string_view json_text);
 Result<TunnelClientConfig> parse_client_config(std::string_view json_text);
+Result<NodeConfig> parse_node_config(std::string_view json_text);
 // Read a file, parse, validate. Errors name the file.
 Result<TunnelServerConfig> load_server_config(const std::string& path);
 Result<TunnelClientConfig> load_client_config(const std::string& path);
+Result<NodeConfig> load_node_config(const std::string& path);
 // Write atomically (temp file + rename).
 Status save_json_file(const std::string& path, const nlohmann::json& j);
+// A whole file as text; errors (Errc::io) name the path.
+Result<std::string> read_text_file(const std::string& path);
 
 }  // namespace zlt::config

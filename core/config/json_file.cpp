@@ -110,6 +110,10 @@ Result<TunnelClientConfig> load_client_config(const std::string& path) {
   return load<TunnelClientConfig>(path, parse_client_config);
 }
 
+Result<std::string> read_text_file(const std::string& path) {
+  return read_file(path);
+}
+
 Status save_json_file(const std::string& path, const nlohmann::json& j) {
   std::string text;
   try {

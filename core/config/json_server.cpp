@@ -84,7 +84,20 @@ Result<TunnelServerConfig> server_config_from_json(const nlohmann::json& j) {
   ZLT_TRY(r.optional("auth_timeout", c.auth_timeout));
   ZLT_TRY(r.optional("connect_timeout", c.connect_timeout));
   ZLT_TRY(r.optional("udp_idle_timeout", c.udp_idle_timeout));
+  std::optional<std::string> admin_token;
+  ZLT_TRY(r.optional("admin_token", admin_token));
+  ZLT_TRY(r.optional("admin_token_hash", c.admin_token_hash));
+  ZLT_TRY(r.optional("max_access_ttl", c.max_access_ttl));
+  ZLT_TRY(r.optional("grants_file", c.grants_file));
   ZLT_TRY(r.finish());
+  if (admin_token && c.admin_token_hash)
+    return make_error(Errc::config, "admin_token: give either admin_token or admin_token_hash");
+  if (admin_token) {
+    if (admin_token->empty()) return make_error(Errc::config, "admin_token: cannot be empty");
+    c.admin_token_hash = crypto::hash_token(*admin_token);
+  } else if (c.admin_token_hash) {
+    c.admin_token_hash = detail::to_ascii_lower(*c.admin_token_hash);
+  }
   return c;
 }
 
@@ -113,6 +126,9 @@ nlohmann::json to_json(const TunnelServerConfig& c) {
   };
   if (c.tls_cert) j["tls_cert"] = *c.tls_cert;
   if (c.tls_key) j["tls_key"] = *c.tls_key;
+  if (c.admin_token_hash) j["admin_token_hash"] = *c.admin_token_hash;
+  j["max_access_ttl"] = format_duration(c.max_access_ttl);
+  if (c.grants_file) j["grants_file"] = *c.grants_file;
   return j;
 }
 

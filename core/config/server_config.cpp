@@ -98,6 +98,10 @@ Status TunnelServerConfig::validate() const {
   ZLT_TRY(require_positive(auth_timeout, "auth_timeout"));
   ZLT_TRY(require_positive(connect_timeout, "connect_timeout"));
   ZLT_TRY(require_positive(udp_idle_timeout, "udp_idle_timeout"));
+  if (admin_token_hash && !crypto::is_sha256_hex(*admin_token_hash))
+    return invalid("admin_token_hash: must be 64 hex digits");
+  ZLT_TRY(require_positive(max_access_ttl, "max_access_ttl"));
+  if (grants_file && grants_file->empty()) return invalid("grants_file: cannot be empty");
   return {};
 }
 

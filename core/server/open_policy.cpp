@@ -7,6 +7,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "core/config/allow_target.hpp"
+
 namespace zlt {
 namespace {
 
@@ -66,7 +68,9 @@ Result<OpenTarget> OpenTarget::parse(std::string_view text) {
   if (text.starts_with(kServicePrefix)) {
     t.kind = Kind::service;
     t.name = std::string(text.substr(kServicePrefix.size()));
-    if (t.name.empty()) return make_error(Errc::invalid_argument, "target 'service:' has no name");
+    if (!config::detail::is_valid_service_name(t.name))
+      return make_error(Errc::invalid_argument,
+                        "invalid target '" + std::string(text) + "': not a service name");
     return t;
   }
   std::string_view host;

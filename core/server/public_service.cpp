@@ -85,7 +85,7 @@ void PublicService::on_connection(uv_stream_t* server, int status) {
         << "accept on public port " << self->port() << ": " << uv_error_text(status);
     return;
   }
-  if (self->session_ == nullptr) {
+  if (self->session_ == nullptr && self->hold_while_detached_) {
     // Leave it in the backlog; libuv pauses accepting until uv_accept is called.
     ++self->pending_connections_;
     return;
@@ -93,6 +93,10 @@ void PublicService::on_connection(uv_stream_t* server, int status) {
   UvHandle<uv_tcp_t> client;
   if (client.init(uv_tcp_init, self->loop_) != 0) return;
   if (uv_accept(server, client.stream()) != 0) return;
+  if (self->session_ == nullptr) {
+    client.reset_abortive();  // nobody to carry it: fail fast
+    return;
+  }
   auto* tunnel_service = self->session_->authenticated()
                              ? self->session_->server_service(self->service_id_)
                              : nullptr;

@@ -43,6 +43,10 @@ class PublicService {
   void attach(ServerSession& session, const TunnelService& service);
   // Stops routing (takeover gap). UDP peers' streams are gone with their session.
   void detach();
+  // What a detached TCP socket does with new connections: hold them in the backlog until the
+  // next attach (the default, for takeovers), or reset them at once (a node's internal
+  // listener while its tunnel is down, so clients fail fast instead of hanging).
+  void set_hold_while_detached(bool hold) { hold_while_detached_ = hold; }
   std::size_t peer_count() const { return udp_ ? udp_->peer_count() : 0; }
 
  private:
@@ -59,6 +63,7 @@ class PublicService {
   Uuid service_id_;
   std::string service_name_;
   int pending_connections_ = 0;  // TCP connections held while detached
+  bool hold_while_detached_ = true;
 };
 
 }  // namespace zlt

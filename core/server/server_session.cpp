@@ -4,6 +4,7 @@
 #include "core/runtime/log.hpp"
 #include "core/server/registry.hpp"
 #include "core/server/tunnel_server.hpp"
+#include "core/session/relay.hpp"
 #include "core/session/tcp_endpoint.hpp"
 #include "core/session/udp_demux.hpp"
 #include "core/session/udp_endpoint.hpp"
@@ -19,7 +20,9 @@ struct ServerSession::V1Pending {
 namespace {
 constexpr const char* kLog = "server";
 
-std::string short_id(const Uuid& id) { return id.to_string().substr(0, 8); }
+std::string short_id(const Uuid& id) {
+  return id.to_string().substr(0, 8);
+}
 }  // namespace
 
 ServerSession::ServerSession(TunnelServer& server, Channel& channel)
@@ -68,10 +71,8 @@ void ServerSession::handle_control(proto::Message& message) {
       handle_open(std::get<proto::Open>(message));
       return;
     case proto::MsgType::HeartbeatAck: {
-      auto ts = std::get<proto::HeartbeatAck>(message).timestamp;
       last_ack_ms_ = uv_now(loop());
-      std::uint64_t now = unix_time_ms();
-      if (now >= ts) rtt_ms_ = now - ts;
+      rtt_.echoed(std::get<proto::HeartbeatAck>(message).timestamp);
       return;
     }
     case proto::MsgType::Heartbeat:
@@ -92,8 +93,8 @@ void ServerSession::handle_control(proto::Message& message) {
       if (it == v1_pending_.end()) return;  // a stream that already ended
       if (type == proto::MsgType::ConnectFail) {
         ZLT_LOG(info, kLog).field("tunnel", tunnel_id_->to_string())
-            << it->second->label << ": refused by the agent: "
-            << std::get<proto::ConnectFail>(message).reason;
+            << it->second->label
+            << ": refused by the agent: " << std::get<proto::ConnectFail>(message).reason;
         v1_pending_.erase(it);
       } else {
         ZLT_LOG(info, kLog).field("tunnel", tunnel_id_->to_string())
@@ -104,8 +105,8 @@ void ServerSession::handle_control(proto::Message& message) {
       return;
     }
     case proto::MsgType::Disconnect:
-      end("agent disconnected: " + std::get<proto::Disconnect>(message).reason,
-          close_code::kNormal, false);
+      end("agent disconnected: " + std::get<proto::Disconnect>(message).reason, close_code::kNormal,
+          false);
       return;
     default:
       protocol_error("unexpected " + std::string(proto::msg_type_name(type)) + " from client");
@@ -123,8 +124,8 @@ void ServerSession::handle_auth(proto::Auth& auth) {
   const std::string hash = crypto::hash_token(auth.token);
   auto grant = server_.validate_token(auth.token, hash);
   if (!grant) {
-    ZLT_LOG(info, kLog).field("peer", peer()) << "authentication refused: "
-                                              << grant.error().message;
+    ZLT_LOG(info, kLog).field("peer", peer())
+        << "authentication refused: " << grant.error().message;
     refuse_auth(grant.error().display());
     return;
   }
@@ -134,8 +135,7 @@ void ServerSession::handle_auth(proto::Auth& auth) {
     ServerSession* old = server_.session_for_tunnel(existing->id);
     if (v2 && old != nullptr && old != this && old->is_v2() && old->client_id() == auth.client_id) {
       ZLT_LOG(info, kLog).field("peer", peer())
-          << "client " << short_id(auth.client_id) << " reconnected; taking over "
-          << old->label();
+          << "client " << short_id(auth.client_id) << " reconnected; taking over " << old->label();
       server_.take_over(*old);
     } else {
       refuse_auth("Token already in use");
@@ -170,8 +170,9 @@ void ServerSession::handle_auth(proto::Auth& auth) {
 
   last_ack_ms_ = uv_now(loop());
   heartbeat_timer_.attach(loop());
-  heartbeat_timer_.start(std::chrono::milliseconds(0), [this] { heartbeat_tick(); },
-                         server_.config().heartbeat_interval);
+  heartbeat_timer_.start(
+      std::chrono::milliseconds(0), [this] { heartbeat_tick(); },
+      server_.config().heartbeat_interval);
   server_.tunnel_opened(*this);
 }
 
@@ -184,7 +185,7 @@ void ServerSession::heartbeat_tick() {
     end("heartbeat timeout", close_code::kGoingAway, true);
     return;
   }
-  send(proto::Heartbeat{unix_time_ms()});
+  send(proto::Heartbeat{rtt_.sent(unix_time_ms())});
 }
 
 void ServerSession::handle_register(proto::Register& reg) {
@@ -206,8 +207,7 @@ void ServerSession::handle_register(proto::Register& reg) {
   // After a takeover the predecessor's public socket waits for this registration: claim its
   // port so the service keeps its address.
   std::uint16_t held = 0;
-  if (!req.internal)
-    held = server_.reserved_port(token_hash_, reg.name, reg.protocol).value_or(0);
+  if (!req.internal) held = server_.reserved_port(token_hash_, reg.name, reg.protocol).value_or(0);
   if (held != 0 && (req.remote_port == 0 || req.remote_port == held)) {
     req.remote_port = held;
     server_.registry().release_held(held);
@@ -241,8 +241,7 @@ void ServerSession::handle_register(proto::Register& reg) {
   ZLT_LOG(info, kLog).field("tunnel", tunnel_id_->to_string()).field("service", reg.name)
       << label() << ": registered " << reg.name << " ("
       << proto::service_protocol_name(reg.protocol) << ")"
-      << (req.internal ? " as internal"
-                       : " on public port " + std::to_string(public_port));
+      << (req.internal ? " as internal" : " on public port " + std::to_string(public_port));
   server_.emit({{"event", "service_registered"},
                 {"tunnel", tunnel_id_->to_string()},
                 {"service", svc != nullptr ? svc->to_json() : nlohmann::json()}});
@@ -354,7 +353,11 @@ void ServerSession::handle_open(proto::Open& open) {
   auto target = OpenTarget::parse(open.target);
   if (!target) return refuse("invalid target");
   if (!allow_.allows(*target)) return refuse("target not allowed");
-  if (target->kind == OpenTarget::Kind::service) return refuse("no such service");
+  if (target->kind == OpenTarget::Kind::service) {
+    if (!has(proto::feature::kServiceRouting)) return refuse("target not allowed");
+    open_service_target(open, target->name);
+    return;
+  }
 
   auto stream = std::make_unique<Stream>(*this, open.connection_id, open.protocol,
                                          Stream::Role::acceptor, "open " + open.target);
@@ -367,14 +370,54 @@ void ServerSession::handle_open(proto::Open& open) {
   }
 }
 
+void ServerSession::open_service_target(const proto::Open& open, const std::string& name) {
+  auto refuse = [&](const std::string& reason) {
+    ZLT_LOG(info, kLog).field("tunnel", tunnel_id_->to_string()).field("target", open.target)
+        << label() << ": Open " << open.target << " refused: " << reason;
+    send(proto::ConnectFail{open.connection_id, reason});
+  };
+  auto found = server_.registry().get_service_by_name(name);
+  ServerSession* owner = found ? server_.session_for_tunnel(found->first->id) : nullptr;
+  if (owner == nullptr) return refuse("no such service");
+  const TunnelService& service = *found->second;
+  if (service.protocol != open.protocol) return refuse("protocol mismatch");
+  // The opener's half first, so the owner's answer always finds it.
+  Stream& mine = add_stream(std::make_unique<Stream>(
+      *this, open.connection_id, open.protocol, Stream::Role::acceptor, "open " + open.target));
+  Stream* theirs = owner->open_spliced(service, open.protocol,
+                                       "tunnel:" + tunnel_id_->to_string() + "@" + peer());
+  if (theirs == nullptr) {
+    mine.refuse("too many streams");
+    return;
+  }
+  splice(mine, *theirs);
+  if (open.protocol == proto::ServiceProtocol::udp)
+    mine.set_idle_timeout(server_.config().udp_idle_timeout);
+}
+
+Stream* ServerSession::open_spliced(const TunnelService& service, proto::ServiceProtocol protocol,
+                                    const std::string& client_addr) {
+  if (!alive() || !has(proto::feature::kStreams) || at_stream_limit()) return nullptr;
+  const Uuid id = crypto::uuid_v4();
+  auto stream = std::make_unique<Stream>(*this, id, protocol, Stream::Role::opener,
+                                         service.name + " " + client_addr);
+  stream->attach_service_counters(service.counters);
+  Stream& s = add_stream(std::move(stream));
+  send(proto::Connect{service.id, id, client_addr});
+  s.start_open_timer(server_.config().connect_timeout);
+  return &s;
+}
+
 nlohmann::json ServerSession::status() const {
   nlohmann::json j = nlohmann::json::object();
   j["peer"] = peer();
   j["version"] = is_v2() ? 2 : 1;
   j["features"] = features();
   j["streams"] = stream_count();
+  // What the server holds for this tunnel right now: bytes waiting to go out on its channel.
+  j["queued_bytes"] = queued_bytes();
   j["traffic"] = counters()->to_json();
-  j["rtt_ms"] = rtt_ms_ ? nlohmann::json(*rtt_ms_) : nlohmann::json(nullptr);
+  j["rtt_ms"] = rtt_ms() ? nlohmann::json(*rtt_ms()) : nlohmann::json(nullptr);
   return j;
 }
 

@@ -12,6 +12,7 @@
 
 #include "core/server/open_policy.hpp"
 #include "core/server/token_auth.hpp"
+#include "core/session/rtt.hpp"
 #include "core/session/session.hpp"
 #include "core/transport/sockaddr.hpp"
 
@@ -35,12 +36,18 @@ class ServerSession final : public Session {
   void open_public_tcp(const TunnelService& service, UvHandle<uv_tcp_t> socket);
   // The first datagram from a new peer of a UDP service; returns the stream to feed it to.
   Stream* open_public_udp(UdpDemux& socket, const TunnelService& service, const SockAddr& peer);
+  // The owner's half of a spliced stream: another session opened `service:NAME` of this tunnel.
+  // Returns null if this session cannot take it (v1, at its stream limit, ending).
+  Stream* open_spliced(const TunnelService& service, proto::ServiceProtocol protocol,
+                       const std::string& client_addr);
 
   // This tunnel's service `id` as the registry knows it (null if gone).
   TunnelService* server_service(const Uuid& id);
 
   // The tunnel is handed to a successor (takeover): forget it without releasing anything.
   void release_tunnel() { tunnel_id_.reset(); }
+  // Smoothed heartbeat round trip; none before the first acknowledgement.
+  std::optional<double> rtt_ms() const { return rtt_.ms(); }
   nlohmann::json status() const;
 
  protected:
@@ -55,11 +62,11 @@ class ServerSession final : public Session {
   void handle_register(proto::Register& reg);
   void handle_unregister(const proto::Unregister& unreg);
   void handle_open(proto::Open& open);
+  void open_service_target(const proto::Open& open, const std::string& name);
   void heartbeat_tick();
   void refuse_auth(const std::string& reason);
   bool at_stream_limit() const;
-  void v1_connect(const TunnelService& service, UvHandle<uv_tcp_t> socket,
-                  const std::string& peer);
+  void v1_connect(const TunnelService& service, UvHandle<uv_tcp_t> socket, const std::string& peer);
 
   TunnelServer& server_;
   std::optional<Uuid> tunnel_id_;
@@ -70,7 +77,7 @@ class ServerSession final : public Session {
   Timer auth_timer_;
   Timer heartbeat_timer_;
   std::uint64_t last_ack_ms_ = 0;
-  std::optional<std::uint64_t> rtt_ms_;
+  RttEstimator rtt_;
   // A v1 agent acknowledges connections but cannot carry their bytes: the public socket is
   // held until connect_timeout and then closed.
   std::map<Uuid, std::unique_ptr<V1Pending>> v1_pending_;

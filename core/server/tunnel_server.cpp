@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "core/runtime/log.hpp"
+#include "core/server/admin_api.hpp"
 
 namespace zlt {
 namespace {
@@ -26,10 +27,11 @@ TunnelServer::TunnelServer(Runtime& runtime, config::TunnelServerConfig config)
     : runtime_(runtime),
       config_(std::move(config)),
       tokens_(config_),
-      registry_(config_.data_port_range, config_.max_services_per_tunnel) {}
+      registry_(config_.data_port_range, config_.max_services_per_tunnel),
+      grants_(config_.max_access_ttl) {}
 
 Result<std::unique_ptr<TunnelServer>> TunnelServer::create(Runtime& runtime,
-                                                          config::TunnelServerConfig config) {
+                                                           config::TunnelServerConfig config) {
   if (auto st = config.validate(); !st) return make_error(Errc::config, st.error().message);
   std::unique_ptr<TunnelServer> server(new TunnelServer(runtime, std::move(config)));
   WsServer::Options options;
@@ -46,7 +48,11 @@ Result<std::unique_ptr<TunnelServer>> TunnelServer::create(Runtime& runtime,
   else if (server->tokens_.empty())
     ZLT_LOG(warn, kLog) << "no tokens configured: every agent will be refused until a token "
                            "validator is set";
+  if (server->config_.grants_file)
+    if (auto st = server->grants_.load(*server->config_.grants_file); !st) return st.take_error();
   server->reserved_timer_.attach(runtime.loop());
+  server->grant_timer_.attach(runtime.loop());
+  server->arm_grant_timer();
   runtime.add_participant(server.get());
   server->registered_participant_ = true;
   return server;
@@ -67,6 +73,7 @@ void TunnelServer::teardown() {
   public_.clear();
   reserved_.clear();
   reserved_timer_.stop();
+  grant_timer_.stop();
   ws_.reset();
   listening_.clear();
 }
@@ -82,8 +89,8 @@ Result<SockAddr> TunnelServer::listen(std::string_view host, std::uint16_t port)
   auto addr = ws_->listen(host, port);
   if (!addr) return addr.take_error();
   listening_.push_back(*addr);
-  ZLT_LOG(info, kLog) << "listening on " << (ws_->tls() ? "wss://" : "ws://")
-                      << addr->to_string() << config_.control_path;
+  ZLT_LOG(info, kLog) << "listening on " << (ws_->tls() ? "wss://" : "ws://") << addr->to_string()
+                      << config_.control_path;
   return addr;
 }
 
@@ -123,12 +130,86 @@ void TunnelServer::on_ws_open(Channel& channel) {
   sessions_[raw] = std::move(session);
 }
 
-HttpResponse TunnelServer::on_http(const HttpRequest&) { return HttpResponse{}; }
+HttpResponse TunnelServer::on_http(const HttpRequest& request) {
+  return handle_admin_request(*this, request);
+}
 
 Result<TokenGrant> TunnelServer::validate_token(std::string_view token,
                                                 const std::string& token_hash) {
+  // Grants first: they are the server's own tokens, whatever decides about the others.
+  if (const AccessGrant* g = grants_.find_by_token_hash(token_hash)) {
+    TokenGrant grant;
+    grant.name = g->name;
+    grant.allow = g->targets;
+    grant.expires_at = g->expires_at;
+    return grant;
+  }
+  if (auto refusal = grants_.refusal_for(token_hash)) return make_error(Errc::auth, *refusal);
   if (validator_) return validator_(token, token_hash);
   return tokens_.check(token, token_hash);
+}
+
+Result<IssuedGrant> TunnelServer::grant_access(const GrantRequest& request) {
+  if (stopped_) return make_error(Errc::shutdown, "server stopped");
+  auto issued = grants_.issue(request);
+  if (!issued) return issued;
+  save_grants();
+  arm_grant_timer();
+  emit({{"event", "grant_issued"}, {"grant", issued->grant.to_json()}});
+  return issued;
+}
+
+Status TunnelServer::revoke_access(const Uuid& grant_id) {
+  auto revoked = grants_.revoke(grant_id);
+  if (!revoked) return make_error(Errc::not_found, "no such grant");
+  ZLT_LOG(info, kLog) << "grant " << revoked->name << " revoked";
+  save_grants();
+  arm_grant_timer();
+  emit({{"event", "grant_revoked"}, {"grant", revoked->to_json()}});
+  disconnect_token(revoked->token_hash, "fatal: token revoked");
+  return {};
+}
+
+nlohmann::json TunnelServer::list_grants() const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& g : grants_.list()) out.push_back(g.to_json());
+  return out;
+}
+
+void TunnelServer::disconnect_token(const std::string& token_hash, const std::string& reason) {
+  Tunnel* t = registry_.get_tunnel_by_token(token_hash);
+  if (t == nullptr) return;
+  if (ServerSession* s = session_for_tunnel(t->id))
+    s->end(reason, close_code::kPolicyViolation, true);  // its streams, spliced halves too
+}
+
+void TunnelServer::arm_grant_timer() {
+  auto next = grants_.next_expiry();
+  if (!next) {
+    grant_timer_.stop();
+    return;
+  }
+  auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(
+      *next - std::chrono::system_clock::now());
+  // A timer, not a lazy check: the session ends at expiry even if it never sends again.
+  grant_timer_.start(std::max(delay, std::chrono::milliseconds(0)), [this] { expire_grants(); });
+}
+
+void TunnelServer::expire_grants() {
+  auto expired = grants_.take_expired(std::chrono::system_clock::now());
+  for (const auto& g : expired) {
+    ZLT_LOG(info, kLog) << "grant " << g.name << " expired";
+    emit({{"event", "grant_expired"}, {"grant", g.to_json()}});
+    disconnect_token(g.token_hash, "fatal: token expired");
+  }
+  if (!expired.empty()) save_grants();
+  arm_grant_timer();
+}
+
+void TunnelServer::save_grants() {
+  if (!config_.grants_file) return;
+  if (auto st = grants_.save(*config_.grants_file); !st)
+    ZLT_LOG(error, kLog) << "cannot save grants: " << st.error().message;
 }
 
 ServerSession* TunnelServer::session_for_tunnel(const Uuid& tunnel_id) {
@@ -165,8 +246,7 @@ void TunnelServer::take_over(ServerSession& old) {
   for (const auto& r : reserved_) registry_.hold_port(r.socket->port());
   by_tunnel_.erase(tunnel_id);
   old.release_tunnel();
-  old.end("session taken over by a new connection of the same client", close_code::kNormal,
-          true);
+  old.end("session taken over by a new connection of the same client", close_code::kNormal, true);
   emit({{"event", "tunnel_disconnected"},
         {"tunnel", tunnel_id.to_string()},
         {"reason", "taken over"}});
@@ -227,7 +307,9 @@ std::optional<std::uint16_t> TunnelServer::reserved_port(const std::string& toke
   return std::nullopt;
 }
 
-void TunnelServer::unpublish(const Uuid& service_id) { public_.erase(service_id); }
+void TunnelServer::unpublish(const Uuid& service_id) {
+  public_.erase(service_id);
+}
 
 PublicService* TunnelServer::public_service(const Uuid& service_id) {
   auto it = public_.find(service_id);

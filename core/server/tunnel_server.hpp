@@ -13,6 +13,7 @@
 
 #include "core/config/config.hpp"
 #include "core/runtime/runtime.hpp"
+#include "core/server/grants.hpp"
 #include "core/server/public_service.hpp"
 #include "core/server/registry.hpp"
 #include "core/server/server_session.hpp"
@@ -29,7 +30,7 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   // Features this server grants to v2 peers.
   static constexpr std::uint32_t kFeatures =
       proto::feature::kStreams | proto::feature::kDatagrams | proto::feature::kOpen |
-      proto::feature::kClientHeartbeat;
+      proto::feature::kClientHeartbeat | proto::feature::kServiceRouting;
 
   // Validates the configuration. Loop-thread only.
   static Result<std::unique_ptr<TunnelServer>> create(Runtime& runtime,
@@ -53,11 +54,20 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   bool stopped() const { return stopped_; }
 
   nlohmann::json status() const;
+
+  // Access grants (also served by the admin HTTP API). A revoked or expired grant's session
+  // is disconnected with Disconnect{"fatal: token revoked"/"fatal: token expired"} at once.
+  Result<IssuedGrant> grant_access(const GrantRequest& request);
+  Status revoke_access(const Uuid& grant_id);
+  nlohmann::json list_grants() const;
   const std::vector<SockAddr>& listen_addresses() const { return listening_; }
   TunnelRegistry& registry() { return registry_; }
   const config::TunnelServerConfig& config() const { return config_; }
   Runtime& runtime() { return runtime_; }
   std::size_t session_count() const { return sessions_.size(); }
+  // The live session of a tunnel (null if none): where a socket outside the server's own
+  // public ports (a node's internal listener) sends its connections.
+  ServerSession* session_for_tunnel(const Uuid& tunnel_id);
 
   // WsServer::Handler
   void on_ws_open(Channel& channel) override;
@@ -75,7 +85,6 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
 
   // ---- used by sessions ----
   Result<TokenGrant> validate_token(std::string_view token, const std::string& token_hash);
-  ServerSession* session_for_tunnel(const Uuid& tunnel_id);
   void tunnel_opened(ServerSession& session);
   // Hands `old`'s tunnel to a successor: its public sockets are kept for the successor's
   // registrations, the tunnel leaves the registry, and `old` is ended.
@@ -83,8 +92,7 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   Result<PublicService*> publish(ServerSession& session, const TunnelService& service,
                                  const std::string& token_hash);
   // The port of a public socket held for `token_hash`'s service `name` since a takeover.
-  std::optional<std::uint16_t> reserved_port(const std::string& token_hash,
-                                             const std::string& name,
+  std::optional<std::uint16_t> reserved_port(const std::string& token_hash, const std::string& name,
                                              proto::ServiceProtocol protocol) const;
   void unpublish(const Uuid& service_id);
   PublicService* public_service(const Uuid& service_id);
@@ -98,6 +106,11 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
     std::uint64_t expires_ms = 0;
   };
   void expire_reserved();
+  // Ends the session holding `token_hash` (if any) with a fatal Disconnect.
+  void disconnect_token(const std::string& token_hash, const std::string& reason);
+  void arm_grant_timer();
+  void expire_grants();
+  void save_grants();
 
   Runtime& runtime_;
   config::TunnelServerConfig config_;
@@ -113,6 +126,8 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   std::vector<Reserved> reserved_;
   Timer reserved_timer_;
   Counters finished_;  // traffic of sessions that have ended
+  GrantStore grants_;
+  Timer grant_timer_;
   bool stopped_ = false;
   bool registered_participant_ = false;
 };

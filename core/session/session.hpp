@@ -31,6 +31,7 @@ class Session : public ChannelEvents {
   uv_loop_t* loop() { return runtime_.loop(); }
   // The channel, or null once it has closed.
   Channel* channel() { return channel_; }
+  std::size_t queued_bytes() const { return channel_ != nullptr ? channel_->queued_bytes() : 0; }
   bool alive() const { return channel_ != nullptr && !ending_; }
   std::uint32_t features() const { return features_; }
   bool has(std::uint32_t feature) const { return (features_ & feature) != 0; }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
 
 #include "core/protocol/codec.hpp"
 #include "core/runtime/log.hpp"
@@ -64,7 +65,9 @@ void Stream::set_idle_timeout(std::chrono::milliseconds timeout) {
   idle_timer_.start(timeout, idle_check_);
 }
 
-void Stream::touch() { last_activity_ms_ = uv_now(session_.loop()); }
+void Stream::touch() {
+  last_activity_ms_ = uv_now(session_.loop());
+}
 
 std::size_t Stream::send_allowance() const {
   if (state_ != State::open || sent_eof_ || session_.congested()) return 0;
@@ -76,8 +79,8 @@ void Stream::send_data(ChunkPtr payload) {
   assert(n > 0 && n <= send_window_ && n <= proto::kMaxDataChunk);
   assert(payload->headroom() >= Chunk::kFrameHeadroom + proto::kStreamHeaderSize);
   send_window_ -= n;
-  proto::write_stream_header(payload->prepend(proto::kStreamHeaderSize), proto::MsgType::Data,
-                             id_, n);
+  proto::write_stream_header(payload->prepend(proto::kStreamHeaderSize), proto::MsgType::Data, id_,
+                             n);
   counters_.apply([n](Counters& c) { c.bytes_out += n; });
   session_.send_chunk(std::move(payload));
   if (send_allowance() == 0) wait_writable();
@@ -108,8 +111,8 @@ void Stream::send_datagram(ChunkPtr payload) {
     counters_.apply([](Counters& c) { ++c.drops; });
     return;
   }
-  proto::write_stream_header(payload->prepend(proto::kStreamHeaderSize),
-                             proto::MsgType::Datagram, id_, n);
+  proto::write_stream_header(payload->prepend(proto::kStreamHeaderSize), proto::MsgType::Datagram,
+                             id_, n);
   counters_.apply([n](Counters& c) {
     c.bytes_out += n;
     ++c.datagrams_out;
@@ -208,8 +211,7 @@ void Stream::on_data(std::span<const std::uint8_t> bytes) {
   }
   if (bytes.size() > recv_credit_) {
     ZLT_LOG(warn, session_.component_).field("stream", id_.to_string())
-        << label_ << ": peer exceeded its window (" << bytes.size() << " > " << recv_credit_
-        << ")";
+        << label_ << ": peer exceeded its window (" << bytes.size() << " > " << recv_credit_ << ")";
     fail("flow control violation");
     return;
   }
@@ -252,7 +254,27 @@ void Stream::on_window_update(std::uint32_t increment) {
   }
   const bool was_blocked = send_window_ == 0;
   send_window_ += increment;
-  if (was_blocked || waiting_for_writable_) notify_writable();
+  if (endpoint_) endpoint_->on_window_update(increment);
+  if (state_ != State::ended && (was_blocked || waiting_for_writable_)) notify_writable();
+}
+
+void Stream::relay_data(std::span<const std::uint8_t> bytes) {
+  if (state_ != State::open || sent_eof_) return;
+  const std::size_t n = bytes.size();
+  send_window_ = n > send_window_ ? 0 : send_window_ - n;
+  ChunkPtr chunk = acquire_chunk(Chunk::kPayloadOffset);
+  std::memcpy(chunk->data(), bytes.data(), n);
+  chunk->set_range(Chunk::kPayloadOffset, Chunk::kPayloadOffset + n);
+  proto::write_stream_header(chunk->prepend(proto::kStreamHeaderSize), proto::MsgType::Data, id_,
+                             n);
+  counters_.apply([n](Counters& c) { c.bytes_out += n; });
+  session_.send_chunk(std::move(chunk));
+}
+
+void Stream::relay_credit(std::uint32_t increment) {
+  if (state_ == State::ended || increment == 0) return;
+  recv_credit_ += increment;
+  session_.send(proto::WindowUpdate{id_, increment});
 }
 
 void Stream::notify_writable() {
@@ -265,13 +287,15 @@ void Stream::notify_writable() {
   if (endpoint_) endpoint_->on_writable();
 }
 
-void Stream::abort(const std::string& reason) { end(reason, true); }
+void Stream::abort(const std::string& reason) {
+  end(reason, true, true);
+}
 
 void Stream::maybe_finish() {
   if (sent_eof_ && got_eof_ && local_write_done_) end("finished", false);
 }
 
-void Stream::end(const std::string& why, bool abortive) {
+void Stream::end(const std::string& why, bool abortive, bool session_gone) {
   if (state_ == State::ended) return;
   state_ = State::ended;
   open_timer_.stop();
@@ -281,7 +305,10 @@ void Stream::end(const std::string& why, bool abortive) {
   ZLT_LOG(trace, session_.component_).field("stream", id_.to_string())
       << label_ << ": ended (" << why << ")";
   // The endpoint object lives until the stream is reaped: we may be inside one of its callbacks.
-  if (endpoint_) endpoint_->close(abortive);
+  if (endpoint_) {
+    endpoint_->on_end(why, session_gone);
+    endpoint_->close(abortive);
+  }
   session_.stream_ended(*this);
 }
 

@@ -44,6 +44,15 @@ class StreamEndpoint {
   virtual void close(bool abortive) = 0;
   // Bytes accepted by deliver() and not yet handed to the socket.
   virtual std::size_t buffered() const { return 0; }
+  // The stream is ending, and why (`session_gone`: its whole session ended). Called just
+  // before close().
+  virtual void on_end(const std::string& why, bool session_gone) {
+    (void)why;
+    (void)session_gone;
+  }
+  // A WindowUpdate for this stream arrived. Endpoints that pass flow control through to
+  // another stream (a splice) forward it; sockets have nothing to do.
+  virtual void on_window_update(std::uint32_t increment) { (void)increment; }
 };
 
 class Stream {
@@ -58,8 +67,7 @@ class Stream {
   static constexpr std::size_t kMaxPendingDatagrams = 64;
   static constexpr std::size_t kMaxPendingDatagramBytes = 256u << 10;
 
-  Stream(Session& session, Uuid id, proto::ServiceProtocol protocol, Role role,
-         std::string label);
+  Stream(Session& session, Uuid id, proto::ServiceProtocol protocol, Role role, std::string label);
   ~Stream();
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
@@ -103,6 +111,13 @@ class Stream {
   void accept();
   void refuse(const std::string& reason);
 
+  // ---- called by a splice (relay.hpp): flow control passes through end to end ----
+  // Sends bytes as Data whatever the local window says: the far end's window already bounds
+  // them, since the credit of the other half came from this stream's peer.
+  void relay_data(std::span<const std::uint8_t> bytes);
+  // Gives the peer of this stream more credit (WindowUpdate), as the other half's peer did.
+  void relay_credit(std::uint32_t increment);
+
   // ---- called by the session for messages naming this stream ----
   void on_ack();
   void on_refused(const std::string& reason);
@@ -123,7 +138,7 @@ class Stream {
 
  private:
   void open();
-  void end(const std::string& why, bool abortive);
+  void end(const std::string& why, bool abortive, bool session_gone = false);
   void maybe_finish();
   void touch();
   void flush_pending_datagrams();
@@ -138,7 +153,7 @@ class Stream {
   CounterChain counters_;
 
   std::uint64_t send_window_ = proto::kInitialWindow;
-  std::uint64_t recv_credit_ = proto::kInitialWindow;   // what the sender may still send
+  std::uint64_t recv_credit_ = proto::kInitialWindow;    // what the sender may still send
   std::uint64_t window_target_ = proto::kInitialWindow;  // the receive window we aim for
   std::uint64_t unreturned_ = 0;                         // consumed, not yet granted back
   bool sent_eof_ = false;

@@ -47,9 +47,10 @@ TEST(ControlAuth, AgentAuthenticatesAsV2) {
   auto ev = h.agent_events().wait_event("authenticated");
   ASSERT_TRUE(ev);
   EXPECT_EQ((*ev)["version"], 2);
-  // The agent asks for every feature; this server grants all but SERVICE_ROUTING.
+  // The agent asks for every feature and this server grants them all.
   EXPECT_EQ((*ev)["features"], proto::feature::kStreams | proto::feature::kDatagrams |
-                                   proto::feature::kOpen | proto::feature::kClientHeartbeat);
+                                   proto::feature::kOpen | proto::feature::kClientHeartbeat |
+                                   proto::feature::kServiceRouting);
   auto sev = h.server_events().wait_event("tunnel_connected");
   ASSERT_TRUE(sev);
   EXPECT_EQ((*sev)["tunnel"], (*ev)["tunnel_id"]);

@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/capi_events.hpp"
 #include "support/net.hpp"
 
 namespace {
@@ -28,74 +29,14 @@ namespace {
 using namespace std::chrono_literals;
 using nlohmann::json;
 using zlt::test::EchoServer;
+using zlt::test::Events;
 using zlt::test::Fd;
+using zlt::test::take;
 
 constexpr const char* kToken = "s3cret";
 constexpr const char* kServerConfig =
     R"({"listen":"127.0.0.1:0","public_bind":"127.0.0.1","data_port_range":[0,0],)"
     R"("tokens":[{"token":"s3cret"}]})";
-
-// Takes a string the library allocated.
-std::string take(char* s) {
-  std::string out = s != nullptr ? s : "";
-  zlt_free(s);
-  return out;
-}
-
-// Events delivered on the loop thread, awaited by the test thread. An optional hook runs on
-// the loop thread inside the callback, to test calls made from there.
-class Events {
- public:
-  static void callback(void* user, const zlt_event* ev) {
-    auto* self = static_cast<Events*>(user);
-    json j = json::parse(ev->json);
-    EXPECT_EQ(j.value("event", ""), ev->name);
-    if (self->hook) self->hook(j);
-    {
-      std::lock_guard lock(self->mu_);
-      self->events_.push_back(std::move(j));
-    }
-    self->cv_.notify_all();
-  }
-
-  std::optional<json> wait(const std::function<bool(const json&)>& pred,
-                           std::chrono::milliseconds timeout = 10s) {
-    std::unique_lock lock(mu_);
-    std::optional<json> found;
-    cv_.wait_for(lock, timeout, [&] {
-      for (const auto& e : events_)
-        if (pred(e)) {
-          found = e;
-          return true;
-        }
-      return false;
-    });
-    return found;
-  }
-  std::optional<json> wait(const std::string& name, std::chrono::milliseconds timeout = 10s) {
-    return wait([&](const json& e) { return e.value("event", "") == name; }, timeout);
-  }
-  std::size_t size() {
-    std::lock_guard lock(mu_);
-    return events_.size();
-  }
-  // Waits until `name` has been seen `n` times.
-  bool wait_count(const std::string& name, std::size_t n, std::chrono::milliseconds timeout = 10s) {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] {
-      std::size_t seen = 0;
-      for (const auto& e : events_) seen += e.value("event", "") == name ? 1 : 0;
-      return seen >= n;
-    });
-  }
-
-  std::function<void(const json&)> hook;
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<json> events_;
-};
 
 std::string agent_config(int control_port, std::uint16_t local_port,
                          const std::string& token = kToken) {

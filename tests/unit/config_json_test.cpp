@@ -53,6 +53,9 @@ TunnelServerConfig full_server() {
   c.auth_timeout = 250ms;
   c.connect_timeout = 2s;
   c.udp_idle_timeout = 2min;
+  c.admin_token_hash = crypto::hash_token("admin");
+  c.max_access_ttl = 90min;
+  c.grants_file = "/var/lib/zlt/grants.json";
   return c;
 }
 
@@ -95,7 +98,8 @@ TEST(ConfigJsonTest, ServerWritesEveryFieldAndOmitsUnsetOptionals) {
     "max_services_per_tunnel": 50, "routing_mode": "preferoverlay", "bind_overlay": false,
     "dns_registration": false, "listen": "0.0.0.0:3679", "public_bind": "0.0.0.0",
     "tokens": [], "accept_any_token": false, "max_streams_per_tunnel": 4096,
-    "auth_timeout": "10s", "connect_timeout": "10s", "udp_idle_timeout": "60s"})"));
+    "auth_timeout": "10s", "connect_timeout": "10s", "udp_idle_timeout": "60s",
+    "max_access_ttl": "86400s"})"));
   json full = to_json(full_server());
   EXPECT_EQ(full["tls_cert"], "/etc/zlt/cert.pem");
   EXPECT_EQ(full["heartbeat_interval"], "1500ms");

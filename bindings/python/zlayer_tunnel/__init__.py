@@ -9,6 +9,11 @@ Quick tour::
         with zt.TunnelAgent(rt, agent_config) as agent:
             agent.on_event(print)
             agent.start()
+        grant = server.grant_access(["service:db"], ttl="10m")
+        with zt.AccessClient(rt, {"server_url": url, "token": grant["token"]}) as access:
+            session = access.start_session("service:db")  # session["local_port"]
+        with zt.NodeManager(rt, node_config) as node:  # node-to-node tunnels
+            node.start()
 
 Threading: every object lives on a :class:`Runtime`, whose event loop runs on a thread of
 the library's own. Event handlers, the token validator and the connection filter run on that
@@ -24,7 +29,9 @@ for "zlayer-tunnel", else wherever the dynamic linker finds libzlayer_tunnel.so.
 from __future__ import annotations
 
 from . import _native
+from .access import AccessClient
 from .agent import ConnectionFilter, TunnelAgent
+from .node import NodeManager, OverlayResolver
 from .errors import (
     AlreadyExistsError,
     AuthError,
@@ -46,23 +53,32 @@ from .errors import (
 from .runtime import Runtime
 from .server import TokenValidator, TunnelServer, ValidatorResult
 from .types import (
+    AccessGrant,
+    AccessSession,
     AgentServiceStatus,
     AgentState,
     AgentStatus,
     Event,
     EventHandler,
+    NodeServerStatus,
+    NodeStatus,
+    NodeTunnelState,
+    NodeTunnelStatus,
     RegistryStatus,
     ServerServiceStatus,
     Traffic,
     TunnelStatus,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "Runtime",
     "TunnelServer",
     "TunnelAgent",
+    "AccessClient",
+    "NodeManager",
+    "OverlayResolver",
     "version",
     "hash_token",
     "new_token",
@@ -98,6 +114,12 @@ __all__ = [
     "RegistryStatus",
     "TunnelStatus",
     "ServerServiceStatus",
+    "AccessGrant",
+    "AccessSession",
+    "NodeStatus",
+    "NodeServerStatus",
+    "NodeTunnelStatus",
+    "NodeTunnelState",
 ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import ctypes
 import ctypes.util
+import datetime
 import json
 import logging
 import os
@@ -47,6 +48,10 @@ VALIDATOR_CB = ctypes.CFUNCTYPE(
 CONNECTION_CB = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p
 )
+# The address buffer is a c_void_p: a c_char_p argument would arrive as an immutable copy.
+RESOLVER_CB = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t
+)
 LOG_CB = ctypes.CFUNCTYPE(
     None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p
 )
@@ -56,6 +61,7 @@ NULL_EVENT_CB = EVENT_CB()
 NULL_VALIDATOR_CB = VALIDATOR_CB()
 NULL_CONNECTION_CB = CONNECTION_CB()
 NULL_LOG_CB = LOG_CB()
+NULL_RESOLVER_CB = RESOLVER_CB()
 
 _P_VOIDP = ctypes.POINTER(ctypes.c_void_p)
 _P_INT = ctypes.POINTER(ctypes.c_int)
@@ -85,6 +91,9 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any], bool]] = {
     "zlt_verdict_set_grant": (_int, [_ptr, _str], True),
     "zlt_registry_on_event": (_int, [_ptr, EVENT_CB, _ptr], True),
     "zlt_registry_status": (_int, [_ptr, _P_VOIDP], True),
+    "zlt_registry_grant_access": (_int, [_ptr, _str, _P_VOIDP], True),
+    "zlt_registry_revoke_access": (_int, [_ptr, _str], True),
+    "zlt_registry_list_grants": (_int, [_ptr, _P_VOIDP], True),
     "zlt_registry_stop": (_int, [_ptr], True),
     "zlt_registry_free": (None, [_ptr], False),
     "zlt_agent_new": (_int, [_ptr, _str, _P_VOIDP], True),
@@ -94,6 +103,21 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any], bool]] = {
     "zlt_agent_stop": (_int, [_ptr], True),
     "zlt_agent_status": (_int, [_ptr, _P_VOIDP], True),
     "zlt_agent_free": (None, [_ptr], False),
+    "zlt_access_new": (_int, [_ptr, _str, _P_VOIDP], True),
+    "zlt_access_on_event": (_int, [_ptr, EVENT_CB, _ptr], True),
+    "zlt_access_start_session": (_int, [_ptr, _str, _P_VOIDP], True),
+    "zlt_access_stop_session": (_int, [_ptr, _str], True),
+    "zlt_access_list": (_int, [_ptr, _P_VOIDP], True),
+    "zlt_access_free": (None, [_ptr], False),
+    "zlt_node_manager_new": (_int, [_ptr, _str, _P_VOIDP], True),
+    "zlt_node_manager_on_event": (_int, [_ptr, EVENT_CB, _ptr], True),
+    "zlt_node_manager_set_overlay_resolver": (_int, [_ptr, RESOLVER_CB, _ptr], True),
+    "zlt_node_manager_add_tunnel": (_int, [_ptr, _str], True),
+    "zlt_node_manager_remove_tunnel": (_int, [_ptr, _str], True),
+    "zlt_node_manager_start": (_int, [_ptr], True),
+    "zlt_node_manager_stop": (_int, [_ptr], True),
+    "zlt_node_manager_status": (_int, [_ptr, _P_VOIDP], True),
+    "zlt_node_manager_free": (None, [_ptr], False),
 }
 
 # ---- loading -----------------------------------------------------------------------------
@@ -238,6 +262,24 @@ def config_text(config: Mapping[str, Any] | str | None, what: str) -> bytes | No
     if isinstance(config, Mapping):
         return encode(json.dumps(config), what)
     raise TypeError(f"{what} must be a dict or a JSON string, not {type(config).__name__}")
+
+
+def duration_text(value: Any, what: str) -> str:
+    """A duration as the library reads it: text such as "10m" or "500ms" as it is, a number of
+    seconds (int or float) or a datetime.timedelta in milliseconds."""
+    if isinstance(value, bool):
+        raise TypeError(f"{what} must be a duration, not bool")
+    if isinstance(value, str):
+        encode(value, what)  # refuses NUL characters early
+        return value
+    if isinstance(value, datetime.timedelta):
+        return f"{round(value.total_seconds() * 1000)}ms"
+    if isinstance(value, (int, float)):
+        return f"{round(value * 1000)}ms"
+    raise TypeError(
+        f"{what} must be a str such as '10m', a number of seconds or a timedelta, "
+        f"not {type(value).__name__}"
+    )
 
 
 def take_string(address: int | None) -> str:

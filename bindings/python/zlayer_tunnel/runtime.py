@@ -132,13 +132,14 @@ class Handlers:
     trampoline the loop thread may be running.
     """
 
-    __slots__ = ("runtime_token", "event", "validator", "connection")
+    __slots__ = ("runtime_token", "event", "validator", "connection", "resolver")
 
     def __init__(self, runtime_token: int) -> None:
         self.runtime_token = runtime_token
         self.event: EventHandler | None = None
         self.validator: Callable[..., Any] | None = None
         self.connection: Callable[..., Any] | None = None
+        self.resolver: Callable[..., Any] | None = None
 
 
 def _event_trampoline(handlers: Handlers, what: str) -> Any:

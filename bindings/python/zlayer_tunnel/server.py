@@ -8,13 +8,14 @@ import logging
 import operator
 import os
 import socket
-from collections.abc import Callable, Mapping
+import datetime
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Union
 
 from . import _native
 from .errors import TunnelError
 from .runtime import Handlers, Runtime, _LoopObject
-from .types import EventHandler, RegistryStatus
+from .types import AccessGrant, EventHandler, RegistryStatus
 
 __all__ = ["TunnelServer", "TokenValidator", "ValidatorResult"]
 
@@ -181,6 +182,66 @@ class TunnelServer(_LoopObject):
         handle = self._require()
         text = _native.out_string(lambda out: _native.lib().zlt_registry_status(handle, out))
         result: RegistryStatus = json.loads(text)
+        return result
+
+    def grant_access(
+        self,
+        targets: Iterable[str] | str,
+        ttl: str | float | datetime.timedelta,
+        name: str | None = None,
+    ) -> AccessGrant:
+        """Issues an access grant: a fresh token that may open only ``targets`` and expires
+        after ``ttl``.
+
+        Args:
+            targets: what the token may reach: "service:NAME" (a service registered on this
+                server, internal or public), "HOST:PORT" or "CIDR:PORT"; "*" segments are
+                allowed. A single str is one target.
+            ttl: how long the grant lives: text such as "10m", a number of seconds or a
+                timedelta; > 0, capped at the configuration's "max_access_ttl".
+            name: shown in logs, events and status (default: "grant-" and the id's start).
+
+        Returns:
+            ``{"grant_id", "name", "targets", "created_at", "expires_at", "token"}``. The token
+            (for an :class:`~zlayer_tunnel.AccessClient`) is shown this once; the server keeps
+            only its hash.
+
+        Raises:
+            ConfigError: no target, an invalid target or a TTL of 0 (the message names it).
+        """
+        if isinstance(targets, str):
+            targets = [targets]
+        request: dict[str, Any] = {
+            "targets": list(targets),
+            "ttl": _native.duration_text(ttl, "ttl"),
+        }
+        if name is not None:
+            request["name"] = name
+        handle = self._require()
+        text = _native.encode(json.dumps(request), "the grant request")
+        answer = _native.out_string(
+            lambda out: _native.lib().zlt_registry_grant_access(handle, text, out)
+        )
+        result: AccessGrant = json.loads(answer)
+        return result
+
+    def revoke_access(self, grant_id: str) -> None:
+        """Revokes a grant: its token is refused from now on, and a session using it is
+        disconnected at once ("fatal: token revoked").
+
+        Raises:
+            NotFoundError: no such grant (never issued, already revoked or expired).
+            InvalidArgumentError: ``grant_id`` is not a UUID.
+        """
+        _native.lib().zlt_registry_revoke_access(
+            self._require(), _native.encode(grant_id, "grant_id")
+        )
+
+    def list_grants(self) -> list[AccessGrant]:
+        """The grants in force, as :meth:`grant_access` returns them but without the token."""
+        handle = self._require()
+        text = _native.out_string(lambda out: _native.lib().zlt_registry_list_grants(handle, out))
+        result: list[AccessGrant] = json.loads(text)
         return result
 
     def stop(self) -> None:

@@ -18,6 +18,12 @@ __all__ = [
     "ServerServiceStatus",
     "TunnelStatus",
     "RegistryStatus",
+    "AccessGrant",
+    "AccessSession",
+    "NodeTunnelState",
+    "NodeTunnelStatus",
+    "NodeServerStatus",
+    "NodeStatus",
 ]
 
 #: An event: always has "event" (its kind); the other keys depend on the kind, e.g.
@@ -72,7 +78,7 @@ class AgentStatus(TypedDict):
     features: NotRequired[int]
     streams: NotRequired[int]
     traffic: NotRequired[Traffic]
-    rtt_ms: NotRequired[int | None]
+    rtt_ms: NotRequired[float | None]
 
 
 class ServerServiceStatus(TypedDict):
@@ -100,7 +106,7 @@ class TunnelStatus(TypedDict):
     version: int
     features: int
     streams: int
-    rtt_ms: int | None
+    rtt_ms: float | None
     traffic: Traffic
     services: list[ServerServiceStatus]
 
@@ -115,3 +121,77 @@ class RegistryStatus(TypedDict):
     sessions: int
     tunnels: list[TunnelStatus]
     traffic: Traffic
+
+
+class AccessGrant(TypedDict):
+    """TunnelServer.grant_access() and list_grants()."""
+
+    grant_id: str
+    name: str
+    targets: list[str]
+    created_at: str  # RFC 3339, UTC
+    expires_at: str  # RFC 3339, UTC
+    token: NotRequired[str]  # only in the answer of grant_access()
+
+
+class AccessSession(TypedDict):
+    """One session of an AccessClient."""
+
+    id: str
+    target: str
+    local_addr: str  # "HOST:PORT" it listens on
+    local_port: int
+    protocol: str  # "tcp" or "udp"
+    created_at: str  # RFC 3339, UTC
+    expires_at: str | None  # None: until stopped
+    remaining_ms: int | None
+    bytes_in: int
+    bytes_out: int
+    connections_active: int
+    connections_total: int
+
+
+NodeTunnelState = Literal["pending", "connecting", "connected", "disconnected", "failed"]
+
+
+#: One tunnel of a NodeManager's status ("from" is a keyword, hence this spelling).
+NodeTunnelStatus = TypedDict(
+    "NodeTunnelStatus",
+    {
+        "name": str,
+        "from": str,  # the source node
+        "to": str,  # the destination node
+        "direction": str,  # "outbound", "inbound" or "none"
+        "local_port": int,
+        "remote_port": int,
+        "state": NodeTunnelState,
+        "connected_at": str | None,  # RFC 3339, UTC
+        "last_activity": str | None,
+        "bytes_in": int,
+        "bytes_out": int,
+        "latency_ms": float | None,
+        "reconnects": int,
+        "reason": NotRequired[str],  # when failed or disconnected
+        "route": NotRequired[str],  # outbound: "overlay" or "direct"
+        "route_reason": NotRequired[str],
+        "url": NotRequired[str],  # outbound: the server URL in use
+        "public_port": NotRequired[int],  # public tunnels, once registered
+        "listen": NotRequired[str],  # internal inbound tunnels: "HOST:PORT"
+    },
+)
+
+
+class NodeServerStatus(TypedDict):
+    """The server side of a NodeManager."""
+
+    listen: list[str]  # "HOST:PORT"
+    sessions: int
+
+
+class NodeStatus(TypedDict):
+    """NodeManager.status()."""
+
+    node_name: str
+    running: bool
+    server: NodeServerStatus | None
+    tunnels: list[NodeTunnelStatus]

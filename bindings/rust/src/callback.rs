@@ -342,6 +342,49 @@ unsafe extern "C" fn connection_trampoline<F: FnMut(&IncomingConnection<'_>) -> 
     })
 }
 
+// ---- overlay resolver ----
+
+/// Boxes an overlay resolver: the slot to keep, and the callback and `user` to register.
+pub(crate) fn overlay_resolver<F>(f: F) -> (Retained, sys::zlt_overlay_resolver_cb, *mut c_void)
+where
+    F: FnMut(&str) -> Option<String> + Send + 'static,
+{
+    let (retained, user) = Retained::new(Slot::new(f));
+    (retained, Some(resolver_trampoline::<F>), user)
+}
+
+unsafe extern "C" fn resolver_trampoline<F: FnMut(&str) -> Option<String>>(
+    user: *mut c_void,
+    node: *const c_char,
+    address_out: *mut c_char,
+    address_size: usize,
+) -> c_int {
+    enter("overlay resolver", 0, || {
+        // SAFETY: `user` is the Slot<F> registered together with this trampoline, kept alive
+        // until the library stops calling it.
+        let slot = unsafe { &*user.cast::<Slot<F>>() };
+        if node.is_null() || address_out.is_null() {
+            return 0;
+        }
+        // SAFETY: the library passes a NUL-terminated string valid during this call.
+        let node = unsafe { borrow_str(node) };
+        // A node nobody could resolve is unreachable through the overlay.
+        let Some(address) = slot.call("overlay resolver", |f| f(&node)).flatten() else {
+            return 0;
+        };
+        let bytes = address.as_bytes();
+        if bytes.is_empty() || bytes.contains(&0) || bytes.len() + 1 > address_size {
+            return 0;
+        }
+        // SAFETY: the library's buffer holds `address_size` bytes, more than written here.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), address_out.cast::<u8>(), bytes.len());
+            *address_out.add(bytes.len()) = 0;
+        }
+        1
+    })
+}
+
 // ---- log records ----
 
 /// Boxes a log handler. Log records arrive on any thread, one at a time, so the handler is

@@ -2,8 +2,10 @@
 //!
 //! A [`Server`] accepts agents on a WebSocket control endpoint and opens a public port for each
 //! service they register; an [`Agent`] connects to a server, registers local services and
-//! carries the connections that arrive on their public ports. Both live on a [`Runtime`], an
-//! event loop on its own thread.
+//! carries the connections that arrive on their public ports. An [`Access`] gives on-demand
+//! access: local ports whose connections reach a service on the server's side, with a token the
+//! server issued as a grant ([`Server::grant_access`]). A [`NodeManager`] runs one node's side
+//! of node-to-node tunnels. All live on a [`Runtime`], an event loop on its own thread.
 //!
 //! This crate is a thin layer over the library's C interface (`zlayer_tunnel.h`, raw in
 //! [`sys`]): configurations go in as JSON text (the schema of the configuration files), events
@@ -76,12 +78,14 @@
 
 #![warn(missing_docs)]
 
+mod access;
 mod agent;
 mod callback;
 mod error;
 mod event;
 mod ffi;
 pub mod json;
+mod node;
 mod runtime;
 mod server;
 #[allow(missing_docs)]
@@ -90,9 +94,11 @@ pub mod sys;
 use std::ffi::{CStr, c_int};
 use std::sync::Mutex;
 
+pub use access::{Access, AccessGrant, AccessSession, Protocol, SessionRequest};
 pub use agent::Agent;
 pub use error::{Error, ErrorCode, Result};
 pub use event::{Event, IncomingConnection, Verdict};
+pub use node::NodeManager;
 pub use runtime::Runtime;
 pub use server::Server;
 

@@ -5,11 +5,14 @@ use std::fmt;
 use std::net::TcpStream;
 use std::os::fd::IntoRawFd;
 use std::ptr::NonNull;
+use std::time::Duration;
 
+use crate::access::{AccessGrant, duration_text};
 use crate::callback::{self, Retained};
 use crate::error::{Result, check};
 use crate::event::{Event, Verdict};
 use crate::ffi::{cstring, take_string};
+use crate::json::quote;
 use crate::runtime::Runtime;
 use crate::sys;
 
@@ -165,6 +168,61 @@ impl Server {
         check(unsafe { sys::zlt_registry_status(self.raw.as_ptr(), &mut out) })?;
         // SAFETY: on success `out` is a string the library allocated for us.
         Ok(unsafe { take_string(out) })
+    }
+
+    /// Issues an access grant: a fresh token that may open only `targets` (`service:NAME`,
+    /// `HOST:PORT` or `CIDR:PORT`, with `*` segments) and expires after `ttl` (capped at the
+    /// configuration's `max_access_ttl`; see `expires_at`). `name` is shown in logs, events
+    /// and status (`None` picks one). The token, for an [`Access`](crate::Access), is returned
+    /// this once: the server keeps only its hash. A session using it is disconnected when the
+    /// grant expires or is revoked.
+    ///
+    /// Errors: [`Config`](crate::ErrorCode::Config) (no target, an invalid target, a zero
+    /// TTL; the message names the field), [`Shutdown`](crate::ErrorCode::Shutdown).
+    pub fn grant_access(
+        &self,
+        targets: &[&str],
+        ttl: Duration,
+        name: Option<&str>,
+    ) -> Result<AccessGrant> {
+        let targets: Vec<String> = targets.iter().map(|t| quote(t)).collect();
+        let mut request = format!(
+            r#"{{"targets":[{}],"ttl":"{}""#,
+            targets.join(","),
+            duration_text(ttl)
+        );
+        if let Some(name) = name {
+            request.push_str(&format!(r#","name":{}"#, quote(name)));
+        }
+        request.push('}');
+        let request = cstring("request", &request)?;
+        let mut out = std::ptr::null_mut();
+        // SAFETY: live registry, valid C string, valid output location.
+        check(unsafe {
+            sys::zlt_registry_grant_access(self.raw.as_ptr(), request.as_ptr(), &mut out)
+        })?;
+        // SAFETY: on success `out` is a string the library allocated for us.
+        AccessGrant::parse(&unsafe { take_string(out) })
+    }
+
+    /// Revokes a grant: its token is refused from now on, and a session using it is
+    /// disconnected at once (`fatal: token revoked`).
+    ///
+    /// Errors: [`NotFound`](crate::ErrorCode::NotFound) (not a grant in force),
+    /// [`InvalidArgument`](crate::ErrorCode::InvalidArgument) (not a UUID).
+    pub fn revoke_access(&self, grant_id: &str) -> Result<()> {
+        let id = cstring("grant_id", grant_id)?;
+        // SAFETY: live registry, valid C string.
+        check(unsafe { sys::zlt_registry_revoke_access(self.raw.as_ptr(), id.as_ptr()) })
+    }
+
+    /// The grants in force, without their tokens.
+    pub fn list_grants(&self) -> Result<Vec<AccessGrant>> {
+        let mut out = std::ptr::null_mut();
+        // SAFETY: live registry, valid output location.
+        check(unsafe { sys::zlt_registry_list_grants(self.raw.as_ptr(), &mut out) })?;
+        // SAFETY: on success `out` is a string the library allocated for us.
+        AccessGrant::parse_list(&unsafe { take_string(out) })
     }
 
     /// Stops serving: every agent is told the server is shutting down, listeners and public

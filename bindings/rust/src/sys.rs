@@ -12,9 +12,9 @@ use std::marker::{PhantomData, PhantomPinned};
 // ---- Version ----
 
 pub const ZLT_VERSION_MAJOR: c_int = 0;
-pub const ZLT_VERSION_MINOR: c_int = 1;
+pub const ZLT_VERSION_MINOR: c_int = 3;
 pub const ZLT_VERSION_PATCH: c_int = 0;
-pub const ZLT_VERSION_STRING: &str = "0.1.0";
+pub const ZLT_VERSION_STRING: &str = "0.3.0";
 /// `0x00MMmmpp`, for comparisons.
 pub const ZLT_VERSION_NUMBER: c_int =
     (ZLT_VERSION_MAJOR << 16) | (ZLT_VERSION_MINOR << 8) | ZLT_VERSION_PATCH;
@@ -58,7 +58,14 @@ macro_rules! opaque {
         }
     )*};
 }
-opaque!(zlt_runtime, zlt_registry, zlt_agent, zlt_token_verdict);
+opaque!(
+    zlt_runtime,
+    zlt_registry,
+    zlt_agent,
+    zlt_access,
+    zlt_node_manager,
+    zlt_token_verdict
+);
 
 /// An event; both strings are valid only during the callback.
 #[repr(C)]
@@ -85,6 +92,18 @@ pub type zlt_connection_cb = Option<
         service_id: *const c_char,
         connection_id: *const c_char,
         client_addr: *const c_char,
+    ) -> c_int,
+>;
+
+/// The size of the buffer an overlay resolver writes an address into, NUL included.
+pub const ZLT_OVERLAY_ADDRESS_MAX: usize = 256;
+
+pub type zlt_overlay_resolver_cb = Option<
+    unsafe extern "C" fn(
+        user: *mut c_void,
+        node: *const c_char,
+        address_out: *mut c_char,
+        address_size: usize,
     ) -> c_int,
 >;
 
@@ -144,6 +163,13 @@ unsafe extern "C" {
         user: *mut c_void,
     ) -> c_int;
     pub fn zlt_registry_status(reg: *mut zlt_registry, json_out: *mut *mut c_char) -> c_int;
+    pub fn zlt_registry_grant_access(
+        reg: *mut zlt_registry,
+        request_json: *const c_char,
+        json_out: *mut *mut c_char,
+    ) -> c_int;
+    pub fn zlt_registry_revoke_access(reg: *mut zlt_registry, grant_id: *const c_char) -> c_int;
+    pub fn zlt_registry_list_grants(reg: *mut zlt_registry, json_out: *mut *mut c_char) -> c_int;
     pub fn zlt_registry_stop(reg: *mut zlt_registry) -> c_int;
     pub fn zlt_registry_free(reg: *mut zlt_registry);
 
@@ -163,4 +189,52 @@ unsafe extern "C" {
     pub fn zlt_agent_stop(agent: *mut zlt_agent) -> c_int;
     pub fn zlt_agent_status(agent: *mut zlt_agent, json_out: *mut *mut c_char) -> c_int;
     pub fn zlt_agent_free(agent: *mut zlt_agent);
+
+    // ---- Access (on-demand access, since 0.2) ----
+    pub fn zlt_access_new(
+        rt: *mut zlt_runtime,
+        config_json: *const c_char,
+        out: *mut *mut zlt_access,
+    ) -> c_int;
+    pub fn zlt_access_on_event(
+        access: *mut zlt_access,
+        cb: zlt_event_cb,
+        user: *mut c_void,
+    ) -> c_int;
+    pub fn zlt_access_start_session(
+        access: *mut zlt_access,
+        request_json: *const c_char,
+        json_out: *mut *mut c_char,
+    ) -> c_int;
+    pub fn zlt_access_stop_session(access: *mut zlt_access, session_id: *const c_char) -> c_int;
+    pub fn zlt_access_list(access: *mut zlt_access, json_out: *mut *mut c_char) -> c_int;
+    pub fn zlt_access_free(access: *mut zlt_access);
+
+    // ---- Node tunnels (node-to-node, since 0.3) ----
+    pub fn zlt_node_manager_new(
+        rt: *mut zlt_runtime,
+        node_config_json: *const c_char,
+        out: *mut *mut zlt_node_manager,
+    ) -> c_int;
+    pub fn zlt_node_manager_on_event(
+        mgr: *mut zlt_node_manager,
+        cb: zlt_event_cb,
+        user: *mut c_void,
+    ) -> c_int;
+    pub fn zlt_node_manager_set_overlay_resolver(
+        mgr: *mut zlt_node_manager,
+        cb: zlt_overlay_resolver_cb,
+        user: *mut c_void,
+    ) -> c_int;
+    pub fn zlt_node_manager_add_tunnel(
+        mgr: *mut zlt_node_manager,
+        tunnel_json: *const c_char,
+    ) -> c_int;
+    pub fn zlt_node_manager_remove_tunnel(mgr: *mut zlt_node_manager, name: *const c_char)
+    -> c_int;
+    pub fn zlt_node_manager_start(mgr: *mut zlt_node_manager) -> c_int;
+    pub fn zlt_node_manager_stop(mgr: *mut zlt_node_manager) -> c_int;
+    pub fn zlt_node_manager_status(mgr: *mut zlt_node_manager, json_out: *mut *mut c_char)
+    -> c_int;
+    pub fn zlt_node_manager_free(mgr: *mut zlt_node_manager);
 }

@@ -14,7 +14,7 @@ fn version_matches_the_header() {
             sys::ZLT_VERSION_PATCH
         )
     );
-    assert_eq!(sys::ZLT_VERSION_NUMBER, 0x00_01_00);
+    assert_eq!(sys::ZLT_VERSION_NUMBER, 0x00_03_00);
 }
 
 #[test]

@@ -1,0 +1,215 @@
+// zlt_access: an AccessManager (on-demand access through a server), and the host's event
+// callback wired into it.
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "capi/capi.hpp"
+#include "core/access/access_manager.hpp"
+#include "core/config/config.hpp"
+#include "core/config/json_reader.hpp"
+#include "core/config/json_text.hpp"
+
+struct zlt_access final : zlt::capi::Object {
+  // Loop-thread only, like every field below. Outlived by this handle, so the sink installed
+  // on it may point back here.
+  std::unique_ptr<zlt::AccessManager> manager;
+  zlt_event_cb event_cb = nullptr;
+  void* event_user = nullptr;
+
+  void silence() noexcept override { event_cb = nullptr; }
+  void destroy() noexcept override {
+    silence();
+    if (manager) manager->shutdown();
+    manager.reset();
+  }
+};
+
+namespace {
+
+using namespace zlt::capi;
+using zlt::Errc;
+using zlt::Status;
+
+// The keys of the access configuration that may sit next to the client configuration's.
+constexpr const char* kAccessKeys[] = {"default_ttl", "local_bind"};
+
+struct AccessSetup {
+  zlt::config::TunnelClientConfig client;
+  zlt::config::AccessConfig access;
+};
+
+// One JSON object holds both configurations: the client's (server_url, token, TLS, ...) and
+// the access settings (default_ttl, local_bind).
+zlt::Result<AccessSetup> parse_access_setup(std::string_view text) {
+  auto j = zlt::config::detail::parse_json_text(text);
+  if (!j) return j.take_error();
+  nlohmann::json access_part = nlohmann::json::object();
+  if (j->is_object()) {
+    for (const char* key : kAccessKeys) {
+      if (auto it = j->find(key); it != j->end()) {
+        access_part[key] = *it;
+        j->erase(it);
+      }
+    }
+  }
+  AccessSetup out;
+  auto client = zlt::config::client_config_from_json(*j);
+  if (!client) return client.take_error();
+  ZLT_TRY(client->validate());
+  auto access = zlt::config::access_config_from_json(access_part);
+  if (!access) return access.take_error();
+  out.client = std::move(*client);
+  out.access = std::move(*access);
+  return out;
+}
+
+struct SessionRequest {
+  std::string target;
+  std::uint16_t local_port = 0;
+  std::optional<zlt::config::Duration> ttl;
+  zlt::proto::ServiceProtocol protocol = zlt::proto::ServiceProtocol::tcp;
+};
+
+// {"target": "service:db", "local_port": 0, "ttl": "10m", "protocol": "tcp"}; only target is
+// required.
+zlt::Result<SessionRequest> parse_session_request(std::string_view text) {
+  auto j = zlt::config::detail::parse_json_text(text);
+  if (!j) return j.take_error();
+  auto opened = zlt::config::detail::ObjectReader::open(*j, "");
+  if (!opened) return opened.take_error();
+  zlt::config::detail::ObjectReader& r = *opened;
+  SessionRequest req;
+  ZLT_TRY(r.required("target", req.target));
+  ZLT_TRY(r.optional("local_port", req.local_port));
+  ZLT_TRY(r.optional("ttl", req.ttl));
+  ZLT_TRY(r.optional("protocol", req.protocol));
+  ZLT_TRY(r.finish());
+  return req;
+}
+
+template <class Fn>
+int with_manager(zlt_access* access, Fn&& fn) {
+  return run_on_loop(*access->core, [&]() -> Status {
+    if (!access->manager) return zlt::make_error(Errc::shutdown, "the runtime has been freed");
+    return fn(*access->manager);
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+ZLT_EXPORT int zlt_access_new(zlt_runtime* rt, const char* config_json, zlt_access** out) {
+  return guard([&] {
+    if (out == nullptr) return invalid("zlt_access_new", "out must not be NULL");
+    *out = nullptr;
+    if (rt == nullptr) return invalid("zlt_access_new", "rt must not be NULL");
+    auto setup = parse_access_setup(config_json != nullptr ? config_json : "{}");
+    if (!setup) return fail(setup.error());
+    auto handle = std::make_unique<zlt_access>();
+    handle->core = rt->core;
+    zlt_access* h = handle.get();
+    int rc = run_on_loop(*h->core, [&]() -> Status {
+      RuntimeCore& core = *h->core;
+      if (core.closing) return zlt::make_error(Errc::shutdown, "the runtime is being freed");
+      core.live.push_back(h);
+      try {
+        auto manager = zlt::AccessManager::create(*core.runtime, std::move(setup->client),
+                                                  std::move(setup->access));
+        if (!manager) {
+          forget(core, h);
+          return manager.take_error();
+        }
+        h->manager = std::move(*manager);
+        h->manager->set_event_sink([h](const nlohmann::json& event) {
+          if (h->event_cb != nullptr) deliver_event(h->event_cb, h->event_user, event);
+        });
+      } catch (...) {
+        forget(core, h);
+        h->destroy();  // here, on the loop, not when the handle dies on the caller's thread
+        throw;
+      }
+      return {};
+    });
+    if (rc != ZLT_OK) return rc;
+    *out = handle.release();
+    return ZLT_OK;
+  });
+}
+
+ZLT_EXPORT int zlt_access_on_event(zlt_access* access, zlt_event_cb cb, void* user) {
+  return guard([&] {
+    if (access == nullptr) return invalid("zlt_access_on_event", "access must not be NULL");
+    return with_manager(access, [&](zlt::AccessManager&) -> Status {
+      access->event_cb = cb;
+      access->event_user = cb != nullptr ? user : nullptr;
+      return {};
+    });
+  });
+}
+
+ZLT_EXPORT int zlt_access_start_session(zlt_access* access, const char* request_json,
+                                        char** json_out) {
+  return guard([&] {
+    if (json_out == nullptr)
+      return invalid("zlt_access_start_session", "json_out must not be NULL");
+    *json_out = nullptr;
+    if (access == nullptr) return invalid("zlt_access_start_session", "access must not be NULL");
+    if (request_json == nullptr)
+      return invalid("zlt_access_start_session", "request_json must not be NULL");
+    auto request = parse_session_request(request_json);
+    if (!request) return fail(request.error());
+    std::string text;
+    int rc = with_manager(access, [&](zlt::AccessManager& m) -> Status {
+      auto info =
+          m.start_session(request->target, request->local_port, request->ttl, request->protocol);
+      if (!info) return info.take_error();
+      text = json_text(info->to_json());
+      return {};
+    });
+    if (rc != ZLT_OK) return rc;
+    *json_out = dup_string(text);
+    return ZLT_OK;
+  });
+}
+
+ZLT_EXPORT int zlt_access_stop_session(zlt_access* access, const char* session_id) {
+  return guard([&] {
+    if (access == nullptr) return invalid("zlt_access_stop_session", "access must not be NULL");
+    if (session_id == nullptr)
+      return invalid("zlt_access_stop_session", "session_id must not be NULL");
+    auto id = zlt::Uuid::parse(session_id);
+    if (!id)
+      return invalid("zlt_access_stop_session",
+                     "session_id '" + std::string(session_id) + "' is not a session id (a UUID)");
+    return with_manager(access, [&](zlt::AccessManager& m) -> Status {
+      if (!m.stop_session(*id))
+        return zlt::make_error(Errc::not_found, "no such session '" + id->to_string() + "'");
+      return {};
+    });
+  });
+}
+
+ZLT_EXPORT int zlt_access_list(zlt_access* access, char** json_out) {
+  return guard([&] {
+    if (json_out == nullptr) return invalid("zlt_access_list", "json_out must not be NULL");
+    *json_out = nullptr;
+    if (access == nullptr) return invalid("zlt_access_list", "access must not be NULL");
+    std::string text;
+    int rc = with_manager(access, [&](zlt::AccessManager& m) -> Status {
+      text = json_text(m.list_sessions());
+      return {};
+    });
+    if (rc != ZLT_OK) return rc;
+    *json_out = dup_string(text);
+    return ZLT_OK;
+  });
+}
+
+ZLT_EXPORT void zlt_access_free(zlt_access* access) {
+  if (access == nullptr) return;
+  release(std::unique_ptr<zlt::capi::Object>(access));
+}
+
+}  // extern "C"

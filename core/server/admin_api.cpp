@@ -1,0 +1,73 @@
+#include "core/server/admin_api.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "core/common/rfc3339.hpp"
+#include "core/crypto/crypto.hpp"
+#include "core/runtime/log.hpp"
+#include "core/server/tunnel_server.hpp"
+
+namespace zlt {
+namespace {
+
+constexpr std::string_view kGrants = "/admin/v1/grants";
+constexpr std::string_view kStatus = "/admin/v1/status";
+
+HttpResponse json_response(int status, const nlohmann::json& body) {
+  return HttpResponse{status, "application/json", body.dump() + "\n"};
+}
+
+HttpResponse error_response(int status, const std::string& message) {
+  return json_response(status, {{"error", message}});
+}
+
+bool authorized(const TunnelServer& server, const std::string& authorization) {
+  const auto& expected = server.config().admin_token_hash;
+  constexpr std::string_view kBearer = "Bearer ";
+  if (!expected || authorization.size() <= kBearer.size() ||
+      authorization.compare(0, kBearer.size(), kBearer) != 0)
+    return false;
+  // Compared as hashes, in constant time: the admin token itself is never stored.
+  return crypto::ct_equal(crypto::hash_token(authorization.substr(kBearer.size())), *expected);
+}
+
+}  // namespace
+
+HttpResponse handle_admin_request(TunnelServer& server, const HttpRequest& req) {
+  if (!server.config().admin_token_hash || !req.path.starts_with("/admin/"))
+    return error_response(404, "not found");
+  if (!authorized(server, req.authorization)) {
+    ZLT_LOG(info, "admin").field("peer", req.peer)
+        << req.method << " " << req.path << " refused: missing or wrong admin token";
+    return error_response(401, "missing or wrong admin token");
+  }
+  if (req.path == kStatus) {
+    if (req.method != "GET") return error_response(405, "method not allowed");
+    return json_response(200, server.status());
+  }
+  if (req.path == kGrants) {
+    if (req.method == "GET") return json_response(200, {{"grants", server.list_grants()}});
+    if (req.method != "POST") return error_response(405, "method not allowed");
+    auto request = grant_request_from_json(req.body);
+    if (!request) return error_response(400, request.error().message);
+    auto issued = server.grant_access(*request);
+    if (!issued) return error_response(400, issued.error().message);
+    nlohmann::json body = issued->grant.to_json();
+    body["token"] = issued->token;
+    ZLT_LOG(info, "admin").field("peer", req.peer)
+        << "granted " << issued->grant.name << " access to "
+        << nlohmann::json(request->targets).dump() << " until "
+        << format_rfc3339(issued->grant.expires_at);
+    return json_response(201, body);
+  }
+  if (req.path.starts_with(std::string(kGrants) + "/")) {
+    if (req.method != "DELETE") return error_response(405, "method not allowed");
+    auto id = Uuid::parse(req.path.substr(kGrants.size() + 1));
+    if (!id) return error_response(404, "no such grant");
+    if (auto st = server.revoke_access(*id); !st) return error_response(404, st.error().message);
+    return HttpResponse{204, "application/json", ""};
+  }
+  return error_response(404, "not found");
+}
+
+}  // namespace zlt

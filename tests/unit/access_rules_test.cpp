@@ -1,0 +1,181 @@
+// The rules behind on-demand access, without sockets: Open targets, allow lists, grant
+// requests, the grant store (caps, expiry, revocation, persistence) and RFC 3339 times.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "core/common/rfc3339.hpp"
+#include "core/crypto/crypto.hpp"
+#include "core/server/grants.hpp"
+#include "core/server/open_policy.hpp"
+
+namespace zlt {
+namespace {
+
+using namespace std::chrono_literals;
+using WallClock = std::chrono::system_clock;
+
+bool allows(const std::vector<std::string>& entries, const std::string& target) {
+  auto t = OpenTarget::parse(target);
+  EXPECT_TRUE(t) << target;
+  return t && AllowList(entries).allows(*t);
+}
+
+TEST(OpenTargetTest, ParsesEveryForm) {
+  auto s = OpenTarget::parse("service:db");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->kind, OpenTarget::Kind::service);
+  EXPECT_EQ(s->name, "db");
+  auto a = OpenTarget::parse("10.0.0.5:5432");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->host, "10.0.0.5");
+  EXPECT_EQ(a->port, 5432);
+  auto v6 = OpenTarget::parse("[::1]:22");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->to_string(), "[::1]:22");
+  for (const char* bad : {"", "service:", "db", "host:", "host:0", "host:65536", "[::1:22",
+                          "service:bad name", ":80"}) {
+    auto r = OpenTarget::parse(bad);
+    EXPECT_FALSE(r) << bad;
+    if (!r) {
+      EXPECT_EQ(r.error().code, Errc::invalid_argument) << bad;
+    }
+  }
+}
+
+TEST(AllowListTest, EmptyAllowsNothing) {
+  EXPECT_FALSE(allows({}, "service:db"));
+  EXPECT_FALSE(allows({}, "127.0.0.1:80"));
+}
+
+TEST(AllowListTest, ServicesByNameOrWildcard) {
+  EXPECT_TRUE(allows({"service:db"}, "service:db"));
+  EXPECT_FALSE(allows({"service:db"}, "service:dbx"));
+  EXPECT_FALSE(allows({"service:db"}, "127.0.0.1:5432"));
+  EXPECT_TRUE(allows({"service:*"}, "service:anything"));
+  EXPECT_FALSE(allows({"service:*"}, "127.0.0.1:80"));
+}
+
+TEST(AllowListTest, HostsPortsAndCidrs) {
+  EXPECT_TRUE(allows({"db.internal:5432"}, "DB.Internal:5432"));
+  EXPECT_FALSE(allows({"db.internal:5432"}, "db.internal:5433"));
+  EXPECT_TRUE(allows({"db.internal:*"}, "db.internal:1"));
+  EXPECT_TRUE(allows({"*:443"}, "example.com:443"));
+  EXPECT_FALSE(allows({"*:443"}, "example.com:80"));
+  EXPECT_TRUE(allows({"10.0.0.0/8:*"}, "10.200.3.4:22"));
+  EXPECT_FALSE(allows({"10.0.0.0/8:*"}, "11.0.0.1:22"));
+  EXPECT_TRUE(allows({"192.168.1.0/24:80"}, "192.168.1.77:80"));
+  EXPECT_FALSE(allows({"192.168.1.0/24:80"}, "192.168.2.77:80"));
+  // A CIDR matches IP literals only, never a name that might resolve inside it.
+  EXPECT_FALSE(allows({"127.0.0.0/8:*"}, "localhost:80"));
+  EXPECT_TRUE(allows({"[fd00::/8]:*"}, "[fd12::1]:80"));
+  EXPECT_FALSE(allows({"[fd00::/8]:*"}, "[fe80::1]:80"));
+  EXPECT_FALSE(allows({"10.0.0.0/8:*"}, "[::ffff:10.0.0.1]:80"));
+}
+
+TEST(GrantRequestTest, ParsesAndNamesTheBadField) {
+  auto ok = grant_request_from_json(R"({"targets":["service:db","10.0.0.0/8:22"],"ttl":"10m",
+                                        "name":"ops"})");
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(ok->targets.size(), 2u);
+  EXPECT_EQ(ok->ttl, 10min);
+  EXPECT_EQ(ok->name, "ops");
+  struct Case {
+    const char* json;
+    const char* field;
+  };
+  for (const Case& c :
+       {Case{R"({"ttl":"1m"})", "targets"}, Case{R"({"targets":[],"ttl":"1m"})", "targets"},
+        Case{R"({"targets":["x"],"ttl":"1m"})", "targets[0]"},
+        Case{R"({"targets":["service:db"],"ttl":"0s"})", "ttl"},
+        Case{R"({"targets":["service:db"],"ttl":-5})", "ttl"},
+        Case{R"({"targets":["service:db"],"ttl":"1m","extra":1})", "extra"},
+        Case{R"([1,2])", "object"}}) {
+    auto r = grant_request_from_json(c.json);
+    ASSERT_FALSE(r) << c.json;
+    EXPECT_NE(r.error().message.find(c.field), std::string::npos)
+        << c.json << ": " << r.error().message;
+  }
+}
+
+GrantRequest request(std::chrono::milliseconds ttl) {
+  GrantRequest r;
+  r.targets = {"service:db"};
+  r.ttl = ttl;
+  r.name = "t";
+  return r;
+}
+
+TEST(GrantStoreTest, IssuesCapsRevokesAndExpires) {
+  GrantStore store(1h);
+  auto issued = store.issue(request(48h));
+  ASSERT_TRUE(issued);
+  EXPECT_TRUE(issued->token.starts_with("tun_"));
+  EXPECT_LE(issued->grant.expires_at, WallClock::now() + 1h);
+  const std::string hash = crypto::hash_token(issued->token);
+  ASSERT_NE(store.find_by_token_hash(hash), nullptr);
+  EXPECT_EQ(store.find_by_token_hash(hash)->targets, std::vector<std::string>{"service:db"});
+
+  auto short_lived = store.issue(request(1s));
+  ASSERT_TRUE(short_lived);
+  EXPECT_EQ(store.next_expiry(), short_lived->grant.expires_at);
+  EXPECT_TRUE(store.take_expired(WallClock::now()).empty());
+  auto expired = store.take_expired(WallClock::now() + 2s);
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0].id, short_lived->grant.id);
+  EXPECT_EQ(store.refusal_for(crypto::hash_token(short_lived->token)), "tunnel token expired");
+
+  ASSERT_TRUE(store.revoke(issued->grant.id));
+  EXPECT_EQ(store.find_by_token_hash(hash), nullptr);
+  EXPECT_EQ(store.refusal_for(hash), "tunnel token revoked");
+  EXPECT_FALSE(store.revoke(issued->grant.id));
+  EXPECT_EQ(store.size(), 0u);
+  EXPECT_FALSE(store.issue(request(0ms)));
+}
+
+TEST(GrantStoreTest, PersistsHashesOnlyAndDropsExpiredOnLoad) {
+  const std::string path =
+      ::testing::TempDir() + "zlt_grant_store_" + std::to_string(::getpid()) + ".json";
+  std::remove(path.c_str());
+  GrantStore first(24h);
+  EXPECT_TRUE(first.load(path));  // no file yet: an empty store
+  auto kept = first.issue(request(1h));
+  ASSERT_TRUE(kept);
+  ASSERT_TRUE(first.save(path));
+  std::string text;
+  {
+    std::ifstream in(path);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  EXPECT_EQ(text.find(kept->token), std::string::npos) << "tokens are never written";
+  EXPECT_NE(text.find(crypto::hash_token(kept->token)), std::string::npos);
+
+  GrantStore second(24h);
+  ASSERT_TRUE(second.load(path));
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_NE(second.find_by_token_hash(crypto::hash_token(kept->token)), nullptr);
+
+  std::ofstream(path) << R"({"grants":[{"grant_id":"not-a-uuid"}]})";
+  GrantStore broken(24h);
+  auto st = broken.load(path);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message.find(path), std::string::npos) << st.error().message;
+  std::remove(path.c_str());
+}
+
+TEST(Rfc3339Test, RoundTripsWholeSeconds) {
+  const auto t = WallClock::from_time_t(1767225600);  // 2026-01-01T00:00:00Z
+  EXPECT_EQ(format_rfc3339(t), "2026-01-01T00:00:00Z");
+  EXPECT_EQ(parse_rfc3339("2026-01-01T00:00:00Z"), t);
+  EXPECT_EQ(format_rfc3339(t + 1500ms), "2026-01-01T00:00:01Z");  // truncated, never later
+  for (const char* bad : {"", "2026-01-01", "2026-01-01T00:00:00", "2026-01-01T00:00:00+01:00",
+                          "2026-13-01T00:00:00Z", "2026-01-01T00:00:00Zjunk"})
+    EXPECT_FALSE(parse_rfc3339(bad)) << bad;
+}
+
+}  // namespace
+}  // namespace zlt
