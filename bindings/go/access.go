@@ -116,20 +116,9 @@ type Access struct {
 //
 // An invalid configuration fails with ErrConfig and a message naming the field.
 func NewAccess(rt *Runtime, config any) (*Access, error) {
-	text, given, err := configJSON(config)
-	if err != nil {
-		return nil, err
-	}
-	var ctext *C.char // NULL, read as "{}": the library names the first missing field
-	if given {
-		if ctext, err = cString(text, "config"); err != nil {
-			return nil, err
-		}
-		defer C.free(unsafe.Pointer(ctext))
-	}
 	var c *C.zlt_access
-	err = rt.use(func(crt *C.zlt_runtime) error {
-		return call(func() C.int { return C.zlt_access_new(crt, ctext, &c) })
+	err := newFromConfig(rt, config, func(crt *C.zlt_runtime, ctext *C.char) C.int {
+		return C.zlt_access_new(crt, ctext, &c)
 	})
 	if err != nil {
 		return nil, err

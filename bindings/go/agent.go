@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/json"
 	"runtime/cgo"
-	"unsafe"
 )
 
 // ConnectionFilter decides whether an agent accepts a connection that arrived on a public
@@ -34,20 +33,9 @@ type Agent struct {
 //
 // An invalid configuration fails with ErrConfig and a message naming the field.
 func NewAgent(rt *Runtime, config any) (*Agent, error) {
-	text, given, err := configJSON(config)
-	if err != nil {
-		return nil, err
-	}
-	var ctext *C.char // NULL, read as "{}": the library names the first missing field
-	if given {
-		if ctext, err = cString(text, "config"); err != nil {
-			return nil, err
-		}
-		defer C.free(unsafe.Pointer(ctext))
-	}
 	var c *C.zlt_agent
-	err = rt.use(func(crt *C.zlt_runtime) error {
-		return call(func() C.int { return C.zlt_agent_new(crt, ctext, &c) })
+	err := newFromConfig(rt, config, func(crt *C.zlt_runtime, ctext *C.char) C.int {
+		return C.zlt_agent_new(crt, ctext, &c)
 	})
 	if err != nil {
 		return nil, err

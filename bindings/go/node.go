@@ -162,20 +162,9 @@ type NodeManager struct {
 //
 // An invalid configuration fails with ErrConfig and a message naming the field.
 func NewNodeManager(rt *Runtime, config any) (*NodeManager, error) {
-	text, given, err := configJSON(config)
-	if err != nil {
-		return nil, err
-	}
-	var ctext *C.char // NULL, read as "{}": the library names the first missing field
-	if given {
-		if ctext, err = cString(text, "config"); err != nil {
-			return nil, err
-		}
-		defer C.free(unsafe.Pointer(ctext))
-	}
 	var c *C.zlt_node_manager
-	err = rt.use(func(crt *C.zlt_runtime) error {
-		return call(func() C.int { return C.zlt_node_manager_new(crt, ctext, &c) })
+	err := newFromConfig(rt, config, func(crt *C.zlt_runtime, ctext *C.char) C.int {
+		return C.zlt_node_manager_new(crt, ctext, &c)
 	})
 	if err != nil {
 		return nil, err

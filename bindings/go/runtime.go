@@ -1,9 +1,12 @@
 package zlt
 
 /*
+#include <stdlib.h>
 #include "bridge.h"
 */
 import "C"
+
+import "unsafe"
 
 // Runtime is an event loop running on a thread of its own. Servers and agents created on it
 // do all their work on that thread, and their callbacks run there.
@@ -41,4 +44,24 @@ func (rt *Runtime) use(f func(c *C.zlt_runtime) error) error {
 		return newError(ErrInvalid, "nil *Runtime")
 	}
 	return rt.life.use("runtime", func() error { return f(rt.c) })
+}
+
+// newFromConfig runs create on rt's handle with config as C text: config is a Go value that
+// encoding/json can marshal, or JSON text; none is passed as NULL, which the library reads as
+// "{}" so that it names the first missing field itself.
+func newFromConfig(rt *Runtime, config any, create func(*C.zlt_runtime, *C.char) C.int) error {
+	text, given, err := configJSON(config)
+	if err != nil {
+		return err
+	}
+	var ctext *C.char
+	if given {
+		if ctext, err = cString(text, "config"); err != nil {
+			return err
+		}
+		defer C.free(unsafe.Pointer(ctext))
+	}
+	return rt.use(func(crt *C.zlt_runtime) error {
+		return call(func() C.int { return create(crt, ctext) })
+	})
 }

@@ -38,20 +38,9 @@ type Server struct {
 //
 // An invalid configuration fails with ErrConfig and a message naming the field.
 func NewServer(rt *Runtime, config any) (*Server, error) {
-	text, given, err := configJSON(config)
-	if err != nil {
-		return nil, err
-	}
-	var ctext *C.char // NULL: the defaults
-	if given {
-		if ctext, err = cString(text, "config"); err != nil {
-			return nil, err
-		}
-		defer C.free(unsafe.Pointer(ctext))
-	}
 	var c *C.zlt_registry
-	err = rt.use(func(crt *C.zlt_runtime) error {
-		return call(func() C.int { return C.zlt_registry_new(crt, ctext, &c) })
+	err := newFromConfig(rt, config, func(crt *C.zlt_runtime, ctext *C.char) C.int {
+		return C.zlt_registry_new(crt, ctext, &c)
 	})
 	if err != nil {
 		return nil, err
