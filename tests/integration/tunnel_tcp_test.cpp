@@ -58,7 +58,12 @@ EchoResult echo_transfer(int fd, std::size_t total, std::uint64_t seed,
 class TunnelTcp : public ::testing::Test {
  protected:
   void SetUp() override {
-    h_.start_server();
+    auto cfg = Harness::server_config();
+    // Answers to Connect queue behind bulk data on the same WebSocket; under a sanitizer's
+    // slowdown 200 busy streams can hold one back for seconds. These tests are about the bytes,
+    // not about connect timing (v1_compat_test covers that).
+    cfg.connect_timeout = std::chrono::seconds(30);
+    h_.start_server(cfg);
     h_.start_agent({config::ServiceConfig::tcp("echo", echo_.port())});
     port_ = h_.public_port("echo");
     ASSERT_NE(port_, 0);
