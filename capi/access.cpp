@@ -107,34 +107,14 @@ ZLT_EXPORT int zlt_access_new(zlt_runtime* rt, const char* config_json, zlt_acce
     if (rt == nullptr) return invalid("zlt_access_new", "rt must not be NULL");
     auto setup = parse_access_setup(config_json != nullptr ? config_json : "{}");
     if (!setup) return fail(setup.error());
-    auto handle = std::make_unique<zlt_access>();
-    handle->core = rt->core;
-    zlt_access* h = handle.get();
-    int rc = run_on_loop(*h->core, [&]() -> Status {
-      RuntimeCore& core = *h->core;
-      if (core.closing) return zlt::make_error(Errc::shutdown, "the runtime is being freed");
-      core.live.push_back(h);
-      try {
-        auto manager = zlt::AccessManager::create(*core.runtime, std::move(setup->client),
-                                                  std::move(setup->access));
-        if (!manager) {
-          forget(core, h);
-          return manager.take_error();
-        }
-        h->manager = std::move(*manager);
-        h->manager->set_event_sink([h](const nlohmann::json& event) {
-          if (h->event_cb != nullptr) deliver_event(h->event_cb, h->event_user, event);
-        });
-      } catch (...) {
-        forget(core, h);
-        h->destroy();  // here, on the loop, not when the handle dies on the caller's thread
-        throw;
-      }
+    return create_handle(rt->core, out, [&](zlt::Runtime& runtime, zlt_access* h) -> Status {
+      auto manager =
+          zlt::AccessManager::create(runtime, std::move(setup->client), std::move(setup->access));
+      if (!manager) return manager.take_error();
+      h->manager = std::move(*manager);
+      h->manager->set_event_sink(events_to_host(h));
       return {};
     });
-    if (rc != ZLT_OK) return rc;
-    *out = handle.release();
-    return ZLT_OK;
   });
 }
 

@@ -69,37 +69,17 @@ ZLT_EXPORT int zlt_agent_new(zlt_runtime* rt, const char* config_json, zlt_agent
     if (rt == nullptr) return invalid("zlt_agent_new", "rt must not be NULL");
     auto config = zlt::config::parse_client_config(config_json != nullptr ? config_json : "{}");
     if (!config) return fail(config.error());
-    auto handle = std::make_unique<zlt_agent>();
-    handle->core = rt->core;
-    zlt_agent* h = handle.get();
-    int rc = run_on_loop(*h->core, [&]() -> Status {
-      RuntimeCore& core = *h->core;
-      if (core.closing) return zlt::make_error(Errc::shutdown, "the runtime is being freed");
-      core.live.push_back(h);
-      try {
-        auto agent = zlt::TunnelAgent::create(*core.runtime, std::move(*config));
-        if (!agent) {
-          forget(core, h);
-          return agent.take_error();
-        }
-        h->agent = std::move(*agent);
-        h->agent->set_event_sink([h](const nlohmann::json& event) {
-          if (h->event_cb != nullptr) deliver_event(h->event_cb, h->event_user, event);
-        });
-        h->agent->set_connection_callback(
-            [h](const zlt::Uuid& service, const zlt::Uuid& connection, const std::string& addr) {
-              return accept_with_host(h, service, connection, addr);
-            });
-      } catch (...) {
-        forget(core, h);
-        h->destroy();  // here, on the loop, not when the handle dies on the caller's thread
-        throw;
-      }
+    return create_handle(rt->core, out, [&](zlt::Runtime& runtime, zlt_agent* h) -> Status {
+      auto agent = zlt::TunnelAgent::create(runtime, std::move(*config));
+      if (!agent) return agent.take_error();
+      h->agent = std::move(*agent);
+      h->agent->set_event_sink(events_to_host(h));
+      h->agent->set_connection_callback(
+          [h](const zlt::Uuid& service, const zlt::Uuid& connection, const std::string& addr) {
+            return accept_with_host(h, service, connection, addr);
+          });
       return {};
     });
-    if (rc != ZLT_OK) return rc;
-    *out = handle.release();
-    return ZLT_OK;
   });
 }
 

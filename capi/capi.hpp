@@ -78,6 +78,33 @@ int run_on_loop(RuntimeCore& core, const std::function<Status()>& fn);
 // Loop thread: forgets `object` as a live handle.
 void forget(RuntimeCore& core, Object* object) noexcept;
 
+// The shared body of every zlt_*_new: a handle of type H on `core`, registered as live, whose
+// core object `init(runtime, handle)` builds on the loop thread. On failure nothing is left
+// behind: the handle is forgotten, and an object half set up when an exception escaped is
+// destroyed there, on the loop, not when the handle dies on the caller's thread.
+template <class H, class Init>
+int create_handle(const std::shared_ptr<RuntimeCore>& core, H** out, Init&& init) {
+  auto handle = std::make_unique<H>();
+  handle->core = core;
+  H* h = handle.get();
+  int rc = run_on_loop(*core, [&]() -> Status {
+    if (core->closing) return make_error(Errc::shutdown, "the runtime is being freed");
+    core->live.push_back(h);
+    try {
+      Status st = init(*core->runtime, h);
+      if (!st) forget(*core, h);
+      return st;
+    } catch (...) {
+      forget(*core, h);
+      h->destroy();
+      throw;
+    }
+  });
+  if (rc != ZLT_OK) return rc;
+  *out = handle.release();
+  return ZLT_OK;
+}
+
 // Loop thread: destroys the handles freed inside callbacks.
 void sweep(RuntimeCore& core) noexcept;
 
@@ -96,6 +123,15 @@ std::string json_text(const nlohmann::json& j);
 
 // Hands one core event to a host callback as a zlt_event. Never throws into the core.
 void deliver_event(zlt_event_cb cb, void* user, const nlohmann::json& event) noexcept;
+
+// A core event sink that passes events to the handle's host callback (event_cb / event_user),
+// when one is set.
+template <class H>
+auto events_to_host(H* h) {
+  return [h](const nlohmann::json& event) {
+    if (h->event_cb != nullptr) deliver_event(h->event_cb, h->event_user, event);
+  };
+}
 
 }  // namespace zlt::capi
 

@@ -130,38 +130,20 @@ ZLT_EXPORT int zlt_node_manager_new(zlt_runtime* rt, const char* node_config_jso
     auto config =
         zlt::config::parse_node_config(node_config_json != nullptr ? node_config_json : "{}");
     if (!config) return fail(config.error());
-    auto handle = std::make_unique<zlt_node_manager>();
-    handle->core = rt->core;
-    zlt_node_manager* h = handle.get();
-    int rc = run_on_loop(*h->core, [&]() -> Status {
-      RuntimeCore& core = *h->core;
-      if (core.closing) return zlt::make_error(Errc::shutdown, "the runtime is being freed");
-      core.live.push_back(h);
-      try {
-        auto manager = zlt::NodeTunnelManager::create(*core.runtime, *config);
-        if (!manager) {
-          forget(core, h);
-          return manager.take_error();
-        }
-        h->manager = std::move(*manager);
-        zlt::Runtime* runtime = core.runtime.get();  // outlives the manager
-        h->manager->set_event_sink([inbox = h->inbox, runtime](const nlohmann::json& event) {
-          if (inbox->closed || inbox->cb == nullptr) return;
-          inbox->pending.push_back(event);
-          if (!inbox->flush_queued) inbox->flush_queued = runtime->post([inbox] { flush(*inbox); });
-        });
-        h->manager->set_overlay_resolver(
-            [h](const std::string& node) { return resolve_with_host(h, node); });
-      } catch (...) {
-        forget(core, h);
-        h->destroy();  // here, on the loop, not when the handle dies on the caller's thread
-        throw;
-      }
+    return create_handle(rt->core, out, [&](zlt::Runtime& runtime, zlt_node_manager* h) -> Status {
+      auto manager = zlt::NodeTunnelManager::create(runtime, *config);
+      if (!manager) return manager.take_error();
+      h->manager = std::move(*manager);
+      // The runtime outlives the manager.
+      h->manager->set_event_sink([inbox = h->inbox, rt = &runtime](const nlohmann::json& event) {
+        if (inbox->closed || inbox->cb == nullptr) return;
+        inbox->pending.push_back(event);
+        if (!inbox->flush_queued) inbox->flush_queued = rt->post([inbox] { flush(*inbox); });
+      });
+      h->manager->set_overlay_resolver(
+          [h](const std::string& node) { return resolve_with_host(h, node); });
       return {};
     });
-    if (rc != ZLT_OK) return rc;
-    *out = handle.release();
-    return ZLT_OK;
   });
 }
 

@@ -94,33 +94,13 @@ ZLT_EXPORT int zlt_registry_new(zlt_runtime* rt, const char* config_json, zlt_re
     if (rt == nullptr) return invalid("zlt_registry_new", "rt must not be NULL");
     auto config = zlt::config::parse_server_config(config_json != nullptr ? config_json : "{}");
     if (!config) return fail(config.error());
-    auto handle = std::make_unique<zlt_registry>();
-    handle->core = rt->core;
-    zlt_registry* h = handle.get();
-    int rc = run_on_loop(*h->core, [&]() -> Status {
-      RuntimeCore& core = *h->core;
-      if (core.closing) return zlt::make_error(Errc::shutdown, "the runtime is being freed");
-      core.live.push_back(h);
-      try {
-        auto server = zlt::TunnelServer::create(*core.runtime, std::move(*config));
-        if (!server) {
-          forget(core, h);
-          return server.take_error();
-        }
-        h->server = std::move(*server);
-        h->server->set_event_sink([h](const nlohmann::json& event) {
-          if (h->event_cb != nullptr) deliver_event(h->event_cb, h->event_user, event);
-        });
-      } catch (...) {
-        forget(core, h);
-        h->destroy();  // here, on the loop, not when the handle dies on the caller's thread
-        throw;
-      }
+    return create_handle(rt->core, out, [&](zlt::Runtime& runtime, zlt_registry* h) -> Status {
+      auto server = zlt::TunnelServer::create(runtime, std::move(*config));
+      if (!server) return server.take_error();
+      h->server = std::move(*server);
+      h->server->set_event_sink(events_to_host(h));
       return {};
     });
-    if (rc != ZLT_OK) return rc;
-    *out = handle.release();
-    return ZLT_OK;
   });
 }
 

@@ -18,7 +18,34 @@ __all__ = ["Runtime"]
 _tokens = itertools.count(1)
 
 
-class Runtime:
+class _Closing:
+    """close() on leaving a `with` block, and close() from the finalizer as a safety net only
+    (close() explicitly or use `with`). Subclasses set `_handle` (None once closed)."""
+
+    _handle: Any
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            if self._handle is None:
+                return
+            if _native.in_callback():
+                _native.defer(self.close)
+            else:
+                self.close()
+        except Exception:  # noqa: BLE001 - nothing useful to do in a finalizer
+            pass
+
+
+class Runtime(_Closing):
     """An event loop running on a thread of its own, owned by the library.
 
     Every :class:`~zlayer_tunnel.TunnelServer` and :class:`~zlayer_tunnel.TunnelAgent` lives
@@ -84,24 +111,6 @@ class Runtime:
             _native.live_runtimes.discard(self)
             _native.drain_deferred()
 
-    def __enter__(self) -> Runtime:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        # A safety net only: close() explicitly or use `with`.
-        try:
-            if self._handle is None:
-                return
-            if _native.in_callback():
-                _native.defer(self.close)
-            else:
-                self.close()
-        except Exception:  # noqa: BLE001 - nothing useful to do in a finalizer
-            pass
-
     def __repr__(self) -> str:
         return f"<Runtime {'closed' if self.closed else 'open'}>"
 
@@ -154,7 +163,7 @@ def _event_trampoline(handlers: Handlers, what: str) -> Any:
     return _native.EVENT_CB(on_event)
 
 
-class _LoopObject:
+class _LoopObject(_Closing):
     """What a server and an agent share: a handle on a runtime and the trampolines the library
     may call, both released by close()."""
 
@@ -228,21 +237,3 @@ class _LoopObject:
         self._free(handle)
         trampolines, self._trampolines = self._trampolines, []
         self._runtime._release(self, trampolines)
-
-    def __enter__(self) -> Any:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        # A safety net only: close() explicitly or use `with`.
-        try:
-            if self._handle is None:
-                return
-            if _native.in_callback():
-                _native.defer(self.close)
-            else:
-                self.close()
-        except Exception:  # noqa: BLE001 - nothing useful to do in a finalizer
-            pass
