@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/runtime/callback_guard.hpp"
 #include "core/runtime/log.hpp"
 #include "core/session/session.hpp"
 
@@ -84,7 +85,7 @@ TcpEndpoint& TcpEndpoint::dial(Stream& stream, const std::string& host, std::uin
   raw->resolve.data = raw;
   int rc = uv_getaddrinfo(
       stream.session().loop(), &raw->resolve,
-      [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
+      guarded_lambda<"tcp resolve">([](uv_getaddrinfo_t* req, int status, addrinfo* res) {
         std::unique_ptr<Dial> d(static_cast<Dial*>(req->data));
         d->phase = Dial::Phase::idle;
         TcpEndpoint* owner = d->owner;
@@ -113,7 +114,7 @@ TcpEndpoint& TcpEndpoint::dial(Stream& stream, const std::string& host, std::uin
         }
         owner->dial_ = d.release();
         owner->connect_to(owner->dial_->addresses[0]);
-      },
+      }),
       host.c_str(), nullptr, &hints);
   if (rc != 0) {
     ep.dial_failed("host not found: " + host + " (" + uv_strerror(rc) + ")");
@@ -130,7 +131,8 @@ void TcpEndpoint::connect_to(const SockAddr& addr) {
   dial_->connect.data = dial_;
   dial_->phase = Dial::Phase::connecting;
   int rc = uv_tcp_connect(
-      &dial_->connect, socket_.get(), addr.get(), [](uv_connect_t* req, int status) {
+      &dial_->connect, socket_.get(), addr.get(),
+      guarded_lambda<"tcp connect">([](uv_connect_t* req, int status) {
         auto* d = static_cast<Dial*>(req->data);
         d->phase = Dial::Phase::idle;
         TcpEndpoint* owner = d->owner;
@@ -152,7 +154,7 @@ void TcpEndpoint::connect_to(const SockAddr& addr) {
           return;
         }
         owner->dial_failed(d->last_error);
-      });
+      }));
   if (rc != 0) {
     dial_->phase = Dial::Phase::idle;
     dial_->last_error = reason_for(rc);
@@ -199,7 +201,8 @@ void TcpEndpoint::start_reading() {
     return;
   }
   reading_ = true;
-  uv_read_start(socket_.stream(), &TcpEndpoint::on_alloc, &TcpEndpoint::on_read);
+  uv_read_start(socket_.stream(), guarded<&TcpEndpoint::on_alloc, "tcp read">,
+                guarded<&TcpEndpoint::on_read, "tcp read">);
 }
 
 void TcpEndpoint::stop_reading() {
@@ -269,7 +272,8 @@ void TcpEndpoint::deliver(std::span<const std::uint8_t> bytes) {
                              static_cast<unsigned>(req->bytes->size()));
   queued_ += req->bytes->size();
   req->req.data = req.get();
-  int rc = uv_write(&req->req, socket_.stream(), &buf, 1, &TcpEndpoint::on_written);
+  int rc = uv_write(&req->req, socket_.stream(), &buf, 1,
+                    guarded<&TcpEndpoint::on_written, "tcp write">);
   if (rc != 0) {
     queued_ -= req->bytes->size();
     stream_.fail(reason_for(rc));
@@ -301,11 +305,11 @@ void TcpEndpoint::shutdown_write() {
   if (shutdown_started_ || closed_ || !socket_) return;
   shutdown_started_ = true;
   auto* req = new uv_shutdown_t;  // NOLINT: freed in its callback
-  int rc = uv_shutdown(req, socket_.stream(), [](uv_shutdown_t* r, int) {
+  int rc = uv_shutdown(req, socket_.stream(), guarded_lambda<"tcp shutdown">([](uv_shutdown_t* r, int) {
     std::unique_ptr<uv_shutdown_t> owned(r);
     auto* self = static_cast<TcpEndpoint*>(r->handle->data);
     if (self != nullptr) self->stream_.local_write_done();
-  });
+  }));
   if (rc != 0) {
     delete req;  // NOLINT
     stream_.local_write_done();

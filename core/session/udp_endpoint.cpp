@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "core/runtime/callback_guard.hpp"
 #include "core/runtime/log.hpp"
 #include "core/session/session.hpp"
 
@@ -32,10 +33,10 @@ bool DatagramSender::send(uv_udp_t* socket, const SockAddr* to,
   buf = uv_buf_init(reinterpret_cast<char*>(req->bytes->data()),
                     static_cast<unsigned>(req->bytes->size()));
   req->req.data = req.get();
-  if (uv_udp_send(&req->req, socket, &buf, 1, addr, [](uv_udp_send_t* r, int) {
+  if (uv_udp_send(&req->req, socket, &buf, 1, addr, guarded_lambda<"udp send">([](uv_udp_send_t* r, int) {
         std::unique_ptr<Req> done(static_cast<Req*>(r->data));
         *done->queued -= done->bytes->size();
-      }) != 0)
+      })) != 0)
     return false;
   *queued_ += bytes.size();
   req.release();  // owned by libuv until the callback
@@ -60,7 +61,7 @@ ConnectedUdpEndpoint& ConnectedUdpEndpoint::dial(Stream& stream, const std::stri
   hints.ai_socktype = SOCK_DGRAM;
   int rc = uv_getaddrinfo(
       stream.session().loop(), ep.resolving_.get(),
-      [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
+      guarded_lambda<"udp resolve">([](uv_getaddrinfo_t* req, int status, addrinfo* res) {
         auto* owner = static_cast<ConnectedUdpEndpoint*>(req->data);
         if (owner == nullptr) {  // the endpoint is gone; it left the request to us
           std::unique_ptr<uv_getaddrinfo_t> drop(req);
@@ -78,7 +79,7 @@ ConnectedUdpEndpoint& ConnectedUdpEndpoint::dial(Stream& stream, const std::stri
         a.len = static_cast<socklen_t>(res->ai_addrlen);
         uv_freeaddrinfo(res);
         owner->connect_to(a);
-      },
+      }),
       host.c_str(), std::to_string(port).c_str(), &hints);
   if (rc != 0) {
     ep.resolving_.reset();
@@ -104,7 +105,8 @@ void ConnectedUdpEndpoint::connect_to(const SockAddr& addr) {
 }
 
 void ConnectedUdpEndpoint::on_open() {
-  if (socket_) uv_udp_recv_start(socket_.get(), &on_alloc, &on_recv);
+  if (socket_) uv_udp_recv_start(socket_.get(), guarded<&on_alloc, "udp receive">,
+                                 guarded<&on_recv, "udp receive">);
 }
 
 void ConnectedUdpEndpoint::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
