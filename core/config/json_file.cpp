@@ -10,7 +10,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/common/json_dump.hpp"
 #include "core/config/config.hpp"
 
 namespace zlt::config {
@@ -118,7 +117,7 @@ Result<std::string> read_text_file(const std::string& path) {
 Status save_json_file(const std::string& path, const nlohmann::json& j) {
   std::string text;
   try {
-    text = dump_json(j, 2) + "\n";
+    text = j.dump(2) + "\n";
   } catch (const nlohmann::json::exception& e) {
     return make_error(Errc::invalid_argument, path + ": cannot encode JSON: " + e.what());
   }
