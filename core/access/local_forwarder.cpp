@@ -1,7 +1,7 @@
 #include "core/access/local_forwarder.hpp"
 
-#include "core/runtime/callback_guard.hpp"
 #include "core/agent/agent_session.hpp"
+#include "core/runtime/callback_guard.hpp"
 #include "core/runtime/log.hpp"
 #include "core/session/tcp_endpoint.hpp"
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/runtime/callback_guard.hpp"
 #include "core/protocol/codec.hpp"
+#include "core/runtime/callback_guard.hpp"
 #include "core/runtime/log.hpp"
 
 namespace zlt {

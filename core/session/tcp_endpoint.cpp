@@ -305,11 +305,12 @@ void TcpEndpoint::shutdown_write() {
   if (shutdown_started_ || closed_ || !socket_) return;
   shutdown_started_ = true;
   auto* req = new uv_shutdown_t;  // NOLINT: freed in its callback
-  int rc = uv_shutdown(req, socket_.stream(), guarded_lambda<"tcp shutdown">([](uv_shutdown_t* r, int) {
+  auto on_shutdown = guarded_lambda<"tcp shutdown">([](uv_shutdown_t* r, int) {
     std::unique_ptr<uv_shutdown_t> owned(r);
     auto* self = static_cast<TcpEndpoint*>(r->handle->data);
     if (self != nullptr) self->stream_.local_write_done();
-  }));
+  });
+  int rc = uv_shutdown(req, socket_.stream(), on_shutdown);
   if (rc != 0) {
     delete req;  // NOLINT
     stream_.local_write_done();

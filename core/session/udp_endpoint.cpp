@@ -33,11 +33,11 @@ bool DatagramSender::send(uv_udp_t* socket, const SockAddr* to,
   buf = uv_buf_init(reinterpret_cast<char*>(req->bytes->data()),
                     static_cast<unsigned>(req->bytes->size()));
   req->req.data = req.get();
-  if (uv_udp_send(&req->req, socket, &buf, 1, addr, guarded_lambda<"udp send">([](uv_udp_send_t* r, int) {
-        std::unique_ptr<Req> done(static_cast<Req*>(r->data));
-        *done->queued -= done->bytes->size();
-      })) != 0)
-    return false;
+  auto on_sent = guarded_lambda<"udp send">([](uv_udp_send_t* r, int) {
+    std::unique_ptr<Req> done(static_cast<Req*>(r->data));
+    *done->queued -= done->bytes->size();
+  });
+  if (uv_udp_send(&req->req, socket, &buf, 1, addr, on_sent) != 0) return false;
   *queued_ += bytes.size();
   req.release();  // owned by libuv until the callback
   return true;

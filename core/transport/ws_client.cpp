@@ -4,9 +4,9 @@
 #include <array>
 #include <cstring>
 
-#include "core/runtime/callback_guard.hpp"
 #include "core/common/bytes.hpp"
 #include "core/protocol/utf8.hpp"
+#include "core/runtime/callback_guard.hpp"
 #include "core/runtime/log.hpp"
 #include "core/transport/http_head.hpp"
 #include "core/transport/http_proxy.hpp"
@@ -271,8 +271,9 @@ bool WsClient::begin_resolve() {
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_protocol = IPPROTO_TCP;
   const std::string port = std::to_string(dest.port);
-  int rc = uv_getaddrinfo(loop_, &req->req, guarded<&WsClient::on_resolved, "websocket client resolve">, dest.host.c_str(), port.c_str(),
-                          &hints);
+  int rc = uv_getaddrinfo(loop_, &req->req,
+                          guarded<&WsClient::on_resolved, "websocket client resolve">,
+                          dest.host.c_str(), port.c_str(), &hints);
   if (rc != 0) {
     finish(make_error(Errc::connection, "resolve " + dest.host + ": " + uv_error_text(rc)));
     return false;
@@ -320,7 +321,8 @@ bool WsClient::connect_next() {
       auto req = std::make_unique<ConnectReq>();
       req->owner = this;
       req->req.data = req.get();
-      rc = uv_tcp_connect(&req->req, tcp_.get(), sa, guarded<&WsClient::on_connected, "websocket client connect">);
+      rc = uv_tcp_connect(&req->req, tcp_.get(), sa,
+                          guarded<&WsClient::on_connected, "websocket client connect">);
       if (rc == 0) {
         connecting_ = req.release();
         return true;

@@ -117,7 +117,8 @@ TEST(CapiLifetime, FreeingWhileOtherThreadsAreInCallsIsSafe) {
         started.count_down();
         char* out = nullptr;
         if (i % 2 == 0)
-          c.rc = (i % 4 == 0) ? zlt_registry_status(reg, &out) : zlt_registry_list_grants(reg, &out);
+          c.rc =
+              (i % 4 == 0) ? zlt_registry_status(reg, &out) : zlt_registry_list_grants(reg, &out);
         else
           c.rc = zlt_agent_status(agent, &out);
         zlt_free(out);

@@ -130,7 +130,8 @@ TEST(HostileInput, NewlinesFromPeersCannotForgeLogLines) {
 
   // Both texts reached the log, escaped onto the line of their own event.
   EXPECT_TRUE(logs.wait_for("db\\n" + forged + ":5432")) << "the Open was not logged";
-  EXPECT_TRUE(logs.wait_for("x\\n" + forged + "\\r\\n" + forged)) << "the Disconnect was not logged";
+  EXPECT_TRUE(logs.wait_for("x\\n" + forged + "\\r\\n" + forged))
+      << "the Disconnect was not logged";
   expect_lines_intact(logs, forged);
   EXPECT_TRUE(bystander.finish());
 }
