@@ -182,8 +182,7 @@ WsServer::Impl* impl_of(lws* wsi) {
   return ctx != nullptr ? static_cast<WsServer::Impl*>(ctx->owner(wsi)) : nullptr;
 }
 
-int dispatch_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
-                      size_t len) {
+int dispatch_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
   auto* pss = static_cast<Pss*>(user);
   WsServer::Impl* impl = impl_of(wsi);
   switch (reason) {
@@ -631,12 +630,11 @@ Result<SockAddr> WsServer::listen(std::string_view host, std::uint16_t port) {
   }
   l->owner = impl_.get();
   l->poll.set_data(l.get());
-  uv_poll_start(l->poll.get(), UV_READABLE, [](uv_poll_t* h, int status, int) {
-    guard_callback("control listener", [&] {
-      auto* listener = static_cast<Impl::Listener*>(h->data);
-      if (listener != nullptr && status >= 0) listener->owner->accept_ready(*listener);
-    });
-  });
+  uv_poll_start(l->poll.get(), UV_READABLE,
+                guarded_lambda<"control listener">([](uv_poll_t* h, int status, int) {
+    auto* listener = static_cast<Impl::Listener*>(h->data);
+    if (listener != nullptr && status >= 0) listener->owner->accept_ready(*listener);
+  }));
   SockAddr bound = l->address;
   impl_->listeners.push_back(std::move(l));
   return bound;
