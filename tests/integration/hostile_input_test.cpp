@@ -90,9 +90,9 @@ struct Reply {
 };
 
 Reply admin_call(std::uint16_t port, const std::string& method, const std::string& path,
-                 const std::string& body = "") {
+                 const std::string& body = "", const std::string& token = kAdmin) {
   std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
-                    kAdmin + "\r\n";
+                    token + "\r\n";
   if (!body.empty())
     req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
            "\r\n";
@@ -161,12 +161,16 @@ TEST(HostileInput, AdminBodyThatIsNotUtf8IsRefusedAndTheServerKeepsServing) {
   EXPECT_TRUE(not_json.body["error"].get<std::string>().starts_with("invalid JSON: "))
       << not_json.raw;
 
+  // A refusal that logs the path the peer sent, bytes that are not UTF-8 included.
+  EXPECT_EQ(admin_call(h.control_port(), "GET", "/admin/v1/\xff\xfe", "", "wrong").status, 401);
+
   Reply status = admin_call(h.control_port(), "GET", "/admin/v1/status");
   EXPECT_EQ(status.status, 200) << status.raw;
   Reply grant = admin_call(h.control_port(), "POST", "/admin/v1/grants",
                            R"({"targets":["service:db"],"ttl":"1m"})");
   EXPECT_EQ(grant.status, 201) << grant.raw;
   EXPECT_TRUE(logs.has("refused: request body is not valid UTF-8"));
+  EXPECT_TRUE(logs.has("GET /admin/v1/\\xff\\xfe refused: missing or wrong admin token"));
   expect_lines_intact(logs, "FORGED");
   EXPECT_TRUE(bystander.finish());
 }
