@@ -22,6 +22,8 @@ TEST(Bystander, FailsWhenTheServerGoesAway) {
   Bystander b(h);
   ASSERT_TRUE(eventually([&] { return b.rounds() >= 5; }, 20s));
   h.stop_server();
+  // The round in flight fails once the public port is gone; finish() must then say so.
+  EXPECT_TRUE(eventually([&] { return b.failed(); }, 20s));
   EXPECT_FALSE(b.finish());
 }
 

@@ -44,6 +44,11 @@ class Bystander {
 
   std::uint64_t bytes_verified() const { return bytes_verified_.load(); }
   std::uint64_t rounds() const { return rounds_.load(); }
+  // The client thread has seen a failure (finish() will say which).
+  bool failed() {
+    std::lock_guard lock(mu_);
+    return !failure_.empty();
+  }
 
  private:
   void run();
