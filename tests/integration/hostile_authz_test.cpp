@@ -183,13 +183,21 @@ TEST(HostileAuthz, NamesInAllowListsDoNotReachLoopback) {
   const std::uint64_t rounds = b.rounds();
 
   // The attack: a grant for a name that resolves to this host.
-  const std::string by_name = issue_grant(h, {"localhost:" + port});
+  UdpEchoServer udp_echo;
+  const std::string udp_port = std::to_string(udp_echo.port());
+  const std::string by_name = issue_grant(h, {"localhost:" + port, "localhost:" + udp_port});
   auto user = open_session(h.control_port(), by_name);
   ASSERT_TRUE(user);
   ASSERT_TRUE(user->send(open_tcp("localhost:" + port)));
   auto refused = user->expect<proto::ConnectFail>();
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->reason, "target resolves to a loopback address");
+  // Datagram Opens go through the same check.
+  const std::string udp_target = "localhost:" + udp_port;
+  ASSERT_TRUE(user->send(proto::Open{crypto::uuid_v4(), proto::ServiceProtocol::udp, udp_target}));
+  auto udp_refused = user->expect<proto::ConnectFail>();
+  ASSERT_TRUE(udp_refused);
+  EXPECT_EQ(udp_refused->reason, "target resolves to a loopback address");
   // A wildcard host is no more an allow entry for this host than a name is.
   const std::string wildcard = issue_grant(h, {"*:*"});
   auto any = open_session(h.control_port(), wildcard);

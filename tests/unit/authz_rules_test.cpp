@@ -116,6 +116,28 @@ TEST(TokenRoleTest, ServicesListDecidesWhatMayBeRegistered) {
             "digits, '-' and '_')");
 }
 
+TEST(TokenRoleTest, ServicesListInTheServerConfig) {
+  auto c = config::server_config_from_json(nlohmann::json::parse(
+      R"({"tokens": [{"token": "a", "services": ["db"]}, {"token": "b", "services": []},
+                     {"token": "c"}]})"));
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->tokens[0].services, std::optional<std::vector<std::string>>({"db"}));
+  EXPECT_EQ(c->tokens[1].services, std::optional<std::vector<std::string>>(
+                                       std::vector<std::string>{}));
+  EXPECT_FALSE(c->tokens[2].services);
+  EXPECT_TRUE(c->validate());
+  // Written back as read.
+  auto again = config::server_config_from_json(config::to_json(*c));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *c);
+  c->tokens[0].services = std::vector<std::string>{"ok", "bad name"};
+  auto st = c->validate();
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().message,
+            "tokens[0].services[1]: invalid service name 'bad name' (use 1-255 bytes of letters, "
+            "digits, '-' and '_')");
+}
+
 TEST(NameHoldTest, AnEndedTunnelsNamesStayWithItsToken) {
   TunnelRegistry registry({30000, 30010});
   const std::string a = crypto::hash_token("a");
