@@ -297,7 +297,9 @@ ZLT_EXPORT int zlt_verdict_set_reason(zlt_token_verdict* verdict, const char* re
  * Sets what an accepted token may do, as JSON:
  *   {"name": "team-a",                  shown in logs and status (optional)
  *    "allowed_ports": [30000, 30010],   public ports it may hold (optional; default: any)
- *    "allow": ["service:db", "10.0.0.0/8:5432"]}   targets it may open (optional)
+ *    "allow": ["service:db", "10.0.0.0/8:5432"],   targets it may open (optional)
+ *    "services": ["db"]}                service names it may register (optional; default:
+ *                                       any; [] none)
  * Only valid during the validator callback that received `verdict`. NULL clears it (the
  * default grant: any port, no open targets). On error the verdict keeps its previous grant.
  * Errors: ZLT_EINVAL (verdict NULL), ZLT_ECONFIG (bad JSON or field; the message names it).

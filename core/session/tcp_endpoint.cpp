@@ -31,6 +31,7 @@ struct TcpEndpoint::Dial {
   std::vector<SockAddr> addresses;
   std::size_t next = 0;
   std::string last_error;
+  AddressCheck check;
   Timer deadline;
 };
 
@@ -60,7 +61,7 @@ TcpEndpoint::TcpEndpoint(Stream& stream, UvHandle<uv_tcp_t> socket)
 TcpEndpoint::~TcpEndpoint() { close(true); }
 
 TcpEndpoint& TcpEndpoint::dial(Stream& stream, const std::string& host, std::uint16_t port,
-                               std::chrono::milliseconds timeout) {
+                               std::chrono::milliseconds timeout, AddressCheck check) {
   std::unique_ptr<TcpEndpoint> self(new TcpEndpoint(stream));
   TcpEndpoint& ep = *self;
   stream.set_endpoint(std::move(self));
@@ -69,13 +70,14 @@ TcpEndpoint& TcpEndpoint::dial(Stream& stream, const std::string& host, std::uin
   dial->owner = &ep;
   dial->host = host;
   dial->port = port;
+  dial->check = std::move(check);
   dial->deadline.attach(stream.session().loop());
   dial->deadline.start(timeout, [&ep] { ep.dial_failed("timeout"); });
 
   if (auto literal = resolve_listen_address(host, port)) {
     dial->addresses.push_back(*literal);
     ep.dial_ = dial.release();  // owned by the request in flight from here on
-    ep.connect_to(ep.dial_->addresses[0]);
+    ep.connect_first();
     return ep;
   }
   addrinfo hints{};
@@ -113,7 +115,7 @@ TcpEndpoint& TcpEndpoint::dial(Stream& stream, const std::string& host, std::uin
           return;
         }
         owner->dial_ = d.release();
-        owner->connect_to(owner->dial_->addresses[0]);
+        owner->connect_first();
       }),
       host.c_str(), nullptr, &hints);
   if (rc != 0) {
@@ -123,6 +125,14 @@ TcpEndpoint& TcpEndpoint::dial(Stream& stream, const std::string& host, std::uin
   raw->phase = Dial::Phase::resolving;
   ep.dial_ = dial.release();  // owned by the resolve request
   return ep;
+}
+
+void TcpEndpoint::connect_first() {
+  if (auto refusal = keep_permitted(dial_->addresses, dial_->check)) {
+    dial_failed(std::move(*refusal));
+    return;
+  }
+  connect_to(dial_->addresses[0]);
 }
 
 void TcpEndpoint::connect_to(const SockAddr& addr) {

@@ -46,12 +46,13 @@ bool DatagramSender::send(uv_udp_t* socket, const SockAddr* to,
 // ---- ConnectedUdpEndpoint ----
 
 ConnectedUdpEndpoint& ConnectedUdpEndpoint::dial(Stream& stream, const std::string& host,
-                                                 std::uint16_t port) {
+                                                 std::uint16_t port, AddressCheck check) {
   std::unique_ptr<ConnectedUdpEndpoint> self(new ConnectedUdpEndpoint(stream));
   ConnectedUdpEndpoint& ep = *self;
   stream.set_endpoint(std::move(self));
+  ep.check_ = std::move(check);
   if (auto literal = resolve_listen_address(host, port)) {
-    ep.connect_to(*literal);
+    ep.connect_first({*literal});
     return ep;
   }
   ep.resolving_ = std::make_unique<uv_getaddrinfo_t>();
@@ -74,11 +75,15 @@ ConnectedUdpEndpoint& ConnectedUdpEndpoint::dial(Stream& stream, const std::stri
           owner->stream_.refuse("host not found");
           return;
         }
-        SockAddr a;
-        std::memcpy(&a.storage, res->ai_addr, res->ai_addrlen);
-        a.len = static_cast<socklen_t>(res->ai_addrlen);
+        std::vector<SockAddr> addresses;
+        for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+          SockAddr a;
+          std::memcpy(&a.storage, ai->ai_addr, ai->ai_addrlen);
+          a.len = static_cast<socklen_t>(ai->ai_addrlen);
+          addresses.push_back(a);
+        }
         uv_freeaddrinfo(res);
-        owner->connect_to(a);
+        owner->connect_first(std::move(addresses));
       }),
       host.c_str(), std::to_string(port).c_str(), &hints);
   if (rc != 0) {
@@ -89,6 +94,14 @@ ConnectedUdpEndpoint& ConnectedUdpEndpoint::dial(Stream& stream, const std::stri
 }
 
 ConnectedUdpEndpoint::~ConnectedUdpEndpoint() { close(true); }
+
+void ConnectedUdpEndpoint::connect_first(std::vector<SockAddr> addresses) {
+  if (auto refusal = keep_permitted(addresses, check_)) {
+    stream_.refuse(*refusal);
+    return;
+  }
+  connect_to(addresses.front());
+}
 
 void ConnectedUdpEndpoint::connect_to(const SockAddr& addr) {
   int rc = socket_.init(uv_udp_init, stream_.session().loop());
