@@ -335,7 +335,8 @@ bool WsGuard::peer_ended() {
   if (lws_open_) {
     // libwebsockets learns it from its end of the pair and closes; lws_ended() follows.
     auto* req = new uv_shutdown_t;
-    if (uv_shutdown(req, lws_pipe_.stream(), [](uv_shutdown_t* r, int) { delete r; }) != 0) delete req;
+    if (uv_shutdown(req, lws_pipe_.stream(), [](uv_shutdown_t* r, int) { delete r; }) != 0)
+      delete req;
     return true;
   }
   if (!peer_writable_) {

@@ -87,7 +87,9 @@ class WsGuard {
   void update_reading();
   void finish();
 
-  uv_stream_t* stream(Side side) const { return side == Side::peer ? peer_tcp_.stream() : lws_pipe_.stream(); }
+  uv_stream_t* stream(Side side) const {
+    return side == Side::peer ? peer_tcp_.stream() : lws_pipe_.stream();
+  }
   std::size_t queued(Side side) const;
 
   uv_loop_t* loop_;
