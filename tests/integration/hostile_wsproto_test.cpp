@@ -5,6 +5,8 @@
 // next to it is not disturbed.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include <mutex>
 #include <string>
@@ -17,6 +19,7 @@
 #include "support/bystander.hpp"
 #include "support/harness.hpp"
 #include "support/raw_ws.hpp"
+#include "support/test_certs.hpp"
 
 namespace zlt::test {
 namespace {
@@ -236,6 +239,61 @@ TEST_F(HostileWsProto, WellFormedFramesStillWork) {
   auto close = ws->wait_close();
   ASSERT_TRUE(close);
   EXPECT_EQ(close->code, 1000);
+}
+
+// The same rule on a wss listener, where the server does TLS itself in front of libwebsockets.
+TEST(HostileWsProtoTls, UnmaskedFrameOverTlsIsClosedWith1002) {
+  LogCapture log;
+  Harness h;
+  auto c = Harness::server_config();
+  c.tls_cert = TestCerts::get().leaf.cert;
+  c.tls_key = TestCerts::get().leaf.key;
+  h.start_server(c);
+  Fd fd = tcp_connect(h.control_port());
+  ASSERT_TRUE(fd);
+  const std::string peer = local_of(fd.get()).to_string();
+  timeval tv{5, 0};  // a blocking client with a bound on every read
+  setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                         SSL_CTX_free);
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
+  SSL_set_fd(ssl.get(), fd.get());
+  ASSERT_EQ(SSL_connect(ssl.get()), 1);
+  const std::string request =
+      "GET /tunnel/v1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: zlayer-tunnel.v1\r\n\r\n";
+  ASSERT_EQ(SSL_write(ssl.get(), request.data(), static_cast<int>(request.size())),
+            static_cast<int>(request.size()));
+  std::string in;
+  auto read_more = [&] {
+    char buf[4096];
+    const int n = SSL_read(ssl.get(), buf, sizeof buf);
+    if (n <= 0) return false;
+    in.append(buf, static_cast<std::size_t>(n));
+    return true;
+  };
+  while (in.find("\r\n\r\n") == std::string::npos) ASSERT_TRUE(read_more()) << in;
+  ASSERT_THAT(in, ::testing::StartsWith("HTTP/1.1 101"));
+  in.erase(0, in.find("\r\n\r\n") + 4);
+  const std::string frame = wire_frame(0x2, bytes_of(proto::Heartbeat{1}), true, false);
+  ASSERT_EQ(SSL_write(ssl.get(), frame.data(), static_cast<int>(frame.size())),
+            static_cast<int>(frame.size()));
+  // Frames until the close frame (0x88, length, code).
+  for (;;) {
+    while (in.size() < 2 || in.size() < 2 + static_cast<std::size_t>(in[1] & 0x7f))
+      ASSERT_TRUE(read_more()) << "no close frame; got " << to_hex(in);
+    const std::size_t len = static_cast<std::size_t>(in[1] & 0x7f);
+    if (static_cast<std::uint8_t>(in[0]) == 0x88) {
+      ASSERT_GE(len, 2u);
+      EXPECT_EQ(static_cast<std::uint8_t>(in[2]) << 8 | static_cast<std::uint8_t>(in[3]), 1002);
+      EXPECT_EQ(in.substr(4, len - 2), "unmasked client frame");
+      break;
+    }
+    EXPECT_NE(static_cast<std::uint8_t>(in[2]), 0x31) << "the unmasked Heartbeat was answered";
+    in.erase(0, 2 + len);
+  }
+  EXPECT_TRUE(log.wait_for("protocol error: unmasked client frame", peer));
 }
 
 }  // namespace
