@@ -215,11 +215,15 @@ TEST_F(HostileWsProto, EveryViolationIsAProtocolErrorWithACloseFrame) {
   EXPECT_TRUE(bystander.finish());
 }
 
-// The bad frame may arrive one byte at a time: the verdict is the same.
+// The bad frame may arrive one byte at a time: the verdict is the same. (A close reason is only
+// known to be bad with its last byte, so every byte before it goes through.)
 TEST_F(HostileWsProto, ViolationSplitIntoSingleBytes) {
   auto ws = open_session(h_.control_port(), kAttackerToken);
   ASSERT_TRUE(ws);
-  const Violation v = violations()[2];  // 2^63 length
+  Violation v{};
+  for (const auto& candidate : violations())
+    if (candidate.log == "close reason is not UTF-8") v = candidate;
+  ASSERT_FALSE(v.bytes.empty());
   for (std::size_t i = 0; i + 1 < v.bytes.size(); ++i)
     ASSERT_TRUE(ws->send_raw(v.bytes.substr(i, 1)));
   expect_failed(*ws, Violation{v.name, v.bytes.substr(v.bytes.size() - 1), v.code, v.log}, true);
