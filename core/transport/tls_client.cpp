@@ -77,25 +77,11 @@ Result<std::unique_ptr<TlsClient>> TlsClient::create(const TlsClientOptions& opt
   if (!ctx) return ctx.take_error();
   if (options.insecure) warn_insecure_once();
 
-  std::unique_ptr<TlsClient> tls(new TlsClient);  // NOLINT: private constructor
+  auto made = with_memory_bios(*ctx);
+  if (!made) return made.take_error();
+  std::unique_ptr<TlsClient> tls = std::move(*made);
   tls->insecure_ = options.insecure;
-  ERR_clear_error();
-  tls->ssl_.reset(SSL_new(*ctx));
-  if (!tls->ssl_) return make_error(Errc::internal, "TLS: " + openssl_reason("SSL_new failed"));
   SSL* ssl = tls->ssl_.get();
-
-  BIO* rbio = BIO_new(BIO_s_mem());
-  BIO* wbio = BIO_new(BIO_s_mem());
-  if (rbio == nullptr || wbio == nullptr) {
-    BIO_free(rbio);
-    BIO_free(wbio);
-    return make_error(Errc::internal, "TLS: cannot allocate memory BIOs");
-  }
-  // An empty input BIO means "wait for more", never end of file: the socket reports EOF.
-  BIO_set_mem_eof_return(rbio, -1);
-  SSL_set_bio(ssl, rbio, wbio);
-  tls->rbio_ = rbio;
-  tls->wbio_ = wbio;
 
   if (!options.host_is_ip && SSL_set_tlsext_host_name(ssl, options.host.c_str()) != 1)
     return make_error(Errc::config, "TLS: bad server name '" + options.host + "'");
@@ -110,6 +96,54 @@ Result<std::unique_ptr<TlsClient>> TlsClient::create(const TlsClientOptions& opt
     if (ok != 1) return make_error(Errc::config, "TLS: cannot verify host '" + options.host + "'");
   }
   SSL_set_connect_state(ssl);
+  return tls;
+}
+
+Result<std::unique_ptr<TlsClient>> TlsClient::with_memory_bios(SSL_CTX* ctx) {
+  std::unique_ptr<TlsClient> tls(new TlsClient);  // NOLINT: private constructor
+  ERR_clear_error();
+  tls->ssl_.reset(SSL_new(ctx));
+  if (!tls->ssl_) return make_error(Errc::internal, "TLS: " + openssl_reason("SSL_new failed"));
+  BIO* rbio = BIO_new(BIO_s_mem());
+  BIO* wbio = BIO_new(BIO_s_mem());
+  if (rbio == nullptr || wbio == nullptr) {
+    BIO_free(rbio);
+    BIO_free(wbio);
+    return make_error(Errc::internal, "TLS: cannot allocate memory BIOs");
+  }
+  // An empty input BIO means "wait for more", never end of file: the socket reports EOF.
+  BIO_set_mem_eof_return(rbio, -1);
+  SSL_set_bio(tls->ssl_.get(), rbio, wbio);
+  tls->rbio_ = rbio;
+  tls->wbio_ = wbio;
+  return tls;
+}
+
+Result<SslCtxPtr> TlsClient::server_context(const std::string& cert_file,
+                                            const std::string& key_file) {
+  ERR_clear_error();
+  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+  if (!ctx) return make_error(Errc::internal, "TLS: " + openssl_reason("cannot create context"));
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), cert_file.c_str()) != 1)
+    return make_error(Errc::config, "TLS: cannot load certificate '" + cert_file +
+                                        "': " + openssl_reason("unreadable or not PEM"));
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+    return make_error(Errc::config, "TLS: cannot load key '" + key_file +
+                                        "': " + openssl_reason("unreadable or not PEM"));
+  if (SSL_CTX_check_private_key(ctx.get()) != 1)
+    return make_error(Errc::config, "TLS: key '" + key_file + "' does not match certificate '" +
+                                        cert_file + "'");
+  ERR_clear_error();
+  return ctx;
+}
+
+Result<std::unique_ptr<TlsClient>> TlsClient::accept(SSL_CTX* ctx) {
+  auto tls = with_memory_bios(ctx);
+  if (!tls) return tls.take_error();
+  (*tls)->insecure_ = true;  // the server does not ask for client certificates
+  SSL_set_accept_state((*tls)->ssl_.get());
   return tls;
 }
 

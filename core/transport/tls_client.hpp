@@ -1,4 +1,4 @@
-// The client side of TLS as a pure byte transformer: ciphertext from the socket goes in with
+// One end of TLS as a pure byte transformer (the client end; accept() makes the server end): ciphertext from the socket goes in with
 // feed(), plaintext comes out of read(); plaintext goes in with write(), ciphertext for the
 // socket comes out of take_output(). OpenSSL talks to memory BIOs only, so the socket stays
 // with libuv and nothing here blocks.
@@ -36,6 +36,13 @@ class TlsClient {
   // Errors: Errc::config when the CA file cannot be loaded, Errc::internal when OpenSSL fails.
   static Result<std::unique_ptr<TlsClient>> create(const TlsClientOptions& options);
 
+  // The server context for a certificate chain and its key (PEM files). Errors are
+  // Errc::config naming the file.
+  static Result<SslCtxPtr> server_context(const std::string& cert_file,
+                                          const std::string& key_file);
+  // The server end of one connection on `ctx` (from server_context), awaiting a ClientHello.
+  static Result<std::unique_ptr<TlsClient>> accept(SSL_CTX* ctx);
+
   // Ciphertext received from the socket.
   void feed(std::span<const std::uint8_t> ciphertext);
   // Advances the handshake: true once it is complete, false while it needs more input.
@@ -58,6 +65,8 @@ class TlsClient {
 
  private:
   TlsClient() = default;
+  // An SSL object on `ctx` with memory BIOs (the common part of create and accept).
+  static Result<std::unique_ptr<TlsClient>> with_memory_bios(SSL_CTX* ctx);
   Error failure(int ssl_error, const char* what) const;
 
   SslPtr ssl_;

@@ -87,7 +87,8 @@ WsClient::WsClient(uv_loop_t* loop, WsClientOptions options, WsClientEvents* eve
       max_message_(std::min(options_.max_message_size, proto::kMaxMessageSize)),
       connect_timer_(loop),
       close_timer_(loop),
-      defer_timer_(loop) {
+      defer_timer_(loop),
+      checker_(ws::Sender::server, max_message_) {
   in_ = std::make_unique<std::uint8_t[]>(kReadBufferSize);
   auto url = parse_url(options_.url);
   if (!url) {
@@ -639,32 +640,18 @@ bool WsClient::process_frames() {
     ws::FrameHeader h;
     ws::ParseStatus ps = ws::parse_header(avail, h);
     if (ps == ws::ParseStatus::need_more) break;
-    if (ps == ws::ParseStatus::bad_length)
-      return fail_protocol(close_code::kProtocolError, Errc::protocol, "frame length over 2^63");
-    if (const char* why = ws::check_header(h, false))
-      return fail_protocol(close_code::kProtocolError, Errc::protocol, why);
+    if (ps == ws::ParseStatus::bad_length) return fail_protocol(ws::oversize_length_violation());
+    // Checked before the frame is complete: a frame over the limit would never fit.
+    if (auto violation = checker_.check(h)) return fail_protocol(std::move(*violation));
 
     const bool control = ws::is_control(h.opcode);
-    if (!control) {
-      const bool continuation = h.opcode == 0;
-      if (continuation && !in_message_)
-        return fail_protocol(close_code::kProtocolError, Errc::protocol,
-                             "continuation frame without a message to continue");
-      if (!continuation && in_message_)
-        return fail_protocol(close_code::kProtocolError, Errc::protocol,
-                             "new message before the previous one was finished");
-      std::uint64_t total = (continuation ? message_size_ : 0) + h.payload_len;
-      if (total > max_message_)
-        return fail_protocol(close_code::kMessageTooBig, Errc::limit,
-                             "message of " + std::to_string(total) +
-                                 "+ bytes exceeds the limit of " + std::to_string(max_message_));
-    }
     // Every acceptable frame fits the buffer, so wait until it is complete and work in place.
     const std::size_t frame_len = h.header_len + static_cast<std::size_t>(h.payload_len);
     if (avail.size() < frame_len) break;
     const std::uint8_t* payload = avail.data() + h.header_len;
     const auto len = static_cast<std::size_t>(h.payload_len);
     in_begin_ += frame_len;  // consumed before any callback, which may pause or close
+    checker_.advance(h);
 
     if (control) {
       if (!handle_control(h.opcode, payload, len)) return false;
@@ -676,7 +663,6 @@ bool WsClient::process_frames() {
       if (!message_is_text_ && message_)
         std::memcpy(message_->base() + message_size_ - len, payload, len);
       if (!h.fin) continue;
-      in_message_ = false;
       if (message_is_text_ || !message_) continue;
       // Owned here while the owner looks at it, in case it destroys the client meanwhile.
       ChunkPtr whole = std::move(message_);
@@ -692,7 +678,6 @@ bool WsClient::process_frames() {
       if (deliver && !emit_message({payload, len})) return false;
       continue;
     }
-    in_message_ = true;
     message_size_ = len;
     if (!message_is_text_) {
       message_ = acquire_chunk(0);
@@ -713,17 +698,12 @@ bool WsClient::handle_control(std::uint8_t opcode, const std::uint8_t* payload, 
       break;
   }
   // Close.
+  if (auto violation = ws::check_close_payload({payload, len}))
+    return fail_protocol(std::move(*violation));
   std::uint16_t code = 1005;  // "no status received"
   std::string_view reason;
-  if (len == 1)
-    return fail_protocol(close_code::kProtocolError, Errc::protocol, "close frame of 1 byte");
   if (len >= 2) {
     code = load_be16(payload);
-    if (!ws::is_valid_close_code(code))
-      return fail_protocol(close_code::kProtocolError, Errc::protocol,
-                           "invalid close code " + std::to_string(code));
-    if (proto::validate_utf8({payload + 2, len - 2}))
-      return fail_protocol(1007, Errc::protocol, "close reason is not UTF-8");
     reason = {reinterpret_cast<const char*>(payload + 2), len - 2};
   }
   if (state_ == State::closing) {
@@ -741,13 +721,17 @@ bool WsClient::handle_control(std::uint8_t opcode, const std::uint8_t* payload, 
       make_error(Errc::connection, "closed by peer (" + close_text(code, reason) + ")"));
 }
 
-bool WsClient::fail_protocol(std::uint16_t code, Errc errc, std::string why) {
+bool WsClient::fail_protocol(ws::Violation violation) {
   ZLT_LOG(warn, kLog).field("url", url()).field("peer", peer_)
-      << "closing with " << code << ": " << why;
-  if (state_ == State::open) send_close_frame(code, why);
+      << "protocol error: " << violation.reason << " (closing with " << violation.close_code
+      << ")";
+  if (state_ == State::open) send_close_frame(violation.close_code, violation.reason);
   state_ = State::closing;
-  std::string prefix = errc == Errc::protocol ? "protocol error: " : "";
-  return finish_after_flush(make_error(errc, prefix + why));
+  // A message over the limit is the peer's choice of size, not broken framing: it stays a
+  // limit error for the owner.
+  if (violation.close_code == close_code::kMessageTooBig)
+    return finish_after_flush(make_error(Errc::limit, std::move(violation.reason)));
+  return finish_after_flush(make_error(Errc::protocol, "protocol error: " + violation.reason));
 }
 
 // ---- frames out ----

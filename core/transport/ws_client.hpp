@@ -138,7 +138,7 @@ class WsClient final : public Channel {
   // Frames.
   bool process_frames();
   bool handle_control(std::uint8_t opcode, const std::uint8_t* payload, std::size_t len);
-  bool fail_protocol(std::uint16_t code, Errc errc, std::string why);
+  bool fail_protocol(ws::Violation violation);
   void frame_in_place(Chunk& chunk, ws::Opcode opcode);
   void send_control(ws::Opcode opcode, std::span<const std::uint8_t> payload);
   void send_close_frame(std::uint16_t code, std::string_view reason);
@@ -208,8 +208,8 @@ class WsClient final : public Channel {
   std::size_t in_end_ = 0;
   bool paused_ = false;
 
+  ws::FrameChecker checker_;  // the rules over the server's frames
   // A fragmented message being reassembled.
-  bool in_message_ = false;
   bool message_is_text_ = false;
   std::size_t message_size_ = 0;
   ChunkPtr message_;

@@ -1,8 +1,11 @@
 #include "core/transport/ws_frame.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "core/common/bytes.hpp"
+#include "core/protocol/utf8.hpp"
 
 namespace zlt::ws {
 
@@ -133,6 +136,110 @@ bool is_valid_close_code(std::uint16_t code) {
   if (code >= 1000 && code <= 1003) return true;
   if (code >= 1007 && code <= 1014) return true;
   return code >= 3000 && code <= 4999;
+}
+
+// ---- rules over frame sequences ----
+
+std::optional<Violation> FrameChecker::check(const FrameHeader& h) const {
+  if (const char* why = check_header(h, sender_ == Sender::client))
+    return Violation{1002, why};
+  if (is_control(h.opcode)) return std::nullopt;  // may come between fragments
+  const bool continuation = h.opcode == 0;
+  if (continuation && !in_message_)
+    return Violation{1002, "continuation frame without a message to continue"};
+  if (!continuation && in_message_)
+    return Violation{1002, "new message before the previous one was finished"};
+  // No overflow: payload_len < 2^63 and message_size_ <= max_message_.
+  const std::uint64_t total = (continuation ? message_size_ : 0) + h.payload_len;
+  if (total > max_message_)
+    return Violation{1009, "message of " + std::to_string(total) +
+                               "+ bytes exceeds the limit of " + std::to_string(max_message_)};
+  return std::nullopt;
+}
+
+void FrameChecker::advance(const FrameHeader& h) {
+  if (is_control(h.opcode)) return;
+  if (h.opcode != 0) message_size_ = 0;
+  message_size_ += h.payload_len;
+  in_message_ = !h.fin;
+}
+
+Violation oversize_length_violation() {
+  return Violation{1002, "frame length over 2^63"};
+}
+
+std::optional<Violation> check_close_payload(std::span<const std::uint8_t> payload) {
+  if (payload.empty()) return std::nullopt;
+  if (payload.size() == 1) return Violation{1002, "close frame of 1 byte"};
+  const std::uint16_t code = load_be16(payload.data());
+  if (!is_valid_close_code(code))
+    return Violation{1002, "invalid close code " + std::to_string(code)};
+  if (proto::validate_utf8(payload.subspan(2))) return Violation{1007, "close reason is not UTF-8"};
+  return std::nullopt;
+}
+
+// ---- incremental parser ----
+
+bool FrameParser::fail(Violation v) {
+  violation_ = std::move(v);
+  return false;
+}
+
+std::size_t FrameParser::feed(std::span<const std::uint8_t> in, const FrameHandler& on_frame) {
+  if (violation_) return 0;
+  std::size_t pos = 0;
+  std::size_t frame_start = 0;  // where the current frame begins in `in` (0: in an earlier piece)
+  // A frame ends either inside the loop or, with an empty payload, right at its header.
+  auto frame_done = [&]() -> bool {
+    in_payload_ = false;
+    std::span<const std::uint8_t> control(control_, control_have_);
+    if (header_.opcode == static_cast<std::uint8_t>(Opcode::close))
+      if (auto v = check_close_payload(control)) return fail(std::move(*v));
+    if (on_frame) on_frame(Frame{header_, control});
+    return true;
+  };
+  while (pos < in.size()) {
+    if (!in_payload_) {
+      if (header_have_ == 0) frame_start = pos;
+      const std::size_t take = std::min(kMaxHeaderSize - header_have_, in.size() - pos);
+      std::memcpy(header_bytes_ + header_have_, in.data() + pos, take);
+      FrameHeader h;
+      const ParseStatus ps = parse_header({header_bytes_, header_have_ + take}, h);
+      if (ps == ParseStatus::need_more) {
+        header_have_ += take;
+        pos += take;
+        continue;
+      }
+      if (ps == ParseStatus::bad_length) {
+        fail(oversize_length_violation());
+        return frame_start;
+      }
+      pos += h.header_len - header_have_;
+      header_have_ = 0;
+      if (auto v = checker_.check(h)) {
+        fail(std::move(*v));
+        return frame_start;
+      }
+      checker_.advance(h);
+      header_ = h;
+      payload_left_ = h.payload_len;
+      control_have_ = 0;
+      in_payload_ = true;
+      if (payload_left_ == 0 && !frame_done()) return frame_start;
+      continue;
+    }
+    const auto take =
+        static_cast<std::size_t>(std::min<std::uint64_t>(payload_left_, in.size() - pos));
+    if (is_control(header_.opcode)) {  // check_header bounds these to kMaxControlPayload
+      std::memcpy(control_ + control_have_, in.data() + pos, take);
+      if (header_.masked) apply_mask(control_ + control_have_, take, header_.mask, control_have_);
+      control_have_ += take;
+    }
+    pos += take;
+    payload_left_ -= take;
+    if (payload_left_ == 0 && !frame_done()) return frame_start;
+  }
+  return in.size();
 }
 
 }  // namespace zlt::ws

@@ -1,11 +1,15 @@
-// RFC 6455 §5 frame headers and masking, shared by the WebSocket client and the tests that
-// play the server side. No I/O and no allocation.
+// RFC 6455 §5 frame headers, masking and the frame rules, shared by both ends: the client reads
+// server frames with them, the server checks every client frame before libwebsockets sees it,
+// and the tests play either side. No I/O.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <span>
+#include <string>
 
 namespace zlt::ws {
 
@@ -63,5 +67,83 @@ void apply_mask(std::uint8_t* data, std::size_t len, const MaskKey& key, std::si
 // Close codes a peer may send (RFC 6455 §7.4 and the IANA registry): 1000-1003, 1007-1014,
 // 3000-4999.
 bool is_valid_close_code(std::uint16_t code);
+
+// The end that sent the frames being read: a client masks every frame, a server never does
+// (RFC 6455 §5.1); the receiver must fail the connection otherwise.
+enum class Sender { client, server };
+
+// Why a connection must be failed, and the close code to fail it with: 1002 (protocol error),
+// 1007 (close reason not UTF-8) or 1009 (message over the limit).
+struct Violation {
+  std::uint16_t close_code = 1002;
+  std::string reason;  // "unmasked client frame"
+};
+
+// The rules over a sequence of frames from one sender: each header on its own (check_header),
+// continuation (a continuation needs a message in progress, a new message needs none) and the
+// message size limit. One per direction of a connection.
+class FrameChecker {
+ public:
+  FrameChecker(Sender sender, std::uint64_t max_message_size)
+      : sender_(sender), max_message_(max_message_size) {}
+
+  // Whether the frame with header `h` may come next. Does not change the state, so a caller
+  // that waits for the rest of a frame may check its header again.
+  std::optional<Violation> check(const FrameHeader& h) const;
+  // Accounts for a frame that passed check().
+  void advance(const FrameHeader& h);
+
+  bool in_message() const { return in_message_; }
+  std::uint64_t max_message_size() const { return max_message_; }
+
+ private:
+  Sender sender_;
+  std::uint64_t max_message_;
+  bool in_message_ = false;
+  std::uint64_t message_size_ = 0;
+};
+
+// parse_header's bad_length as a violation.
+Violation oversize_length_violation();
+
+// The payload of a close frame (unmasked): empty, or a valid code and a UTF-8 reason.
+std::optional<Violation> check_close_payload(std::span<const std::uint8_t> payload);
+
+// An incremental parser for one direction: bytes in any pieces, each frame checked as soon as
+// its header is complete and close frames once their payload is. Control payloads are kept
+// (unmasked); data payloads are only counted, so memory stays constant.
+class FrameParser {
+ public:
+  struct Frame {
+    const FrameHeader& header;
+    std::span<const std::uint8_t> control_payload;  // unmasked; empty for data frames
+  };
+  using FrameHandler = std::function<void(const Frame&)>;
+
+  FrameParser(Sender sender, std::uint64_t max_message_size) : checker_(sender, max_message_size) {}
+
+  // Parses `in`. Returns how many of its bytes come before the first byte of a violating
+  // frame: all of them while every frame passes. A frame is rejected at the latest with its
+  // last byte, so a caller that passes on only the returned prefix never passes on a whole
+  // bad frame. After a violation nothing more is parsed (feed returns 0). `on_frame` sees
+  // every complete frame that passed.
+  std::size_t feed(std::span<const std::uint8_t> in, const FrameHandler& on_frame = {});
+
+  const std::optional<Violation>& violation() const { return violation_; }
+  bool in_message() const { return checker_.in_message(); }
+
+ private:
+  bool fail(Violation v);
+
+  FrameChecker checker_;
+  std::optional<Violation> violation_;
+  std::uint8_t header_bytes_[kMaxHeaderSize]{};
+  std::size_t header_have_ = 0;  // > 0: a header split across feeds is being collected
+  bool in_payload_ = false;
+  FrameHeader header_;
+  std::uint64_t payload_left_ = 0;
+  std::uint8_t control_[kMaxControlPayload]{};
+  std::size_t control_have_ = 0;
+};
 
 }  // namespace zlt::ws

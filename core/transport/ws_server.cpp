@@ -14,6 +14,9 @@
 #include "core/runtime/callback_guard.hpp"
 #include "core/runtime/log.hpp"
 #include "core/transport/lws_context.hpp"
+#include "core/transport/tls_client.hpp"
+#include "core/transport/ws_frame.hpp"
+#include "core/transport/ws_guard.hpp"
 
 namespace zlt {
 
@@ -110,6 +113,9 @@ class ServerConnection final : public Channel {
   int on_receive(const std::uint8_t* in, std::size_t len);
   int on_writeable();
   void on_peer_close(const std::uint8_t* in, std::size_t len);
+  // The peer broke RFC 6455 (found by its WsGuard): fail the WebSocket with the violation's
+  // close code.
+  void fail_protocol(const ws::Violation& violation);
   // lws has closed the connection; tell the session (once).
   void on_closed();
   // The server is going away: no more events, and the connection is dropped.
@@ -133,6 +139,7 @@ class ServerConnection final : public Channel {
   std::uint16_t close_code_ = close_code::kNormal;
   std::string close_reason_;
   std::string local_failure_;
+  std::string protocol_failure_;
   std::uint16_t peer_close_code_ = 0;
   std::string peer_close_reason_;
   ChunkPtr rx_;
@@ -142,7 +149,7 @@ class ServerConnection final : public Channel {
   Timer close_deadline_;
 };
 
-struct WsServer::Impl {
+struct WsServer::Impl final : WsGuard::Events {
   struct Listener {
     Impl* owner = nullptr;
     int fd = -1;
@@ -158,14 +165,26 @@ struct WsServer::Impl {
   std::vector<std::unique_ptr<Listener>> listeners;
   std::unordered_map<ServerConnection*, std::unique_ptr<ServerConnection>> connections;
   std::unordered_map<lws*, std::unique_ptr<Timer>> handshakes;  // adopted, not yet upgraded
+  SslCtxPtr tls_context;  // wss: the guards do TLS, libwebsockets sees plaintext
+  struct Guarded {
+    std::unique_ptr<WsGuard> guard;
+    lws* wsi = nullptr;  // null once libwebsockets is done with the connection
+  };
+  std::unordered_map<WsGuard*, Guarded> guards;  // every accepted connection
+  std::unordered_map<lws*, WsGuard*> guard_of;
 
   ~Impl();
   void close_listeners();
   void accept_ready(Listener& l);
   Status adopt(int fd);
   void handshake_done(lws* wsi) { handshakes.erase(wsi); }
+  void wsi_destroyed(lws* wsi);
+  // The real peer ("1.2.3.4:5"): libwebsockets itself only sees the guard's socketpair.
+  std::string peer_for(lws* wsi) const;
+  void on_guard_violation(WsGuard& guard, const ws::Violation& violation) override;
+  void on_guard_closed(WsGuard& guard) override;
   int confirm_upgrade(lws* wsi, const char* upgrade);
-  void established(lws* wsi, Pss* pss);
+  int established(lws* wsi, Pss* pss);
   void closed(ServerConnection* conn);
   int http_request(lws* wsi, Pss* pss, const char* uri);
   int http_body(Pss* pss, const void* in, std::size_t len);
@@ -191,8 +210,7 @@ int dispatch_callback(lws* wsi, lws_callback_reasons reason, void* user, void* i
       return impl->confirm_upgrade(wsi, static_cast<const char*>(in));
     case LWS_CALLBACK_ESTABLISHED:
       if (impl == nullptr || pss == nullptr) return -1;
-      impl->established(wsi, pss);
-      return 0;
+      return impl->established(wsi, pss);
     case LWS_CALLBACK_RECEIVE:
       if (pss == nullptr || pss->conn == nullptr) return -1;
       return pss->conn->on_receive(static_cast<const std::uint8_t*>(in), len);
@@ -228,6 +246,7 @@ int dispatch_callback(lws* wsi, lws_callback_reasons reason, void* user, void* i
       return 0;
     case LWS_CALLBACK_WSI_DESTROY:
       if (impl != nullptr) impl->handshake_done(wsi);
+      if (impl != nullptr) impl->wsi_destroyed(wsi);
       if (pss != nullptr && pss->http != nullptr && impl != nullptr) impl->http_done(pss);
       if (LwsContext* ctx = LwsContext::of(wsi)) ctx->forget(wsi);
       return 0;
@@ -372,6 +391,15 @@ void ServerConnection::on_peer_close(const std::uint8_t* in, std::size_t len) {
   }
 }
 
+void ServerConnection::fail_protocol(const ws::Violation& violation) {
+  if (closed_) return;
+  ZLT_LOG(warn, "ws-server").field("server", owner_->options.name).field("peer", peer_)
+      << "protocol error: " << violation.reason << " (closing with " << violation.close_code
+      << ")";
+  if (protocol_failure_.empty()) protocol_failure_ = "protocol error: " + violation.reason;
+  close(violation.close_code, violation.reason);
+}
+
 void ServerConnection::on_closed() {
   closed_ = true;
   close_deadline_.stop();
@@ -380,7 +408,9 @@ void ServerConnection::on_closed() {
   rx_.reset();
   if (events_ == nullptr) return;
   std::string why;
-  if (peer_close_code_ != 0) {
+  if (!protocol_failure_.empty()) {
+    why = protocol_failure_;
+  } else if (peer_close_code_ != 0) {
     why = "closed by peer (" + std::to_string(peer_close_code_) +
           (peer_close_reason_.empty() ? "" : " " + peer_close_reason_) + ")";
   } else if (!local_failure_.empty()) {
@@ -404,6 +434,8 @@ WsServer::Impl::~Impl() {
     if (auto* pss = static_cast<Pss*>(lws_wsi_user(conn->wsi()))) pss->conn = nullptr;
   }
   connections.clear();
+  guard_of.clear();
+  guards.clear();
   if (vhost != nullptr) lws_vhost_destroy(vhost);
 }
 
@@ -432,10 +464,22 @@ void WsServer::Impl::accept_ready(Listener& l) {
 Status WsServer::Impl::adopt(int fd) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  std::string peer = peer_of(fd).to_string();
-  lws* wsi = lws_adopt_socket_vhost(vhost, fd);  // closes fd on failure
-  if (wsi == nullptr)
+  WsGuard::Options guard_options;
+  guard_options.control_path = options.control_path;
+  guard_options.tls = tls_context.get();
+  guard_options.max_message_size = proto::kMaxMessageSize;
+  auto made = WsGuard::create(lws_ctx->loop(), fd, std::move(guard_options), this);
+  if (!made) return made.take_error();
+  WsGuard* guard = made->get();
+  std::string peer = guard->peer();
+  guards[guard].guard = std::move(*made);
+  lws* wsi = lws_adopt_socket_vhost(vhost, guard->lws_fd());  // closes that fd on failure
+  if (wsi == nullptr) {
+    guards.erase(guard);
     return make_error(Errc::connection, "cannot adopt the connection from " + peer);
+  }
+  guards[guard].wsi = wsi;
+  guard_of[wsi] = guard;
   lws_ctx->set_owner(wsi, this);
   auto timer = std::make_unique<Timer>(lws_ctx->loop());
   timer->start(options.handshake_timeout, [this, wsi, peer] {
@@ -468,10 +512,50 @@ int WsServer::Impl::confirm_upgrade(lws* wsi, const char* upgrade) {
   return lws_http_transaction_completed(wsi) != 0 ? -1 : 1;
 }
 
-void WsServer::Impl::established(lws* wsi, Pss* pss) {
+void WsServer::Impl::wsi_destroyed(lws* wsi) {
+  auto it = guard_of.find(wsi);
+  if (it == guard_of.end()) return;
+  if (auto g = guards.find(it->second); g != guards.end()) g->second.wsi = nullptr;
+  guard_of.erase(it);
+}
+
+std::string WsServer::Impl::peer_for(lws* wsi) const {
+  auto it = guard_of.find(wsi);
+  return it != guard_of.end() ? it->second->peer() : peer_of(lws_get_socket_fd(wsi)).to_string();
+}
+
+void WsServer::Impl::on_guard_violation(WsGuard& guard, const ws::Violation& violation) {
+  auto it = guards.find(&guard);
+  lws* wsi = it != guards.end() ? it->second.wsi : nullptr;
+  auto* pss = wsi != nullptr ? static_cast<Pss*>(lws_wsi_user(wsi)) : nullptr;
+  if (pss != nullptr && pss->conn != nullptr) {
+    pss->conn->fail_protocol(violation);
+    return;
+  }
+  // Frames before the upgrade has completed: there is no WebSocket to carry a close frame.
+  ZLT_LOG(warn, "ws-server").field("server", options.name).field("peer", guard.peer())
+      << "protocol error: " << violation.reason << " (before the upgrade completed; dropped)";
+  if (wsi != nullptr) lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_SYNC);
+}
+
+void WsServer::Impl::on_guard_closed(WsGuard& guard) {
+  auto it = guards.find(&guard);
+  if (it == guards.end()) return;
+  if (it->second.wsi != nullptr) guard_of.erase(it->second.wsi);
+  guards.erase(it);  // destroys the guard, which is returning from its last call
+}
+
+int WsServer::Impl::established(lws* wsi, Pss* pss) {
   handshakes.erase(wsi);
   lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-  std::string peer = peer_of(lws_get_socket_fd(wsi)).to_string();
+  std::string peer = peer_for(wsi);
+  auto guarded = guard_of.find(wsi);
+  if (guarded == guard_of.end() || !guarded->second->carries_frames()) {
+    // Only a connection that opened with the upgrade has its frames checked.
+    ZLT_LOG(info, "ws-server").field("server", options.name).field("peer", peer)
+        << "upgrade after another request on the same connection refused";
+    return -1;
+  }
   auto conn = std::make_unique<ServerConnection>(wsi, this, peer);
   ServerConnection* raw = conn.get();
   connections.emplace(raw, std::move(conn));
@@ -479,6 +563,7 @@ void WsServer::Impl::established(lws* wsi, Pss* pss) {
   ZLT_LOG(debug, "ws-server").field("server", options.name).field("peer", peer)
       << "websocket open";
   handler->on_ws_open(*raw);
+  return 0;
 }
 
 void WsServer::Impl::closed(ServerConnection* conn) { connections.erase(conn); }
@@ -500,7 +585,7 @@ int WsServer::Impl::http_request(lws* wsi, Pss* pss, const char* uri) {
   req.path = uri != nullptr ? uri : "/";
   req.query = header(wsi, WSI_TOKEN_HTTP_URI_ARGS);
   req.authorization = header(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
-  req.peer = peer_of(lws_get_socket_fd(wsi)).to_string();
+  req.peer = peer_for(wsi);
   // The HTTP side of the listener is not a way around the handshake deadline.
   handshakes.erase(wsi);
   pss->http = exchange.release();  // owned through pss until http_done
@@ -595,20 +680,19 @@ Result<std::unique_ptr<WsServer>> WsServer::create(Runtime& runtime, Options opt
   vi.alpn = "http/1.1";
   vi.server_string = "zlayer-tunnel";
   if (options.tls_cert) {
-    vi.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-    vi.ssl_cert_filepath = (*ctx)->keep(*impl.options.tls_cert);
-    vi.ssl_private_key_filepath = (*ctx)->keep(*impl.options.tls_key);
-    vi.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+    // TLS is the guards' (ws_guard.hpp): libwebsockets serves plaintext on their socketpairs.
     for (const auto* file : {&*options.tls_cert, &*options.tls_key})
       if (access(file->c_str(), R_OK) != 0)
         return make_error(Errc::config, "cannot read " + *file + ": " + std::strerror(errno));
+    auto tls = TlsClient::server_context(*options.tls_cert, *options.tls_key);
+    if (!tls)
+      return make_error(Errc::config, "cannot create the TLS listener (check tls_cert/tls_key: " +
+                                          *options.tls_cert + ", " + *options.tls_key +
+                                          "): " + tls.error().message);
+    impl.tls_context = std::move(*tls);
   }
   impl.vhost = lws_create_vhost((*ctx)->context(), &vi);
-  if (impl.vhost == nullptr)
-    return make_error(Errc::config,
-                      options.tls_cert ? "cannot create the TLS listener (check tls_cert/tls_key: " +
-                                             *options.tls_cert + ", " + *options.tls_key + ")"
-                                       : std::string("cannot create the listener"));
+  if (impl.vhost == nullptr) return make_error(Errc::config, "cannot create the listener");
   return server;
 }
 

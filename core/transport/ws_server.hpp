@@ -1,7 +1,8 @@
 // The WebSocket server: libwebsockets on the runtime's loop (foreign loop). It serves one
 // control path for the tunnel protocol, plain HTTP requests for everything else (/healthz,
 // the admin API), plain or TLS. Sockets are accepted by us (listen) or handed over by the host
-// (adopt) — one mechanism for both: every connection is an adopted socket.
+// (adopt) — one mechanism for both: every connection is held by a WsGuard (ws_guard.hpp), which
+// does TLS, checks every client frame and hands libwebsockets one end of a socketpair.
 #pragma once
 
 #include <chrono>

@@ -549,6 +549,11 @@ TEST_F(WsClientTest, ProtocolViolationsCloseWith1002) {
       {"cont", Errc::protocol, "protocol error: continuation frame without a message to continue",
        1002},
       {"badclose", Errc::protocol, "protocol error: invalid close code 1005", 1002},
+      {"huge", Errc::protocol, "protocol error: frame length over 2^63", 1002},
+      {"nested", Errc::protocol, "protocol error: new message before the previous one was finished",
+       1002},
+      {"shortclose", Errc::protocol, "protocol error: close frame of 1 byte", 1002},
+      {"closeutf8", Errc::protocol, "protocol error: close reason is not UTF-8", 1007},
       {"toobig", Errc::limit, "message of 70000+ bytes exceeds the limit of 65536", 1009},
   };
   for (const auto& c : cases) {

@@ -182,6 +182,10 @@ RAW_FRAMES = {
     "cont": frame(0, b"orphan"),
     "toobig": frame(2, b"", length=70000),
     "badclose": frame(8, struct.pack(">H", 1005)),
+    "huge": frame(2, b"", length=1 << 63),
+    "nested": frame(2, b"a", fin=False) + frame(2, b"b"),
+    "shortclose": frame(8, b"\x03"),
+    "closeutf8": frame(8, struct.pack(">H", 1000) + b"\xc3\x28"),
     "pipelined": frame(2, b"one") + frame(2, b"two") + frame(2, b"three"),
     "interleaved": frame(2, b"frag-a,", fin=False) + frame(9, b"mid") + frame(0, b"frag-b,", fin=False)
     + frame(0, b"frag-c", fin=True),
