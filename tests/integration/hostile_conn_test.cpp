@@ -23,6 +23,7 @@
 
 #include "core/crypto/crypto.hpp"
 #include "core/runtime/log.hpp"
+#include "support/bystander.hpp"
 #include "support/harness.hpp"
 #include "support/net.hpp"
 #include "support/raw_ws.hpp"
@@ -35,12 +36,33 @@ using Clock = std::chrono::steady_clock;
 
 std::string attacker(int n) { return "127.0.0." + std::to_string(2 + n); }
 
+// The bystander's agent holds the harness's token; the tests' own agents use this one.
+constexpr const char* kAgentToken = "second-agent-token";
+
+config::TunnelServerConfig test_config() {
+  auto c = Harness::server_config();
+  config::TokenEntry t;
+  t.name = "second";
+  t.sha256 = crypto::hash_token(kAgentToken);
+  c.tokens.push_back(t);
+  return c;
+}
+
 // Every test here holds thousands of descriptors on both ends of its connections.
 void raise_own_fd_limit() {
   rlimit rl{};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
   rl.rlim_cur = rl.rlim_max;
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
+// The traffic of the service `name` (any tunnel's).
+nlohmann::json service_traffic(Harness& h, const std::string& name) {
+  const nlohmann::json status = h.server_status();
+  for (const auto& t : status["tunnels"])
+    for (const auto& svc : t["services"])
+      if (svc["name"] == name) return svc["traffic"];
+  return nullptr;
 }
 
 std::uint64_t stat_of(Harness& h, const char* name) {
@@ -87,12 +109,15 @@ std::vector<Fd> stall_flood(Harness& h, int count, int sources) {
   return fds;
 }
 
-// The time from starting an agent to its service being registered.
+// The time from starting an agent (the harness's agent number `index`) to its service "web"
+// being registered.
 std::chrono::milliseconds time_to_register(Harness& h, std::uint16_t service_port,
                                            std::size_t index) {
   const auto start = Clock::now();
-  h.start_agent({config::ServiceConfig::tcp("web" + std::to_string(index), service_port)});
-  const std::uint16_t port = h.public_port("web" + std::to_string(index), index, 10s);
+  auto client = h.client_config({config::ServiceConfig::tcp("web", service_port)});
+  client.token = kAgentToken;
+  h.start_agent(client);
+  const std::uint16_t port = h.public_port("web", index, 10s);
   EXPECT_NE(port, 0);
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
 }
@@ -114,40 +139,51 @@ TEST(HostileConn, ThreeThousandStalledPreAuthConnectionsDoNotDelayAnAgent) {
   raise_own_fd_limit();
   EchoServer echo;
   Harness h;
-  auto cfg = Harness::server_config();
+  auto cfg = test_config();
   cfg.max_pending_handshakes = 4000;  // hold all 3000: the point is that held ones cost nothing
   cfg.auth_timeout = 60s;             // and that they stay for the whole test
   h.start_server(cfg);
+  Bystander bystander(h);
   std::vector<Fd> flood = stall_flood(h, 3000, 50);  // 60 per address, under the 64 cap
   ASSERT_TRUE(eventually([&] { return stat_of(h, "unauthenticated") >= 3000; }, 10s))
       << h.server_status()["connections"].dump();
   EXPECT_EQ(stat_of(h, "refused"), 0u);
-  const auto took = time_to_register(h, echo.port(), 0);
+  const auto took = time_to_register(h, echo.port(), 1);
   EXPECT_LT(took, 2s) << "the agent took " << took.count() << " ms to register";
-  expect_echo_through(h.public_port("web0"));
+  expect_echo_through(h.public_port("web", 1));
   // The flood is still held: the agent did not get in by the flood going away.
   EXPECT_GE(stat_of(h, "unauthenticated"), 3000u);
+  EXPECT_TRUE(bystander.finish());
 }
 
 TEST(HostileConn, FullPendingTableMakesRoomForANewcomerFromAnotherAddress) {
   raise_own_fd_limit();
   EchoServer echo;
   Harness h;
-  auto cfg = Harness::server_config();  // default caps: 1000 pending, 64 per address
+  auto cfg = test_config();  // default caps: 1000 pending, 64 per address
   cfg.auth_timeout = 60s;
   h.start_server(cfg);
+  Bystander bystander(h);
   std::vector<Fd> flood = stall_flood(h, 1600, 25);  // 64 per address: fills the table
-  ASSERT_TRUE(eventually([&] { return stat_of(h, "evicted") >= 600; }, 10s))
+  // Equal shares: past 1000 the flood's own connections are refused (or displace one of a
+  // source holding more).
+  ASSERT_TRUE(eventually(
+      [&] { return stat_of(h, "refused") + stat_of(h, "evicted") >= 600; }, 10s))
       << h.server_status()["connections"].dump();
   EXPECT_LE(stat_of(h, "unauthenticated"), 1000u);
-  const auto took = time_to_register(h, echo.port(), 0);
+  const std::uint64_t evicted_before = stat_of(h, "evicted");
+  const auto took = time_to_register(h, echo.port(), 1);
   EXPECT_LT(took, 2s) << "the agent took " << took.count() << " ms to register";
-  expect_echo_through(h.public_port("web0"));
+  expect_echo_through(h.public_port("web", 1));
+  EXPECT_GT(stat_of(h, "evicted"), evicted_before);  // it took a flood connection's place
+  EXPECT_LE(stat_of(h, "unauthenticated"), 1000u);
+  EXPECT_TRUE(bystander.finish());
 }
 
 TEST(HostileConn, SixtyFifthUnauthenticatedConnectionFromOneAddressIsRefused) {
   Harness h;
-  h.start_server();  // max_unauthenticated_per_source 64
+  h.start_server(test_config());  // max_unauthenticated_per_source 64
+  Bystander bystander(h);
   const std::string source = attacker(1);
   std::vector<Fd> held;
   for (int i = 0; i < 64; ++i) held.push_back(stalled_connection(source, h.control_port(), Stall::silent));
@@ -161,7 +197,7 @@ TEST(HostileConn, SixtyFifthUnauthenticatedConnectionFromOneAddressIsRefused) {
   // Another address is not affected, and can authenticate.
   auto other = RawWs::connect_from(attacker(2), h.control_port());
   ASSERT_TRUE(other && other->is_open());
-  auto answer = other->authenticate(Harness::kToken, crypto::uuid_v4());
+  auto answer = other->authenticate(kAgentToken, crypto::uuid_v4());
   ASSERT_TRUE(answer);
   EXPECT_TRUE(decode_as<proto::AuthOk>(*answer));
   // The address gets its slots back as its connections end.
@@ -171,14 +207,16 @@ TEST(HostileConn, SixtyFifthUnauthenticatedConnectionFromOneAddressIsRefused) {
   auto again = RawWs::connect_from(source, h.control_port());
   ASSERT_TRUE(again);
   EXPECT_TRUE(again->is_open()) << again->http_response();
+  EXPECT_TRUE(bystander.finish());
 }
 
 TEST(HostileConn, PendingHandshakeCapRefusesTheHeaviestAddressAndEvictsForOthers) {
   Harness h;
-  auto cfg = Harness::server_config();
+  auto cfg = test_config();
   cfg.max_pending_handshakes = 8;
   cfg.auth_timeout = 60s;
   h.start_server(cfg);
+  Bystander bystander(h);
   std::vector<Fd> held;
   for (int i = 0; i < 8; ++i) {
     held.push_back(stalled_connection(attacker(3), h.control_port(), Stall::silent));
@@ -195,17 +233,19 @@ TEST(HostileConn, PendingHandshakeCapRefusesTheHeaviestAddressAndEvictsForOthers
   EXPECT_TRUE(wait_closed(held.front().get(), 5s));
   EXPECT_EQ(stat_of(h, "evicted"), 1u);
   EXPECT_EQ(stat_of(h, "unauthenticated"), 8u);
-  auto answer = newcomer->authenticate(Harness::kToken, crypto::uuid_v4());
+  auto answer = newcomer->authenticate(kAgentToken, crypto::uuid_v4());
   ASSERT_TRUE(answer);
   EXPECT_TRUE(decode_as<proto::AuthOk>(*answer));
+  EXPECT_TRUE(bystander.finish());
 }
 
 TEST(HostileConn, UpgradedButUnauthenticatedVictimHearsWhy) {
   Harness h;
-  auto cfg = Harness::server_config();
+  auto cfg = test_config();
   cfg.max_pending_handshakes = 2;
   cfg.auth_timeout = 60s;
   h.start_server(cfg);
+  Bystander bystander(h);
   auto first = RawWs::connect_from(attacker(5), h.control_port());
   ASSERT_TRUE(first && first->is_open());
   auto second = RawWs::connect_from(attacker(5), h.control_port());
@@ -216,18 +256,21 @@ TEST(HostileConn, UpgradedButUnauthenticatedVictimHearsWhy) {
   ASSERT_TRUE(close);
   EXPECT_EQ(close->code, 1013);
   EXPECT_EQ(close->reason, "server busy: too many unauthenticated connections");
+  EXPECT_TRUE(bystander.finish());
 }
 
 TEST(HostileConn, ConnectionCapRefusesWithA503) {
   Harness h;
-  auto cfg = Harness::server_config();
-  cfg.max_connections = 3;
+  auto cfg = test_config();
+  cfg.max_connections = 4;  // the bystander's agent and three sessions
+  cfg.accept_any_token = true;  // one token per session
   h.start_server(cfg);
+  Bystander bystander(h);
   std::vector<std::unique_ptr<RawWs>> sessions;
   for (int i = 0; i < 3; ++i) {
     auto ws = RawWs::connect_from(attacker(7 + i), h.control_port());
     ASSERT_TRUE(ws && ws->is_open());
-    auto answer = ws->authenticate(Harness::kToken, crypto::uuid_v4());
+    auto answer = ws->authenticate("session-" + std::to_string(i), crypto::uuid_v4());
     ASSERT_TRUE(answer && decode_as<proto::AuthOk>(*answer));
     ws->ack_heartbeats = true;
     sessions.push_back(std::move(ws));
@@ -238,8 +281,10 @@ TEST(HostileConn, ConnectionCapRefusesWithA503) {
   EXPECT_EQ(refused->http_status(), 503);
   EXPECT_THAT(refused->http_response(), HasSubstr("503 too many connections"));
   // An agent hears the same text.
-  h.start_agent(h.client_config());
-  auto failed = h.agent_events().wait_for(
+  auto client = h.client_config();
+  client.token = kAgentToken;
+  h.start_agent(client);
+  auto failed = h.agent_events(1).wait_for(
       [](const nlohmann::json& e) {
         return e["event"] == "disconnected" || e["event"] == "error" ||
                e["event"] == "auth_failed";
@@ -247,12 +292,14 @@ TEST(HostileConn, ConnectionCapRefusesWithA503) {
       10s);
   ASSERT_TRUE(failed);
   EXPECT_THAT(failed->dump(), HasSubstr("too many connections"));
+  EXPECT_TRUE(bystander.finish());
 }
 
 TEST(HostileConn, FailedAuthsSlowTheGuessingAddressOnly) {
   EchoServer echo;
   Harness h;
-  h.start_server();  // auth_failure_delay_max 5s
+  h.start_server(test_config());  // auth_failure_delay_max 5s
+  Bystander bystander(h);
   auto failed_auth = [&](const std::string& source) {
     auto ws = RawWs::connect_from(source, h.control_port());
     EXPECT_TRUE(ws && ws->is_open());
@@ -260,7 +307,9 @@ TEST(HostileConn, FailedAuthsSlowTheGuessingAddressOnly) {
     auto answer = ws->authenticate("wrong-token", crypto::uuid_v4());
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     EXPECT_TRUE(answer);
-    if (answer) EXPECT_TRUE(decode_as<proto::AuthFail>(*answer));
+    if (answer) {
+      EXPECT_TRUE(decode_as<proto::AuthFail>(*answer));
+    }
     return took;
   };
   const std::string guesser = attacker(11);
@@ -278,9 +327,10 @@ TEST(HostileConn, FailedAuthsSlowTheGuessingAddressOnly) {
   std::chrono::milliseconds guesser_wait{0};
   std::thread next([&] { guesser_wait = failed_auth(guesser); });
   EXPECT_LT(failed_auth(attacker(12)), 200ms);
-  EXPECT_LT(time_to_register(h, echo.port(), 0), 1s);
+  EXPECT_LT(time_to_register(h, echo.port(), 1), 1s);
   next.join();
   EXPECT_GE(guesser_wait, 1990ms);
+  EXPECT_TRUE(bystander.finish());
 }
 
 // ---- descriptor exhaustion ----
@@ -324,7 +374,7 @@ double cpu_seconds() {
 
 TEST(HostileConn, OutOfDescriptorsNeitherSpinsNorFloodsTheLog) {
   Harness h;
-  h.start_server();
+  h.start_server(test_config());
   LogCapture log("descriptor");
   constexpr int kClients = 40;
   // Client sockets exist before the descriptors run out; connecting needs none.
@@ -387,11 +437,14 @@ TEST(HostileConn, OutOfDescriptorsNeitherSpinsNorFloodsTheLog) {
 TEST(HostileConn, MaxConnsPerSourceResetsTheExtraConnection) {
   EchoServer echo;
   Harness h;
-  auto cfg = Harness::server_config();
+  auto cfg = test_config();
   cfg.max_conns_per_source = 2;
   h.start_server(cfg);
-  h.start_agent({config::ServiceConfig::tcp("web", echo.port())});
-  const std::uint16_t port = h.public_port("web");
+  Bystander bystander(h);
+  auto client = h.client_config({config::ServiceConfig::tcp("web", echo.port())});
+  client.token = kAgentToken;
+  h.start_agent(client);
+  const std::uint16_t port = h.public_port("web", 1);
   ASSERT_NE(port, 0);
   const std::string source = attacker(30);
   std::vector<Fd> held;
@@ -405,25 +458,30 @@ TEST(HostileConn, MaxConnsPerSourceResetsTheExtraConnection) {
   Fd third = tcp_connect_from(source, port);
   ASSERT_TRUE(third);
   EXPECT_TRUE(wait_closed(third.get(), 5s));
+  EXPECT_EQ(echo.accepted(), 2);  // the reset one never reached the service
   // Other addresses are not limited by this one's connections.
   expect_echo_through(port, attacker(31));
   // A connection that ends gives its slot back.
   held.pop_back();
-  ASSERT_TRUE(eventually([&] {
-    return h.server_status()["traffic"]["streams_active"].get<int>() == 1;
+  EXPECT_TRUE(eventually([&] {
+    Fd c = tcp_connect_from(source, port);
+    set_timeouts(c.get(), 1s);
+    return c && send_all(c.get(), "pong") && recv_exact(c.get(), 4) == "pong";
   }));
-  expect_echo_through(port, source);
-  EXPECT_EQ(echo.accepted(), 4);  // the reset one never reached the service
+  EXPECT_TRUE(bystander.finish());
 }
 
 TEST(HostileConn, UdpFlowsBeyondTheCapEvictTheLeastRecentlyUsed) {
   UdpEchoServer echo;
   Harness h;
-  auto cfg = Harness::server_config();
+  auto cfg = test_config();
   cfg.max_udp_flows = 2;
   h.start_server(cfg);
-  h.start_agent({config::ServiceConfig::udp("uecho", echo.port())});
-  const std::uint16_t port = h.public_port("uecho");
+  Bystander bystander(h);
+  auto client = h.client_config({config::ServiceConfig::udp("uecho", echo.port())});
+  client.token = kAgentToken;
+  h.start_agent(client);
+  const std::uint16_t port = h.public_port("uecho", 1);
   ASSERT_NE(port, 0);
   auto roundtrip = [](const Fd& fd, const std::string& d) -> std::optional<std::string> {
     set_timeouts(fd.get(), 5s);
@@ -434,7 +492,7 @@ TEST(HostileConn, UdpFlowsBeyondTheCapEvictTheLeastRecentlyUsed) {
     buf.resize(static_cast<std::size_t>(n));
     return buf;
   };
-  auto traffic = [&] { return h.server_status()["traffic"]; };
+  auto traffic = [&] { return service_traffic(h, "uecho"); };
   Fd a = udp_connect(port), b = udp_connect(port), c = udp_connect(port);
   EXPECT_EQ(roundtrip(a, "a1"), "a1");
   EXPECT_EQ(roundtrip(b, "b1"), "b1");
@@ -443,8 +501,8 @@ TEST(HostileConn, UdpFlowsBeyondTheCapEvictTheLeastRecentlyUsed) {
   EXPECT_EQ(traffic()["streams_total"], 3);
   ASSERT_TRUE(eventually([&] { return traffic()["streams_active"] == 2; }));
   // The agent saw b's stream end too.
-  ASSERT_TRUE(eventually([&] { return h.agent_status()["traffic"]["streams_active"] == 2; }))
-      << h.agent_status().dump();
+  ASSERT_TRUE(eventually([&] { return h.agent_status(1)["traffic"]["streams_active"] == 2; }))
+      << h.agent_status(1).dump();
   // a kept its flow (no new stream); b comes back as a new flow and evicts a, the least recent.
   EXPECT_EQ(roundtrip(a, "a3"), "a3");
   EXPECT_EQ(traffic()["streams_total"], 3);
@@ -454,6 +512,7 @@ TEST(HostileConn, UdpFlowsBeyondTheCapEvictTheLeastRecentlyUsed) {
   ASSERT_TRUE(eventually([&] { return traffic()["streams_active"] == 2; }));
   EXPECT_EQ(roundtrip(c, "c3"), "c3");
   EXPECT_EQ(traffic()["streams_total"], 4);
+  EXPECT_TRUE(bystander.finish());
 }
 
 }  // namespace
