@@ -75,6 +75,14 @@ std::uint16_t parse_port_flag(std::string_view flag, std::string_view text, bool
   return static_cast<std::uint16_t>(*n);
 }
 
+std::size_t parse_count_flag(std::string_view flag, std::string_view text, bool allow_zero) {
+  auto n = parse_number(text);
+  if (!n || (*n == 0 && !allow_zero))
+    throw UsageError{std::string(flag) + ": expected a whole number" +
+                     (allow_zero ? "" : " above 0") + ", got " + in_quotes(text)};
+  return static_cast<std::size_t>(*n);
+}
+
 config::PortRange parse_port_range_flag(std::string_view flag, std::string_view text) {
   const std::size_t dash = text.find('-');
   auto fail = [&] {

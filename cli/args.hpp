@@ -51,6 +51,8 @@ class ArgReader {
 // Value parsers; `flag` names the flag in error messages.
 config::Duration parse_duration_flag(std::string_view flag, std::string_view text);
 std::uint16_t parse_port_flag(std::string_view flag, std::string_view text, bool allow_zero);
+// A count such as a connection cap ("0" only if allow_zero).
+std::size_t parse_count_flag(std::string_view flag, std::string_view text, bool allow_zero);
 // "A-B" (inclusive); "0-0" lets the kernel choose every port.
 config::PortRange parse_port_range_flag(std::string_view flag, std::string_view text);
 LogLevel parse_log_level_flag(std::string_view text);

@@ -29,6 +29,12 @@ const char* const kServerUsage =
     "  --grants-file FILE      keep access grants here so they survive a restart\n"
     "  --tls-cert FILE         PEM certificate chain: serve wss:// (needs --tls-key)\n"
     "  --tls-key FILE          PEM private key\n"
+    "  --max-connections N     connections the control endpoint holds at most (default 10000)\n"
+    "  --max-pending-handshakes N\n"
+    "                          of those, not yet authenticated (default 1000)\n"
+    "  --max-conns-per-source N\n"
+    "                          per public TCP service: connections from one address\n"
+    "                          (default 0: no limit)\n"
     "  --heartbeat-interval D  how often the server pings each agent (default 30s)\n"
     "  --heartbeat-timeout D   silence after which an agent is dropped (default 40s)\n"
     "  --status-interval D     log a status line this often (default 30s; 0: never)\n"
@@ -56,6 +62,9 @@ struct ServerFlags {
   std::optional<std::string> admin_token_hash;
   std::optional<config::Duration> max_access_ttl;
   std::optional<std::string> grants_file;
+  std::optional<std::size_t> max_connections;
+  std::optional<std::size_t> max_pending_handshakes;
+  std::optional<std::size_t> max_conns_per_source;
 };
 
 config::TunnelServerConfig base_config(const std::optional<std::string>& file) {
@@ -130,6 +139,12 @@ std::optional<ServerOptions> parse_server_options(std::vector<std::string> args)
       f.heartbeat_interval = parse_duration_flag("--heartbeat-interval", *v);
     } else if (auto v = r.value("--heartbeat-timeout")) {
       f.heartbeat_timeout = parse_duration_flag("--heartbeat-timeout", *v);
+    } else if (auto v = r.value("--max-connections")) {
+      f.max_connections = parse_count_flag("--max-connections", *v, false);
+    } else if (auto v = r.value("--max-pending-handshakes")) {
+      f.max_pending_handshakes = parse_count_flag("--max-pending-handshakes", *v, false);
+    } else if (auto v = r.value("--max-conns-per-source")) {
+      f.max_conns_per_source = parse_count_flag("--max-conns-per-source", *v, true);
     } else if (auto v = r.value("--status-interval")) {
       out.status_interval = parse_duration_flag("--status-interval", *v);
     } else if (!out.log.take(r)) {
@@ -150,6 +165,9 @@ std::optional<ServerOptions> parse_server_options(std::vector<std::string> args)
   if (f.admin_token_hash) c.admin_token_hash = *f.admin_token_hash;
   if (f.max_access_ttl) c.max_access_ttl = *f.max_access_ttl;
   if (f.grants_file) c.grants_file = *f.grants_file;
+  if (f.max_connections) c.max_connections = *f.max_connections;
+  if (f.max_pending_handshakes) c.max_pending_handshakes = *f.max_pending_handshakes;
+  if (f.max_conns_per_source) c.max_conns_per_source = *f.max_conns_per_source;
   if (auto st = c.validate(); !st) throw UsageError{"invalid configuration: " + st.error().message};
   return out;
 }

@@ -93,6 +93,18 @@ struct TunnelServerConfig {
   Duration connect_timeout = 10s;  // a stream not acknowledged by then is closed
   Duration udp_idle_timeout = 60s;
 
+  // Connection caps of the control listener. A connection is unauthenticated from its accept
+  // until its Auth succeeds (plain HTTP requests stay unauthenticated).
+  std::size_t max_connections = 10000;
+  std::size_t max_pending_handshakes = 1000;       // unauthenticated, all sources together
+  std::size_t max_unauthenticated_per_source = 64;  // per source address
+  // Failed Auths from one address wait this long at most before AuthFail (0: never wait).
+  Duration auth_failure_delay_max = 5s;
+  // Per public service: live TCP connections per source address (0: no limit), and UDP peers
+  // (flows) at once; a new flow beyond that ends the least recently used one.
+  std::size_t max_conns_per_source = 0;
+  std::size_t max_udp_flows = 1024;
+
   // On-demand access (PROTOCOL.md §4.6): the admin HTTP API is served only when an admin token
   // is set ("admin_token" in a file is hashed on load, like token entries).
   std::optional<std::string> admin_token_hash;

@@ -86,6 +86,12 @@ Result<TunnelServerConfig> server_config_from_json(const nlohmann::json& j) {
   ZLT_TRY(r.optional("auth_timeout", c.auth_timeout));
   ZLT_TRY(r.optional("connect_timeout", c.connect_timeout));
   ZLT_TRY(r.optional("udp_idle_timeout", c.udp_idle_timeout));
+  ZLT_TRY(r.optional("max_connections", c.max_connections));
+  ZLT_TRY(r.optional("max_pending_handshakes", c.max_pending_handshakes));
+  ZLT_TRY(r.optional("max_unauthenticated_per_source", c.max_unauthenticated_per_source));
+  ZLT_TRY(r.optional("auth_failure_delay_max", c.auth_failure_delay_max));
+  ZLT_TRY(r.optional("max_conns_per_source", c.max_conns_per_source));
+  ZLT_TRY(r.optional("max_udp_flows", c.max_udp_flows));
   std::optional<std::string> admin_token;
   ZLT_TRY(r.optional("admin_token", admin_token));
   ZLT_TRY(r.optional("admin_token_hash", c.admin_token_hash));
@@ -125,6 +131,12 @@ nlohmann::json to_json(const TunnelServerConfig& c) {
       {"auth_timeout", format_duration(c.auth_timeout)},
       {"connect_timeout", format_duration(c.connect_timeout)},
       {"udp_idle_timeout", format_duration(c.udp_idle_timeout)},
+      {"max_connections", c.max_connections},
+      {"max_pending_handshakes", c.max_pending_handshakes},
+      {"max_unauthenticated_per_source", c.max_unauthenticated_per_source},
+      {"auth_failure_delay_max", format_duration(c.auth_failure_delay_max)},
+      {"max_conns_per_source", c.max_conns_per_source},
+      {"max_udp_flows", c.max_udp_flows},
   };
   if (c.tls_cert) j["tls_cert"] = *c.tls_cert;
   if (c.tls_key) j["tls_key"] = *c.tls_key;

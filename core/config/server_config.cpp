@@ -82,6 +82,11 @@ Status require_positive(Duration d, std::string_view field) {
   return invalid(std::string(field) + ": must be > 0");
 }
 
+Status require_nonzero(std::size_t n, std::string_view field) {
+  if (n > 0) return {};
+  return invalid(std::string(field) + ": must be > 0");
+}
+
 }  // namespace
 
 Status TunnelServerConfig::validate() const {
@@ -95,6 +100,11 @@ Status TunnelServerConfig::validate() const {
   ZLT_TRY(require_positive(auth_timeout, "auth_timeout"));
   ZLT_TRY(require_positive(connect_timeout, "connect_timeout"));
   ZLT_TRY(require_positive(udp_idle_timeout, "udp_idle_timeout"));
+  ZLT_TRY(require_nonzero(max_connections, "max_connections"));
+  ZLT_TRY(require_nonzero(max_pending_handshakes, "max_pending_handshakes"));
+  ZLT_TRY(require_nonzero(max_unauthenticated_per_source, "max_unauthenticated_per_source"));
+  if (auth_failure_delay_max.count() < 0) return invalid("auth_failure_delay_max: must be >= 0");
+  ZLT_TRY(require_nonzero(max_udp_flows, "max_udp_flows"));
   if (admin_token_hash && !crypto::is_sha256_hex(*admin_token_hash))
     return invalid("admin_token_hash: must be 64 hex digits");
   ZLT_TRY(require_positive(max_access_ttl, "max_access_ttl"));

@@ -8,6 +8,29 @@
 #include "core/server/server_session.hpp"
 
 namespace zlt {
+namespace {
+
+// One public connection counted against its source address for as long as it lives.
+class SourceSlot {
+ public:
+  SourceSlot(std::weak_ptr<std::unordered_map<std::string, std::size_t>> counts,
+             std::string source)
+      : counts_(std::move(counts)), source_(std::move(source)) {}
+  ~SourceSlot() {
+    auto counts = counts_.lock();
+    if (!counts) return;
+    auto it = counts->find(source_);
+    if (it != counts->end() && --it->second == 0) counts->erase(it);
+  }
+  SourceSlot(const SourceSlot&) = delete;
+  SourceSlot& operator=(const SourceSlot&) = delete;
+
+ private:
+  std::weak_ptr<std::unordered_map<std::string, std::size_t>> counts_;
+  std::string source_;
+};
+
+}  // namespace
 
 Result<std::unique_ptr<PublicService>> PublicService::bind(uv_loop_t* loop,
                                                            proto::ServiceProtocol protocol,
@@ -44,6 +67,11 @@ Result<std::unique_ptr<PublicService>> PublicService::bind(uv_loop_t* loop,
 }
 
 PublicService::~PublicService() { detach(); }
+
+void PublicService::set_limits(Limits limits) {
+  limits_ = limits;
+  if (udp_) udp_->set_max_flows(limits.max_udp_flows);
+}
 
 void PublicService::attach(ServerSession& session, const TunnelService& service) {
   session_ = &session;
@@ -83,8 +111,11 @@ void PublicService::on_connection(uv_stream_t* server, int status) {
   auto* self = static_cast<PublicService*>(server->data);
   if (self == nullptr) return;
   if (status < 0) {
-    ZLT_LOG(warn, "server").field("port", self->port())
-        << "accept on public port " << self->port() << ": " << uv_error_text(status);
+    // EMFILE and kin repeat for as long as the shortage lasts.
+    if (auto left_out = self->accept_error_log_.allow(uv_now(self->loop_)))
+      ZLT_LOG(warn, "server").field("port", self->port())
+          << "accept on public port " << self->port() << ": " << uv_error_text(status)
+          << LogThrottle::left_out_note(*left_out);
     return;
   }
   if (self->session_ == nullptr && self->hold_while_detached_) {
@@ -103,7 +134,22 @@ void PublicService::on_connection(uv_stream_t* server, int status) {
                              ? self->session_->server_service(self->service_id_)
                              : nullptr;
   if (tunnel_service == nullptr) return;  // closing `client` drops the connection
-  self->session_->open_public_tcp(*tunnel_service, std::move(client));
+  std::shared_ptr<void> slot;
+  if (self->limits_.max_conns_per_source > 0) {
+    const std::string source = source_of(peer_of(client.get()));
+    std::size_t& live = (*self->live_by_source_)[source];
+    if (live >= self->limits_.max_conns_per_source) {
+      if (auto left_out = self->refusal_log_.allow(uv_now(self->loop_)))
+        ZLT_LOG(info, "server").field("service", self->service_name_).field("source", source)
+            << self->service_name_ << ": connection from " << source << " reset: it already has "
+            << live << " (max_conns_per_source)" << LogThrottle::left_out_note(*left_out);
+      client.reset_abortive();
+      return;
+    }
+    ++live;
+    slot = std::make_shared<SourceSlot>(self->live_by_source_, source);
+  }
+  self->session_->open_public_tcp(*tunnel_service, std::move(client), std::move(slot));
 }
 
 }  // namespace zlt

@@ -9,11 +9,13 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/common/error.hpp"
 #include "core/common/uuid.hpp"
 #include "core/protocol/message.hpp"
+#include "core/runtime/log_throttle.hpp"
 #include "core/runtime/uv_handle.hpp"
 #include "core/session/udp_demux.hpp"
 #include "core/transport/sockaddr.hpp"
@@ -25,6 +27,13 @@ struct TunnelService;
 
 class PublicService {
  public:
+  struct Limits {
+    // TCP: live connections from one source address (0: no limit); one more is reset at once.
+    std::size_t max_conns_per_source = 0;
+    // UDP: peers (flows) at once; a new peer beyond that ends the least recently used flow.
+    std::size_t max_udp_flows = 1024;
+  };
+
   // Binds host:port (port 0: the kernel chooses). Errors carry the OS reason.
   static Result<std::unique_ptr<PublicService>> bind(uv_loop_t* loop,
                                                      proto::ServiceProtocol protocol,
@@ -47,6 +56,7 @@ class PublicService {
   // next attach (the default, for takeovers), or reset them at once (a node's internal
   // listener while its tunnel is down, so clients fail fast instead of hanging).
   void set_hold_while_detached(bool hold) { hold_while_detached_ = hold; }
+  void set_limits(Limits limits);
   std::size_t peer_count() const { return udp_ ? udp_->peer_count() : 0; }
 
  private:
@@ -64,6 +74,13 @@ class PublicService {
   std::string service_name_;
   int pending_connections_ = 0;  // TCP connections held while detached
   bool hold_while_detached_ = true;
+  Limits limits_;
+  // Live public TCP connections per source address; each connection holds a slot that gives
+  // its count back when the connection ends, even after this socket has gone.
+  using SourceCounts = std::unordered_map<std::string, std::size_t>;
+  std::shared_ptr<SourceCounts> live_by_source_ = std::make_shared<SourceCounts>();
+  LogThrottle refusal_log_;
+  LogThrottle accept_error_log_;
 };
 
 }  // namespace zlt

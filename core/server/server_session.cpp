@@ -13,6 +13,7 @@ namespace zlt {
 
 struct ServerSession::V1Pending {
   UvHandle<uv_tcp_t> socket;
+  std::shared_ptr<void> slot;
   Timer timer;
   std::string label;
 };
@@ -47,6 +48,7 @@ TunnelService* ServerSession::server_service(const Uuid& id) {
 }
 
 void ServerSession::handle_control(proto::Message& message) {
+  if (refusing_) return;  // an AuthFail is on its way; nothing else counts
   const proto::MsgType type = proto::type_of(message);
   if (!tunnel_id_) {
     if (auto* auth = std::get_if<proto::Auth>(&message)) {
@@ -114,9 +116,21 @@ void ServerSession::handle_control(proto::Message& message) {
   }
 }
 
-void ServerSession::refuse_auth(const std::string& reason) {
-  send(proto::AuthFail{reason});
-  end(reason, close_code::kPolicyViolation, false);
+void ServerSession::refuse_auth(const std::string& reason, std::chrono::milliseconds delay) {
+  if (delay.count() <= 0) {
+    send(proto::AuthFail{reason});
+    end(reason, close_code::kPolicyViolation, false);
+    return;
+  }
+  // Repeated failures from this address: the answer waits, and nothing more is read meanwhile.
+  refusing_ = true;
+  if (Channel* ch = channel()) ch->pause_receive(true);
+  ZLT_LOG(debug, kLog).field("peer", peer())
+      << "AuthFail delayed by " << delay.count() << " ms: repeated failures from this address";
+  auth_timer_.start(delay, [this, reason] {
+    send(proto::AuthFail{reason});
+    end(reason, close_code::kPolicyViolation, false);
+  });
 }
 
 void ServerSession::handle_auth(proto::Auth& auth) {
@@ -126,7 +140,7 @@ void ServerSession::handle_auth(proto::Auth& auth) {
   if (!grant) {
     ZLT_LOG(info, kLog).field("peer", peer())
         << "authentication refused: " << grant.error().message;
-    refuse_auth(grant.error().display());
+    refuse_auth(grant.error().display(), server_.auth_failed(peer()));
     return;
   }
   const bool v2 = auth.v2.has_value() && auth.v2->proto_version >= proto::kProtoVersion2;
@@ -284,7 +298,8 @@ bool ServerSession::at_stream_limit() const {
   return stream_count() + v1_pending_.size() >= server_.config().max_streams_per_tunnel;
 }
 
-void ServerSession::open_public_tcp(const TunnelService& service, UvHandle<uv_tcp_t> socket) {
+void ServerSession::open_public_tcp(const TunnelService& service, UvHandle<uv_tcp_t> socket,
+                                    std::shared_ptr<void> slot) {
   const std::string client = peer_of(socket.get()).to_string();
   const std::string label_text = service.name + " " + client;
   if (!alive() || at_stream_limit()) {
@@ -294,24 +309,27 @@ void ServerSession::open_public_tcp(const TunnelService& service, UvHandle<uv_tc
     return;
   }
   if (!has(proto::feature::kStreams)) {
-    v1_connect(service, std::move(socket), client);
+    v1_connect(service, std::move(socket), client, std::move(slot));
     return;
   }
   const Uuid id = crypto::uuid_v4();
   auto stream = std::make_unique<Stream>(*this, id, proto::ServiceProtocol::tcp,
                                          Stream::Role::opener, label_text);
   stream->attach_service_counters(service.counters);
-  stream->set_endpoint(std::make_unique<TcpEndpoint>(*stream, std::move(socket)));
+  auto endpoint = std::make_unique<TcpEndpoint>(*stream, std::move(socket));
+  endpoint->hold_while_open(std::move(slot));
+  stream->set_endpoint(std::move(endpoint));
   Stream& s = add_stream(std::move(stream));
   send(proto::Connect{service.id, id, client});
   s.start_open_timer(server_.config().connect_timeout);
 }
 
 void ServerSession::v1_connect(const TunnelService& service, UvHandle<uv_tcp_t> socket,
-                               const std::string& client) {
+                               const std::string& client, std::shared_ptr<void> slot) {
   const Uuid id = crypto::uuid_v4();
   auto pending = std::make_unique<V1Pending>();
   pending->socket = std::move(socket);
+  pending->slot = std::move(slot);
   pending->label = service.name + " " + client;
   pending->timer.attach(loop());
   pending->timer.start(server_.config().connect_timeout, [this, id] {

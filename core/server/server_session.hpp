@@ -32,8 +32,10 @@ class ServerSession final : public Session {
   const Uuid& client_id() const { return client_id_; }
   const TokenGrant& grant() const { return grant_; }
 
-  // A public client reached one of this tunnel's services.
-  void open_public_tcp(const TunnelService& service, UvHandle<uv_tcp_t> socket);
+  // A public client reached one of this tunnel's services. `slot` (if any) lives as long as
+  // the connection (a per-source count).
+  void open_public_tcp(const TunnelService& service, UvHandle<uv_tcp_t> socket,
+                       std::shared_ptr<void> slot = nullptr);
   // The first datagram from a new peer of a UDP service; returns the stream to feed it to.
   Stream* open_public_udp(UdpDemux& socket, const TunnelService& service, const SockAddr& peer);
   // The owner's half of a spliced stream: another session opened `service:NAME` of this tunnel.
@@ -64,9 +66,12 @@ class ServerSession final : public Session {
   void handle_open(proto::Open& open);
   void open_service_target(const proto::Open& open, const std::string& name);
   void heartbeat_tick();
-  void refuse_auth(const std::string& reason);
+  // AuthFail{reason} and the end of the session, after `delay` (a guessing source waits).
+  void refuse_auth(const std::string& reason,
+                   std::chrono::milliseconds delay = std::chrono::milliseconds(0));
   bool at_stream_limit() const;
-  void v1_connect(const TunnelService& service, UvHandle<uv_tcp_t> socket, const std::string& peer);
+  void v1_connect(const TunnelService& service, UvHandle<uv_tcp_t> socket, const std::string& peer,
+                  std::shared_ptr<void> slot);
 
   TunnelServer& server_;
   std::optional<Uuid> tunnel_id_;
@@ -75,6 +80,7 @@ class ServerSession final : public Session {
   TokenGrant grant_;
   AllowList allow_;
   Timer auth_timer_;
+  bool refusing_ = false;  // a delayed AuthFail is pending
   Timer heartbeat_timer_;
   std::uint64_t last_ack_ms_ = 0;
   RttEstimator rtt_;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "core/runtime/fd_limit.hpp"
 #include "core/runtime/log.hpp"
 #include "core/server/admin_api.hpp"
 
@@ -21,6 +22,25 @@ std::string iso8601(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
+// Every connection costs a descriptor: the server takes all the process may have, and says so.
+void log_fd_limit(const config::TunnelServerConfig& config) {
+  const FdLimit& fds = raise_fd_limit();
+  if (!fds.error.empty()) {
+    ZLT_LOG(warn, kLog) << "cannot raise the file descriptor limit (" << fds.error
+                        << "); the limit is " << fds.soft;
+  } else if (fds.soft > fds.before) {
+    ZLT_LOG(info, kLog) << "file descriptor limit raised from " << fds.before << " to "
+                        << fds.soft;
+  } else {
+    ZLT_LOG(info, kLog) << "file descriptor limit: " << fds.soft;
+  }
+  // Each tunnel connection takes one descriptor, each stream at least one more.
+  if (fds.soft < config.max_connections)
+    ZLT_LOG(warn, kLog) << "max_connections (" << config.max_connections
+                        << ") is above the file descriptor limit (" << fds.soft
+                        << "): connections will be refused for lack of descriptors first";
+}
+
 }  // namespace
 
 TunnelServer::TunnelServer(Runtime& runtime, config::TunnelServerConfig config)
@@ -28,7 +48,8 @@ TunnelServer::TunnelServer(Runtime& runtime, config::TunnelServerConfig config)
       config_(std::move(config)),
       tokens_(config_),
       registry_(config_.data_port_range, config_.max_services_per_tunnel),
-      grants_(config_.max_access_ttl) {}
+      grants_(config_.max_access_ttl),
+      auth_failures_(AuthFailureThrottle::Options{.max_delay = config_.auth_failure_delay_max}) {}
 
 Result<std::unique_ptr<TunnelServer>> TunnelServer::create(Runtime& runtime,
                                                            config::TunnelServerConfig config) {
@@ -40,9 +61,12 @@ Result<std::unique_ptr<TunnelServer>> TunnelServer::create(Runtime& runtime,
   options.tls_cert = server->config_.tls_cert;
   options.tls_key = server->config_.tls_key;
   options.handshake_timeout = server->config_.auth_timeout;
+  options.limits = {server->config_.max_connections, server->config_.max_pending_handshakes,
+                    server->config_.max_unauthenticated_per_source};
   auto ws = WsServer::create(runtime, options, server.get());
   if (!ws) return ws.take_error();
   server->ws_ = std::move(*ws);
+  log_fd_limit(server->config_);
   if (server->config_.accept_any_token)
     ZLT_LOG(warn, kLog) << "accept_any_token is on: every non-empty token is accepted";
   else if (server->tokens_.empty())
@@ -220,6 +244,7 @@ ServerSession* TunnelServer::session_for_tunnel(const Uuid& tunnel_id) {
 
 void TunnelServer::tunnel_opened(ServerSession& session) {
   by_tunnel_[*session.tunnel_id()] = &session;
+  if (ws_ != nullptr && session.channel() != nullptr) ws_->authenticated(*session.channel());
   const Tunnel* t = registry_.get_tunnel(*session.tunnel_id());
   emit({{"event", "tunnel_connected"},
         {"tunnel", session.tunnel_id()->to_string()},
@@ -292,6 +317,7 @@ Result<PublicService*> TunnelServer::publish(ServerSession& session, const Tunne
                                      service.assigned_port.value_or(0));
     if (!bound) return bound.take_error();
     socket = std::move(*bound);
+    socket->set_limits({config_.max_conns_per_source, config_.max_udp_flows});
   }
   if (!service.assigned_port) {
     auto st = registry_.set_assigned_port(*session.tunnel_id(), service.id, socket->port());
@@ -345,6 +371,20 @@ void TunnelServer::session_closed(ServerSession& session, const Error& why) {
   sessions_.erase(&session);  // destroys the session
 }
 
+std::chrono::milliseconds TunnelServer::auth_failed(const std::string& peer) {
+  return auth_failures_.failed(source_of(peer), uv_now(runtime_.loop()));
+}
+
+nlohmann::json TunnelServer::connection_status() const {
+  if (ws_ == nullptr) return nullptr;
+  const WsServer::Stats s = ws_->stats();
+  return {{"open", s.open},
+          {"unauthenticated", s.pending},
+          {"refused", s.refused},
+          {"evicted", s.evicted},
+          {"refused_no_fd", s.refused_no_fd}};
+}
+
 nlohmann::json TunnelServer::status() const {
   nlohmann::json tunnels = nlohmann::json::array();
   Counters total;
@@ -371,6 +411,7 @@ nlohmann::json TunnelServer::status() const {
           {"tunnel_count", registry_.tunnel_count()},
           {"service_count", registry_.service_count()},
           {"sessions", sessions_.size()},
+          {"connections", connection_status()},
           {"tunnels", tunnels},
           {"traffic", total.to_json()}};
 }

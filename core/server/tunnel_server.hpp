@@ -13,6 +13,7 @@
 
 #include "core/config/config.hpp"
 #include "core/runtime/runtime.hpp"
+#include "core/server/auth_throttle.hpp"
 #include "core/server/grants.hpp"
 #include "core/server/public_service.hpp"
 #include "core/server/registry.hpp"
@@ -85,7 +86,8 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
 
   // ---- used by sessions ----
   Result<TokenGrant> validate_token(std::string_view token, const std::string& token_hash);
-  void tunnel_opened(ServerSession& session);
+  // A token from `peer` ("ip:port") was refused: how long to wait before saying so.
+  std::chrono::milliseconds auth_failed(const std::string& peer);  void tunnel_opened(ServerSession& session);
   // Hands `old`'s tunnel to a successor: its public sockets are kept for the successor's
   // registrations, the tunnel leaves the registry, and `old` is ended.
   void take_over(ServerSession& old);
@@ -113,6 +115,7 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   void arm_grant_timer();
   void expire_grants();
   void save_grants();
+  nlohmann::json connection_status() const;
 
   Runtime& runtime_;
   config::TunnelServerConfig config_;
@@ -130,6 +133,7 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   Counters finished_;  // traffic of sessions that have ended
   GrantStore grants_;
   Timer grant_timer_;
+  AuthFailureThrottle auth_failures_;
   bool stopped_ = false;
   bool registered_participant_ = false;
 };

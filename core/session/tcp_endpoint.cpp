@@ -332,6 +332,7 @@ void TcpEndpoint::close(bool abortive) {
   closed_ = true;
   reading_ = false;
   read_chunk_.reset();
+  held_.reset();
   abandon_dial();
   if (!socket_) return;
   if (abortive && !shutdown_started_) {

@@ -36,6 +36,8 @@ class TcpEndpoint final : public StreamEndpoint {
   void on_writable() override;
   void close(bool abortive) override;
   std::size_t buffered() const override { return queued_; }
+  // Keeps `token` until the connection closes (something counted per connection).
+  void hold_while_open(std::shared_ptr<void> token) { held_ = std::move(token); }
 
  private:
   explicit TcpEndpoint(Stream& stream);
@@ -64,6 +66,7 @@ class TcpEndpoint final : public StreamEndpoint {
   bool shutdown_started_ = false;
   std::size_t queued_ = 0;    // bytes waiting in uv_write requests
   Dial* dial_ = nullptr;  // the connection attempt; owned by its request in flight
+  std::shared_ptr<void> held_;
 };
 
 }  // namespace zlt

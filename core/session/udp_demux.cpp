@@ -12,13 +12,15 @@ namespace zlt {
 class UdpDemux::PeerEndpoint final : public StreamEndpoint {
  public:
   PeerEndpoint(UdpDemux* owner, SockAddr peer, Uuid stream_id)
-      : owner_(owner), peer_(peer), stream_id_(stream_id) {}
+      : owner_(owner), peer_(peer), key_(peer.to_string()), stream_id_(stream_id) {}
   ~PeerEndpoint() override { close(true); }
 
   void on_open() override {}
   void deliver(std::span<const std::uint8_t>) override {}
   void deliver_datagram(std::span<const std::uint8_t> bytes) override {
-    if (owner_ != nullptr) owner_->send_to(peer_, bytes);
+    if (owner_ == nullptr) return;
+    owner_->send_to(peer_, bytes);
+    owner_->touch(key_);
   }
   void deliver_eof() override {}
   void on_writable() override {}
@@ -34,6 +36,7 @@ class UdpDemux::PeerEndpoint final : public StreamEndpoint {
  private:
   UdpDemux* owner_;
   SockAddr peer_;
+  std::string key_;  // peer_ printed: the demux's key for it
   Uuid stream_id_;
 };
 
@@ -61,9 +64,10 @@ UdpDemux::~UdpDemux() {
   // End the streams this socket carries, then cut any endpoint still pointing here.
   auto peers = std::move(peers_);
   peers_.clear();
-  for (const auto& [key, id] : peers)
+  lru_.clear();
+  for (const auto& [key, flow] : peers)
     if (hooks_.find)
-      if (Stream* s = hooks_.find(id)) s->abort("socket closed");
+      if (Stream* s = hooks_.find(flow.stream)) s->abort("socket closed");
   for (PeerEndpoint* e : endpoints_) e->detach();
   endpoints_.clear();
 }
@@ -71,21 +75,50 @@ UdpDemux::~UdpDemux() {
 void UdpDemux::set_hooks(Hooks hooks) {
   hooks_ = std::move(hooks);
   peers_.clear();
+  lru_.clear();
 }
 
 std::unique_ptr<StreamEndpoint> UdpDemux::make_endpoint(const SockAddr& peer,
                                                         const Uuid& stream_id) {
   auto e = std::make_unique<PeerEndpoint>(this, peer, stream_id);
   endpoints_.push_back(e.get());
-  peers_[peer.to_string()] = stream_id;
+  const std::string key = peer.to_string();
+  if (auto it = peers_.find(key); it != peers_.end()) forget(it);
+  lru_.push_front(key);
+  peers_.emplace(key, Flow{stream_id, lru_.begin()});
   return e;
+}
+
+void UdpDemux::touch(const std::string& peer_key) {
+  auto it = peers_.find(peer_key);
+  if (it != peers_.end()) lru_.splice(lru_.begin(), lru_, it->second.in_lru);
+}
+
+void UdpDemux::forget(std::map<std::string, Flow>::iterator it) {
+  lru_.erase(it->second.in_lru);
+  peers_.erase(it);
+}
+
+void UdpDemux::evict_least_recent() {
+  if (lru_.empty()) return;
+  auto it = peers_.find(lru_.back());
+  const Uuid stream_id = it->second.stream;
+  const std::string peer = it->first;
+  forget(it);
+  if (auto left_out = eviction_log_.allow(uv_now(socket_.get()->loop)))
+    ZLT_LOG(info, "udp").field("port", port()).field("peer", peer)
+        << "udp port " << port() << ": flow of " << peer << " evicted, " << max_flows_
+        << " flows at most" << LogThrottle::left_out_note(*left_out);
+  if (hooks_.find)
+    if (Stream* s = hooks_.find(stream_id))
+      s->fail("udp flow evicted: more than " + std::to_string(max_flows_) + " flows");
 }
 
 void UdpDemux::peer_gone(PeerEndpoint* endpoint, const SockAddr& peer, const Uuid& stream_id) {
   std::erase(endpoints_, endpoint);
   // Only forget the mapping if it is still this stream's (a successor may own the peer now).
   auto it = peers_.find(peer.to_string());
-  if (it != peers_.end() && it->second == stream_id) peers_.erase(it);
+  if (it != peers_.end() && it->second.stream == stream_id) forget(it);
 }
 
 void UdpDemux::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
@@ -113,9 +146,17 @@ void UdpDemux::on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t*, const sockad
   peer.len = from->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
   std::memcpy(&peer.storage, from, peer.len);
   Stream* stream = nullptr;
-  if (auto it = self->peers_.find(peer.to_string()); it != self->peers_.end() && self->hooks_.find)
-    stream = self->hooks_.find(it->second);
-  if (stream == nullptr && self->hooks_.open) stream = self->hooks_.open(peer);
+  const std::string key = peer.to_string();
+  if (auto it = self->peers_.find(key); it != self->peers_.end() && self->hooks_.find) {
+    stream = self->hooks_.find(it->second.stream);
+    if (stream != nullptr) self->touch(key);
+  }
+  if (stream == nullptr && self->hooks_.open) {
+    // A new flow: make room first, so the new one is never the one evicted.
+    if (self->peers_.size() >= self->max_flows_ && !self->peers_.contains(key))
+      self->evict_least_recent();
+    stream = self->hooks_.open(peer);
+  }
   if (stream == nullptr) {
     drop();
     return;

@@ -7,12 +7,14 @@
 #include <uv.h>
 
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/common/error.hpp"
+#include "core/runtime/log_throttle.hpp"
 #include "core/runtime/uv_handle.hpp"
 #include "core/session/stream.hpp"
 #include "core/session/udp_endpoint.hpp"
@@ -43,6 +45,10 @@ class UdpDemux {
   const SockAddr& address() const { return address_; }
   std::uint16_t port() const { return address_.port(); }
   std::size_t peer_count() const { return peers_.size(); }
+  // At most `n` peers (flows) at once: a new peer beyond that ends the stream of the least
+  // recently used one (Close{"udp flow evicted: ..."} to the far side).
+  void set_max_flows(std::size_t n) { max_flows_ = n > 0 ? n : 1; }
+  static constexpr std::size_t kDefaultMaxFlows = 1024;
   // Replaces the hooks (e.g. when the socket moves to another session). Known peers are
   // forgotten: their streams belonged to the previous owner.
   void set_hooks(Hooks hooks);
@@ -51,19 +57,30 @@ class UdpDemux {
 
  private:
   class PeerEndpoint;
+  struct Flow {
+    Uuid stream;
+    std::list<std::string>::iterator in_lru;
+  };
   UdpDemux() = default;
   static void on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf);
   static void on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* from,
                       unsigned flags);
   void send_to(const SockAddr& to, std::span<const std::uint8_t> bytes);
   void peer_gone(PeerEndpoint* endpoint, const SockAddr& peer, const Uuid& stream_id);
+  // The peer's flow was just used (a datagram either way).
+  void touch(const std::string& peer_key);
+  void forget(std::map<std::string, Flow>::iterator it);
+  void evict_least_recent();
 
   SockAddr address_;
   UvHandle<uv_udp_t> socket_;
   Hooks hooks_;
   ChunkPtr read_chunk_;
   DatagramSender sender_;
-  std::map<std::string, Uuid> peers_;  // printed peer address -> its stream
+  std::map<std::string, Flow> peers_;  // printed peer address -> its stream
+  std::list<std::string> lru_;         // peers, most recently used first
+  std::size_t max_flows_ = kDefaultMaxFlows;
+  LogThrottle eviction_log_;
   // Endpoints handed out and still open; told to forget this socket if it goes away first.
   std::vector<PeerEndpoint*> endpoints_;
 };

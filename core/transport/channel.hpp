@@ -22,6 +22,7 @@ inline constexpr std::uint16_t kProtocolError = 1002;
 inline constexpr std::uint16_t kPolicyViolation = 1008;  // authentication refused
 inline constexpr std::uint16_t kMessageTooBig = 1009;
 inline constexpr std::uint16_t kInternalError = 1011;
+inline constexpr std::uint16_t kTryAgainLater = 1013;  // a connection cap was reached
 }  // namespace close_code
 
 class ChannelEvents {

@@ -37,6 +37,30 @@ std::string SockAddr::to_string() const {
   return "?";
 }
 
+std::string source_of(const SockAddr& peer) {
+  if (peer.family() != AF_INET6) return peer.ip();
+  const auto& a6 = reinterpret_cast<const sockaddr_in6*>(&peer.storage)->sin6_addr;
+  if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+    char buf[INET_ADDRSTRLEN] = "";
+    inet_ntop(AF_INET, a6.s6_addr + 12, buf, sizeof buf);
+    return buf;
+  }
+  in6_addr prefix{};
+  std::memcpy(prefix.s6_addr, a6.s6_addr, 8);
+  char buf[INET6_ADDRSTRLEN] = "";
+  inet_ntop(AF_INET6, &prefix, buf, sizeof buf);
+  return std::string(buf) + "/64";
+}
+
+std::string source_of(std::string_view printed_peer) {
+  std::string_view host = printed_peer;
+  if (auto colon = host.rfind(':'); colon != std::string_view::npos) host = host.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  auto addr = resolve_listen_address(host, 0);
+  return addr && host != "localhost" ? source_of(*addr) : std::string(printed_peer);
+}
+
 Result<SockAddr> resolve_listen_address(std::string_view host, std::uint16_t port) {
   std::string h(host);
   if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);

@@ -27,6 +27,14 @@ struct SockAddr {
   std::string ip() const;
 };
 
+// Whom a per-source limit counts a connection against: the IPv4 address ("1.2.3.4", also for
+// IPv4-mapped IPv6 peers), or the /64 an IPv6 address is in ("2001:db8:1:2::/64"), since one
+// IPv6 host commonly has a whole /64 to choose from.
+std::string source_of(const SockAddr& peer);
+// The same for a peer printed by SockAddr::to_string ("1.2.3.4:5", "[::1]:80"); text that is
+// not such an address is returned as it is.
+std::string source_of(std::string_view printed_peer);
+
 // An IP literal ("127.0.0.1", "::1", "[::1]") or "localhost" plus a port. Names other than
 // localhost are refused: listen addresses must not depend on DNS.
 Result<SockAddr> resolve_listen_address(std::string_view host, std::uint16_t port);

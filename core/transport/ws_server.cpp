@@ -1,5 +1,6 @@
 #include "core/transport/ws_server.hpp"
 
+#include <fcntl.h>
 #include <libwebsockets.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,7 +13,9 @@
 #include <unordered_map>
 
 #include "core/runtime/callback_guard.hpp"
+#include "core/runtime/fd_limit.hpp"
 #include "core/runtime/log.hpp"
+#include "core/runtime/log_throttle.hpp"
 #include "core/transport/lws_context.hpp"
 #include "core/transport/tls_client.hpp"
 #include "core/transport/ws_frame.hpp"
@@ -28,6 +31,10 @@ constexpr const char* kSubprotocol = "zlayer-tunnel.v1";
 constexpr int kMaxWritesPerWriteable = 16;
 constexpr std::chrono::milliseconds kCloseGrace{5000};
 constexpr auto kWriteClose = static_cast<lws_write_protocol>(4);  // lws's LWS_WRITE_CLOSE
+constexpr int kAcceptsPerWakeup = 64;
+// Without a spare descriptor the listener is not watched for this long when accept runs out
+// of descriptors (or memory), instead of waking up for the same connection again and again.
+constexpr std::chrono::milliseconds kAcceptPause{250};
 
 // Text messages are ignored by the protocol, but a peer that floods them is misbehaving.
 class TextBudget {
@@ -64,6 +71,26 @@ std::string header(lws* wsi, lws_token_indexes token) {
   if (n < 0) return {};
   s.resize(static_cast<std::size_t>(n));
   return s;
+}
+
+// Turns away a connection that libwebsockets never saw: an HTTP 503 whose status line says why
+// (clients print it), then close. A TLS listener cannot answer in plain text; it just closes.
+void refuse_socket(int fd, const std::string& reason, bool tls) {
+  // Read what the client already sent: closing with unread bytes resets the connection, and
+  // the client could lose the answer.
+  char sink[4096];
+  for (int i = 0; i < 4 && ::recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; ++i) {
+  }
+  if (!tls) {
+    const std::string body = reason + "\n";
+    const std::string response = "HTTP/1.1 503 " + reason +
+                                 "\r\nContent-Type: text/plain\r\nContent-Length: " +
+                                 std::to_string(body.size()) +
+                                 "\r\nConnection: close\r\nRetry-After: 10\r\n\r\n" + body;
+    (void)::send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
+  ::shutdown(fd, SHUT_WR);
+  ::close(fd);
 }
 
 bool has_token(std::string_view list, std::string_view token) {
@@ -155,6 +182,7 @@ struct WsServer::Impl final : WsGuard::Events {
     int fd = -1;
     SockAddr address;
     UvHandle<uv_poll_t> poll;
+    Timer resume;  // restarts watching after a pause for lack of descriptors
   };
 
   WsServer* self = nullptr;
@@ -172,11 +200,27 @@ struct WsServer::Impl final : WsGuard::Events {
   };
   std::unordered_map<WsGuard*, Guarded> guards;  // every accepted connection
   std::unordered_map<lws*, WsGuard*> guard_of;
+  Admission admission;
+  Stats stats;
+  LogThrottle refusal_log;
+  LogThrottle eviction_log;
+  LogThrottle accept_error_log;
+  // A descriptor held in reserve: when accept fails for lack of descriptors, giving it up lets
+  // the listener take the waiting connection and close it, instead of waking up for it again
+  // and again.
+  int spare_fd = -1;
+  bool out_of_fds = false;  // in an episode of accept failing for lack of descriptors
+  std::uint64_t refused_this_episode = 0;
 
   ~Impl();
   void close_listeners();
+  void watch(Listener& l);
   void accept_ready(Listener& l);
+  // accept failed with `error` (EMFILE and kin); false: stop accepting for now.
+  bool accept_failed(Listener& l, int error);
   Status adopt(int fd);
+  void evict(lws* wsi);
+  std::uint64_t now_ms() const { return uv_now(lws_ctx->loop()); }
   void handshake_done(lws* wsi) { handshakes.erase(wsi); }
   void wsi_destroyed(lws* wsi);
   // The real peer ("1.2.3.4:5"): libwebsockets itself only sees the guard's socketpair.
@@ -427,6 +471,7 @@ void ServerConnection::on_closed() {
 
 WsServer::Impl::~Impl() {
   close_listeners();
+  if (spare_fd >= 0) ::close(spare_fd);
   handshakes.clear();
   lws_ctx->forget_owner(this);
   for (auto& [raw, conn] : connections) {
@@ -441,6 +486,7 @@ WsServer::Impl::~Impl() {
 
 void WsServer::Impl::close_listeners() {
   for (auto& l : listeners) {
+    l->resume.stop();
     l->poll.reset();
     if (l->fd >= 0) ::close(l->fd);
     l->fd = -1;
@@ -448,20 +494,94 @@ void WsServer::Impl::close_listeners() {
   listeners.clear();
 }
 
+void WsServer::Impl::watch(Listener& l) {
+  uv_poll_start(l.poll.get(), UV_READABLE,
+                guarded_lambda<"control listener">([](uv_poll_t* h, int status, int) {
+                  auto* listener = static_cast<Listener*>(h->data);
+                  if (listener != nullptr && status >= 0) listener->owner->accept_ready(*listener);
+                }));
+}
+
 void WsServer::Impl::accept_ready(Listener& l) {
-  for (int i = 0; i < 64; ++i) {
+  for (int i = 0; i < kAcceptsPerWakeup; ++i) {
     int fd = ::accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-        ZLT_LOG(warn, "ws-server").field("server", options.name)
-            << "accept on " << l.address.to_string() << ": " << std::strerror(errno);
+      const int error = errno;
+      if (error == EAGAIN || error == EWOULDBLOCK || error == EINTR) return;
+      if (accept_failed(l, error)) continue;
       return;
+    }
+    if (out_of_fds) {
+      out_of_fds = false;
+      ZLT_LOG(info, "ws-server").field("server", options.name)
+          << "accepting on " << l.address.to_string() << " again; " << refused_this_episode
+          << " connection(s) were refused for lack of file descriptors";
     }
     (void)adopt(fd);
   }
 }
 
+bool WsServer::Impl::accept_failed(Listener& l, int error) {
+  if (error == ECONNABORTED || error == EPROTO || error == EPERM) {
+    // That connection is gone from the queue; the next one may be fine.
+    if (auto left_out = accept_error_log.allow(now_ms()))
+      ZLT_LOG(info, "ws-server").field("server", options.name)
+          << "accept on " << l.address.to_string() << ": " << std::strerror(error)
+          << LogThrottle::left_out_note(*left_out);
+    return true;
+  }
+  if (error == EMFILE || error == ENFILE) {
+    if (!out_of_fds) {
+      // Once per episode: the listener may fail like this thousands of times a second.
+      out_of_fds = true;
+      refused_this_episode = 0;
+      ZLT_LOG(warn, "ws-server").field("server", options.name)
+          << "accept on " << l.address.to_string() << ": " << std::strerror(error)
+          << " (descriptor limit " << raise_fd_limit().soft
+          << "); refusing new connections until descriptors are free";
+    }
+    if (spare_fd >= 0) {
+      ::close(spare_fd);
+      spare_fd = -1;
+      int fd = ::accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd >= 0) {
+        refuse_socket(fd, "server out of file descriptors", options.tls_cert.has_value());
+        ++stats.refused_no_fd;
+        ++refused_this_episode;
+      }
+      spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (fd >= 0 && spare_fd >= 0) return true;
+    }
+  } else if (auto left_out = accept_error_log.allow(now_ms())) {
+    ZLT_LOG(warn, "ws-server").field("server", options.name)
+        << "accept on " << l.address.to_string() << ": " << std::strerror(error)
+        << LogThrottle::left_out_note(*left_out);
+  }
+  // Nothing to make room with: stop watching for a moment rather than wake up for the same
+  // connection again and again.
+  uv_poll_stop(l.poll.get());
+  Listener* listener = &l;
+  l.resume.start(kAcceptPause, [this, listener] {
+    if (spare_fd < 0) spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (listener->poll) watch(*listener);
+  });
+  return false;
+}
+
 Status WsServer::Impl::adopt(int fd) {
+  const SockAddr peer_address = peer_of(fd);
+  std::string peer = peer_address.to_string();
+  const std::string source = source_of(peer_address);
+  Admission::Decision decision = admission.decide(source);
+  if (!decision.admit) {
+    ++stats.refused;
+    if (auto left_out = refusal_log.allow(now_ms()))
+      ZLT_LOG(info, "ws-server").field("server", options.name).field("peer", peer)
+          << "connection refused: " << decision.refusal << LogThrottle::left_out_note(*left_out);
+    refuse_socket(fd, decision.refusal, options.tls_cert.has_value());
+    return make_error(Errc::connection, "connection from " + peer + " refused: " + decision.refusal);
+  }
+  if (decision.evict != nullptr) evict(static_cast<lws*>(decision.evict));
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   WsGuard::Options guard_options;
@@ -471,7 +591,6 @@ Status WsServer::Impl::adopt(int fd) {
   auto made = WsGuard::create(lws_ctx->loop(), fd, std::move(guard_options), this);
   if (!made) return made.take_error();
   WsGuard* guard = made->get();
-  std::string peer = guard->peer();
   guards[guard].guard = std::move(*made);
   lws* wsi = lws_adopt_socket_vhost(vhost, guard->lws_fd());  // closes that fd on failure
   if (wsi == nullptr) {
@@ -481,6 +600,7 @@ Status WsServer::Impl::adopt(int fd) {
   guards[guard].wsi = wsi;
   guard_of[wsi] = guard;
   lws_ctx->set_owner(wsi, this);
+  admission.add(wsi, source);
   auto timer = std::make_unique<Timer>(lws_ctx->loop());
   timer->start(options.handshake_timeout, [this, wsi, peer] {
     ZLT_LOG(info, "ws-server").field("server", options.name).field("peer", peer)
@@ -492,6 +612,25 @@ Status WsServer::Impl::adopt(int fd) {
   });
   handshakes[wsi] = std::move(timer);
   return {};
+}
+
+void WsServer::Impl::evict(lws* wsi) {
+  const std::string source = admission.source_of(wsi);
+  admission.remove(wsi);
+  ++stats.evicted;
+  if (auto left_out = eviction_log.allow(now_ms()))
+    ZLT_LOG(info, "ws-server").field("server", options.name).field("source", source)
+        << "unauthenticated connection from " << source
+        << " closed to make room for a newcomer (connection caps reached)"
+        << LogThrottle::left_out_note(*left_out);
+  auto* pss = static_cast<Pss*>(lws_wsi_user(wsi));
+  if (pss != nullptr && pss->conn != nullptr) {
+    pss->conn->close(close_code::kTryAgainLater, "server busy: too many unauthenticated connections");
+    return;
+  }
+  handshakes.erase(wsi);
+  // Synchronously, as for the handshake deadline (we are not inside a libwebsockets callback).
+  lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_SYNC);
 }
 
 int WsServer::Impl::confirm_upgrade(lws* wsi, const char* upgrade) {
@@ -513,6 +652,7 @@ int WsServer::Impl::confirm_upgrade(lws* wsi, const char* upgrade) {
 }
 
 void WsServer::Impl::wsi_destroyed(lws* wsi) {
+  admission.remove(wsi);
   auto it = guard_of.find(wsi);
   if (it == guard_of.end()) return;
   if (auto g = guards.find(it->second); g != guards.end()) g->second.wsi = nullptr;
@@ -667,6 +807,8 @@ Result<std::unique_ptr<WsServer>> WsServer::create(Runtime& runtime, Options opt
   impl.handler = handler;
   impl.options = options;
   impl.lws_ctx = *ctx;
+  impl.admission = Admission(options.limits);
+  impl.spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 
   // Vhost names must stay unique for the context's lifetime: a destroyed vhost lingers until
   // its connections are gone.
@@ -714,11 +856,8 @@ Result<SockAddr> WsServer::listen(std::string_view host, std::uint16_t port) {
   }
   l->owner = impl_.get();
   l->poll.set_data(l.get());
-  uv_poll_start(l->poll.get(), UV_READABLE,
-                guarded_lambda<"control listener">([](uv_poll_t* h, int status, int) {
-    auto* listener = static_cast<Impl::Listener*>(h->data);
-    if (listener != nullptr && status >= 0) listener->owner->accept_ready(*listener);
-  }));
+  l->resume.attach(impl_->lws_ctx->loop());
+  impl_->watch(*l);
   SockAddr bound = l->address;
   impl_->listeners.push_back(std::move(l));
   return bound;
@@ -734,5 +873,18 @@ void WsServer::close_all() {
 }
 
 std::size_t WsServer::connection_count() const { return impl_->connections.size(); }
+
+void WsServer::authenticated(Channel& channel) {
+  auto* conn = dynamic_cast<ServerConnection*>(&channel);
+  if (conn != nullptr && impl_->connections.contains(conn))
+    impl_->admission.authenticated(conn->wsi());
+}
+
+WsServer::Stats WsServer::stats() const {
+  Stats s = impl_->stats;
+  s.open = impl_->admission.open();
+  s.pending = impl_->admission.pending();
+  return s;
+}
 
 }  // namespace zlt

@@ -17,6 +17,7 @@
 #include "core/common/error.hpp"
 #include "core/runtime/runtime.hpp"
 #include "core/runtime/uv_handle.hpp"
+#include "core/transport/admission.hpp"
 #include "core/transport/channel.hpp"
 #include "core/transport/sockaddr.hpp"
 
@@ -49,6 +50,18 @@ class WsServer {
     std::optional<std::string> tls_key;
     std::chrono::milliseconds handshake_timeout{10000};  // TCP accept -> upgrade complete
     std::size_t max_http_body = 64 * 1024;
+    // Connection caps: every connection, unauthenticated ones, unauthenticated ones per source
+    // address (admission.hpp). A refused peer gets an HTTP 503 naming the cap (plain
+    // listeners; TLS ones close the connection).
+    Admission::Limits limits;
+  };
+
+  struct Stats {
+    std::size_t open = 0;     // connections held (WebSocket and plain HTTP)
+    std::size_t pending = 0;  // of those, not authenticated
+    std::uint64_t refused = 0;        // turned away by a cap
+    std::uint64_t evicted = 0;        // unauthenticated, closed to make room for a newcomer
+    std::uint64_t refused_no_fd = 0;  // turned away for lack of file descriptors
   };
 
   class Handler {
@@ -77,6 +90,9 @@ class WsServer {
 
   bool tls() const { return options_.tls_cert.has_value(); }
   std::size_t connection_count() const;
+  // The channel's peer has authenticated: its connection no longer counts as unauthenticated.
+  void authenticated(Channel& channel);
+  Stats stats() const;
 
   struct Impl;  // libwebsockets glue (ws_server.cpp)
 

@@ -65,6 +65,21 @@ Fd tcp_connect(std::uint16_t port, bool ipv6) {
   return fd;
 }
 
+Fd tcp_connect_from(const std::string& source, std::uint16_t port) {
+  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  if (::inet_pton(AF_INET, source.c_str(), &local.sin_addr) != 1) return Fd();
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) return Fd();
+  socklen_t len = 0;
+  auto ss = loopback(port, false, &len);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) return Fd();
+  int one = 1;
+  setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  set_timeouts(fd.get(), 20s);
+  return fd;
+}
+
 Fd tcp_listen(std::uint16_t* port_out) {
   Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   int one = 1;

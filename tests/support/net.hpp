@@ -39,6 +39,9 @@ class Fd {
 
 // Connects to 127.0.0.1:port (or ::1 when ipv6). Invalid Fd on failure.
 Fd tcp_connect(std::uint16_t port, bool ipv6 = false);
+// Connects to 127.0.0.1:port from `source` (another loopback address such as 127.0.0.7), so a
+// test can play many client addresses. Invalid Fd on failure.
+Fd tcp_connect_from(const std::string& source, std::uint16_t port);
 // Listening socket on 127.0.0.1 with a kernel-chosen port.
 Fd tcp_listen(std::uint16_t* port_out);
 // Receive/send timeouts so a test never blocks forever.

@@ -125,7 +125,15 @@ Uuid test_u2() {
 RawWs::~RawWs() = default;
 
 std::unique_ptr<RawWs> RawWs::connect(std::uint16_t port, const std::string& path) {
-  Fd fd = tcp_connect(port);
+  return upgrade(tcp_connect(port), port, path);
+}
+
+std::unique_ptr<RawWs> RawWs::connect_from(const std::string& source, std::uint16_t port,
+                                           const std::string& path) {
+  return upgrade(tcp_connect_from(source, port), port, path);
+}
+
+std::unique_ptr<RawWs> RawWs::upgrade(Fd fd, std::uint16_t port, const std::string& path) {
   if (!fd) return nullptr;
   std::unique_ptr<RawWs> ws(new RawWs(std::move(fd), Role::client));
   std::string req =

@@ -49,6 +49,9 @@ class RawWs {
   // TCP connect to 127.0.0.1:port and an upgrade request for `path`. http_status() is 101 when
   // the WebSocket is open; anything else leaves the HTTP response in http_response().
   static std::unique_ptr<RawWs> connect(std::uint16_t port, const std::string& path = "/tunnel/v1");
+  // The same from another loopback address (127.0.0.x). Null if the TCP connect fails.
+  static std::unique_ptr<RawWs> connect_from(const std::string& source, std::uint16_t port,
+                                             const std::string& path = "/tunnel/v1");
   // Accepts one connection on `listener` and answers its upgrade with 101 (null on timeout).
   static std::unique_ptr<RawWs> accept(int listener, std::chrono::milliseconds timeout = 10s);
 
@@ -101,6 +104,7 @@ class RawWs {
 
  private:
   RawWs(Fd fd, Role role) : fd_(std::move(fd)), role_(role) {}
+  static std::unique_ptr<RawWs> upgrade(Fd fd, std::uint16_t port, const std::string& path);
   bool fill(std::chrono::steady_clock::time_point deadline);
   std::optional<std::string> read_head(std::chrono::steady_clock::time_point deadline);
 

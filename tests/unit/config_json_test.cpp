@@ -53,6 +53,12 @@ TunnelServerConfig full_server() {
   c.auth_timeout = 250ms;
   c.connect_timeout = 2s;
   c.udp_idle_timeout = 2min;
+  c.max_connections = 500;
+  c.max_pending_handshakes = 50;
+  c.max_unauthenticated_per_source = 5;
+  c.auth_failure_delay_max = 0ms;
+  c.max_conns_per_source = 9;
+  c.max_udp_flows = 16;
   c.admin_token_hash = crypto::hash_token("admin");
   c.max_access_ttl = 90min;
   c.grants_file = "/var/lib/zlt/grants.json";
@@ -99,6 +105,9 @@ TEST(ConfigJsonTest, ServerWritesEveryFieldAndOmitsUnsetOptionals) {
     "dns_registration": false, "listen": "0.0.0.0:3679", "public_bind": "0.0.0.0",
     "tokens": [], "accept_any_token": false, "max_streams_per_tunnel": 4096,
     "auth_timeout": "10s", "connect_timeout": "10s", "udp_idle_timeout": "60s",
+    "max_connections": 10000, "max_pending_handshakes": 1000,
+    "max_unauthenticated_per_source": 64, "auth_failure_delay_max": "5s",
+    "max_conns_per_source": 0, "max_udp_flows": 1024,
     "max_access_ttl": "86400s"})"));
   json full = to_json(full_server());
   EXPECT_EQ(full["tls_cert"], "/etc/zlt/cert.pem");

@@ -1,0 +1,45 @@
+// Slows down guessing tokens: each source address that keeps failing Auth waits longer before
+// it hears AuthFail. The first few failures are answered at once (a mistyped token), then the
+// wait doubles up to a cap. One failure is forgiven per quiet period, and the table of
+// addresses is bounded (the address that failed longest ago is forgotten first). Only the
+// failing address waits; nobody else is slowed, and a valid token is never delayed.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <string>
+#include <unordered_map>
+
+namespace zlt {
+
+class AuthFailureThrottle {
+ public:
+  struct Options {
+    std::size_t free_failures = 3;                  // answered at once
+    std::chrono::milliseconds first_delay{250};     // the next failure; doubles from there
+    std::chrono::milliseconds max_delay{5000};      // 0: never wait
+    std::chrono::milliseconds forgive_every{10000}; // one failure forgotten per quiet period
+    std::size_t max_sources = 4096;
+  };
+
+  explicit AuthFailureThrottle(Options options) : options_(options) {}
+
+  // Records a failed Auth from `source` (an IP address) at `now_ms`; returns how long to wait
+  // before answering it.
+  std::chrono::milliseconds failed(const std::string& source, std::uint64_t now_ms);
+  std::size_t size() const { return by_source_.size(); }
+
+ private:
+  struct Record {
+    std::uint64_t failures = 0;
+    std::uint64_t last_ms = 0;
+    std::list<std::string>::iterator in_lru;
+  };
+  Options options_;
+  std::unordered_map<std::string, Record> by_source_;
+  std::list<std::string> lru_;  // most recent failure first
+};
+
+}  // namespace zlt
