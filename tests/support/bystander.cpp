@@ -16,6 +16,9 @@ Bystander::Bystander(Harness& harness, Options options) : options_(std::move(opt
     return;
   }
   thread_ = std::thread([this] { run(); });
+  // A test that attacks at once and finishes quickly still sees at least one whole round.
+  if (!eventually([this] { return rounds_ > 0 || failed(); }, 10s))
+    fail("no round completed within 10 s of starting");
 }
 
 Bystander::~Bystander() {

@@ -30,8 +30,8 @@ class Bystander {
   };
 
   // Starts the echo service and an agent for it on `harness`'s server (which must be running),
-  // waits for the public port and starts the client thread. A failure to start is reported by
-  // finish().
+  // waits for the public port, starts the client thread and waits for its first round. A
+  // failure to start is reported by finish().
   explicit Bystander(Harness& harness);
   Bystander(Harness& harness, Options options);
   ~Bystander();
