@@ -84,6 +84,9 @@ Result<TunnelServerConfig> server_config_from_json(const nlohmann::json& j) {
   ZLT_TRY(r.optional("auth_timeout", c.auth_timeout));
   ZLT_TRY(r.optional("connect_timeout", c.connect_timeout));
   ZLT_TRY(r.optional("udp_idle_timeout", c.udp_idle_timeout));
+  ZLT_TRY(r.optional("max_session_queue", c.max_session_queue));
+  ZLT_TRY(r.optional("slow_peer_timeout", c.slow_peer_timeout));
+  ZLT_TRY(r.optional("max_buffered_bytes", c.max_buffered_bytes));
   std::optional<std::string> admin_token;
   ZLT_TRY(r.optional("admin_token", admin_token));
   ZLT_TRY(r.optional("admin_token_hash", c.admin_token_hash));
@@ -123,6 +126,9 @@ nlohmann::json to_json(const TunnelServerConfig& c) {
       {"auth_timeout", format_duration(c.auth_timeout)},
       {"connect_timeout", format_duration(c.connect_timeout)},
       {"udp_idle_timeout", format_duration(c.udp_idle_timeout)},
+      {"max_session_queue", c.max_session_queue},
+      {"slow_peer_timeout", format_duration(c.slow_peer_timeout)},
+      {"max_buffered_bytes", c.max_buffered_bytes},
   };
   if (c.tls_cert) j["tls_cert"] = *c.tls_cert;
   if (c.tls_key) j["tls_key"] = *c.tls_key;

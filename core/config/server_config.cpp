@@ -98,6 +98,8 @@ Status TunnelServerConfig::validate() const {
   ZLT_TRY(require_positive(auth_timeout, "auth_timeout"));
   ZLT_TRY(require_positive(connect_timeout, "connect_timeout"));
   ZLT_TRY(require_positive(udp_idle_timeout, "udp_idle_timeout"));
+  ZLT_TRY(validate_session_queue(max_session_queue, slow_peer_timeout));
+  if (max_buffered_bytes == 0) return invalid("max_buffered_bytes: must be > 0");
   if (admin_token_hash && !crypto::is_sha256_hex(*admin_token_hash))
     return invalid("admin_token_hash: must be 64 hex digits");
   ZLT_TRY(require_positive(max_access_ttl, "max_access_ttl"));

@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "core/common/chunk.hpp"
 #include "core/runtime/log.hpp"
 #include "core/server/admin_api.hpp"
 
@@ -339,9 +340,17 @@ void TunnelServer::session_closed(ServerSession& session, const Error& why) {
   sessions_.erase(&session);  // destroys the session
 }
 
+bool TunnelServer::busy() const { return chunk_bytes_in_use() > config_.max_buffered_bytes; }
+
 nlohmann::json TunnelServer::status() const {
   nlohmann::json tunnels = nlohmann::json::array();
   Counters total;
+  std::size_t queued = 0;
+  std::size_t held = 0;
+  for (const auto& [raw, session] : sessions_) {
+    queued += session->queued_bytes();
+    held += session->held_bytes();
+  }
   for (const auto& [id, session] : by_tunnel_) {
     auto* t = const_cast<TunnelRegistry&>(registry_).get_tunnel(id);
     if (t == nullptr) continue;
@@ -366,7 +375,13 @@ nlohmann::json TunnelServer::status() const {
           {"service_count", registry_.service_count()},
           {"sessions", sessions_.size()},
           {"tunnels", tunnels},
-          {"traffic", total.to_json()}};
+          {"traffic", total.to_json()},
+          // Real bytes: waiting in the sessions' outgoing queues, held for sessions (queues and
+          // stream buffers), and in buffers process-wide (the max_buffered_bytes figure).
+          {"queued_bytes", queued},
+          {"held_bytes", held},
+          {"buffered_bytes", chunk_bytes_in_use()},
+          {"max_buffered_bytes", config_.max_buffered_bytes}};
 }
 
 }  // namespace zlt

@@ -65,6 +65,9 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   const config::TunnelServerConfig& config() const { return config_; }
   Runtime& runtime() { return runtime_; }
   std::size_t session_count() const { return sessions_.size(); }
+  // Real bytes held in buffers process-wide are above max_buffered_bytes: new streams are
+  // refused ("server busy") instead of growing memory further.
+  bool busy() const;
   // The live session of a tunnel (null if none): where a socket outside the server's own
   // public ports (a node's internal listener) sends its connections.
   ServerSession* session_for_tunnel(const Uuid& tunnel_id);
