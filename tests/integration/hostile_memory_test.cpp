@@ -143,28 +143,11 @@ TEST(HostileMemory, HeartbeatFloodIsBoundedAndSlowPeerDisconnected) {
   c.max_session_queue = 256u << 10;
   c.slow_peer_timeout = 1500ms;
   h.start_server(c);
-  auto ws = open_session(h.control_port(), Harness::kToken);
-  ASSERT_TRUE(ws);
-  // The server's kernel buffers toward the peer absorb megabytes before its queue sticks at the
-  // cap. Fill them quickly with a window of Data on each of a few streams, then flood.
-  ASSERT_TRUE(ws->send(proto::Register{"fill", proto::ServiceProtocol::tcp, 1, 0, {}}));
-  auto reg = ws->expect<proto::RegisterOk>();
-  ASSERT_TRUE(reg && reg->assigned_port && *reg->assigned_port != 0);
-  std::vector<Fd> clients;
-  const std::string window(proto::kInitialWindow, 'f');
-  for (int i = 0; i < 64; ++i) {
-    clients.push_back(tcp_connect(*reg->assigned_port));
-    ASSERT_TRUE(clients.back());
-    std::optional<Uuid> id;  // Data of the streams before may come first
-    while (!id) {
-      auto m = ws->next_message(5s);
-      ASSERT_TRUE(m) << "no Connect";
-      auto decoded = decode_message(*m);
-      if (auto* c = decoded ? std::get_if<proto::Connect>(&*decoded) : nullptr) id = c->connection_id;
-    }
-    ASSERT_TRUE(ws->send(proto::ConnectAck{*id}));
-    ASSERT_TRUE(send_all(clients.back().get(), window));
-  }
+  // A peer with little kernel buffering, so the server's queue is what fills.
+  auto ws = RawWs::connect(h.control_port(), "/tunnel/v1", 4096);
+  ASSERT_TRUE(ws && ws->is_open());
+  auto answer = ws->authenticate(Harness::kToken, test_u1());
+  ASSERT_TRUE(answer && decode_as<proto::AuthOk>(*answer));
 
   auto max_queued = flood_until_ending(*ws, true, [&] { return tunnel_status(h); });
   ASSERT_TRUE(max_queued.has_value());

@@ -38,7 +38,9 @@ class Fd {
 };
 
 // Connects to 127.0.0.1:port (or ::1 when ipv6). Invalid Fd on failure.
-Fd tcp_connect(std::uint16_t port, bool ipv6 = false);
+// receive_buffer > 0: SO_RCVBUF set before connecting, so the window stays that small (a
+// peer that reads slowly, or not at all, with little kernel buffering).
+Fd tcp_connect(std::uint16_t port, bool ipv6 = false, int receive_buffer = 0);
 // Listening socket on 127.0.0.1 with a kernel-chosen port.
 Fd tcp_listen(std::uint16_t* port_out);
 // Receive/send timeouts so a test never blocks forever.

@@ -124,8 +124,9 @@ Uuid test_u2() {
 
 RawWs::~RawWs() = default;
 
-std::unique_ptr<RawWs> RawWs::connect(std::uint16_t port, const std::string& path) {
-  Fd fd = tcp_connect(port);
+std::unique_ptr<RawWs> RawWs::connect(std::uint16_t port, const std::string& path,
+                                      int receive_buffer) {
+  Fd fd = tcp_connect(port, false, receive_buffer);
   if (!fd) return nullptr;
   std::unique_ptr<RawWs> ws(new RawWs(std::move(fd), Role::client));
   std::string req =
