@@ -90,7 +90,7 @@ zlt::Result<SessionRequest> parse_session_request(std::string_view text) {
 
 template <class Fn>
 int with_manager(zlt_access* access, Fn&& fn) {
-  return run_on_loop(*access->core, [&]() -> Status {
+  return run_on_handle(*access, [&]() -> Status {
     if (!access->manager) return zlt::make_error(Errc::shutdown, "the runtime has been freed");
     return fn(*access->manager);
   });
@@ -189,7 +189,7 @@ ZLT_EXPORT int zlt_access_list(zlt_access* access, char** json_out) {
 
 ZLT_EXPORT void zlt_access_free(zlt_access* access) {
   if (access == nullptr) return;
-  release(std::unique_ptr<zlt::capi::Object>(access));
+  release(zlt::capi::HeldObject(access));
 }
 
 }  // extern "C"

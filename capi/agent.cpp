@@ -52,7 +52,7 @@ bool accept_with_host(zlt_agent* h, const zlt::Uuid& service_id, const zlt::Uuid
 
 template <class Fn>
 int with_agent(zlt_agent* agent, Fn&& fn) {
-  return run_on_loop(*agent->core, [&]() -> Status {
+  return run_on_handle(*agent, [&]() -> Status {
     if (!agent->agent) return zlt::make_error(Errc::shutdown, "the runtime has been freed");
     return fn(*agent->agent);
   });
@@ -143,7 +143,7 @@ ZLT_EXPORT int zlt_agent_status(zlt_agent* agent, char** json_out) {
 
 ZLT_EXPORT void zlt_agent_free(zlt_agent* agent) {
   if (agent == nullptr) return;
-  release(std::unique_ptr<zlt::capi::Object>(agent));
+  release(zlt::capi::HeldObject(agent));
 }
 
 }  // extern "C"

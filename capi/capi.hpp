@@ -2,6 +2,8 @@
 // (thread-local, set on the caller's thread) and the one place where exceptions are stopped.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -20,6 +22,12 @@ namespace zlt::capi {
 
 struct Object;
 
+// Drops the host's reference to a handle it has freed (see Object::holds).
+struct DropHold {
+  void operator()(Object* object) const noexcept;
+};
+using HeldObject = std::unique_ptr<Object, DropHold>;
+
 // What a runtime handle and the objects created on it share. Objects hold a reference so that
 // their handles stay safe to call (and fail with ZLT_ESHUTDOWN) after zlt_runtime_free: the
 // stopped Runtime then only answers "not running".
@@ -29,7 +37,7 @@ struct RuntimeCore {
   // Loop-thread only.
   bool closing = false;                            // zlt_runtime_free has begun
   std::vector<Object*> live;                       // handles the host still holds (not owned)
-  std::vector<std::unique_ptr<Object>> graveyard;  // freed inside a callback, destroyed next turn
+  std::vector<HeldObject> graveyard;  // freed inside a callback, destroyed next turn
 
   ~RuntimeCore();
 };
@@ -42,7 +50,17 @@ struct Object {
   // Loop thread: silence(), then stop and destroy the core object. Idempotent.
   virtual void destroy() noexcept = 0;
 
+  bool freed() const noexcept { return (holds.load() & kFreed) != 0; }
+
   std::shared_ptr<RuntimeCore> core;
+
+  // Who still needs this handle's memory, in units of kHold: the host until its free function
+  // is done, and each call in progress (run_on_handle). Bit kFreed is set when the host frees
+  // it. Whoever drops the last hold deletes the handle, so a call that another thread's free
+  // overtakes still finds its memory (and answers ZLT_ECLOSED).
+  static constexpr std::uint64_t kFreed = 1;
+  static constexpr std::uint64_t kHold = 2;
+  std::atomic<std::uint64_t> holds{kHold};
 };
 
 // ---- errors ----
@@ -74,6 +92,11 @@ int guard(Body&& body) noexcept {
 // caught on the loop thread — one escaping there would end the process, and the caller would
 // wait forever — and reported, like fn's error, as this thread's last error.
 int run_on_loop(RuntimeCore& core, const std::function<Status()>& fn);
+
+// Runs fn on the loop thread for a call on `object`, like run_on_loop, while holding the handle:
+// a free on another thread meanwhile cannot take its memory away. A call on a handle whose free
+// has begun, or that its free overtakes before fn runs, returns ZLT_ECLOSED instead.
+int run_on_handle(Object& object, const std::function<Status()>& fn);
 
 // Loop thread: forgets `object` as a live handle.
 void forget(RuntimeCore& core, Object* object) noexcept;
@@ -112,7 +135,9 @@ void sweep(RuntimeCore& core) noexcept;
 // loop before this returns. On the loop thread we are inside a host callback, with the
 // object's own code possibly below us on the stack: it is silenced now and destroyed once the
 // callback has returned.
-void release(std::unique_ptr<Object> object) noexcept;
+// Calls on the handle still in progress on other threads complete or return ZLT_ECLOSED; the
+// last of them deletes the handle.
+void release(HeldObject object) noexcept;
 
 // ---- values crossing the boundary ----
 

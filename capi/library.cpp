@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "capi/capi.hpp"
+#include "core/common/json_dump.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/runtime/log.hpp"
 
@@ -118,6 +119,27 @@ int run_on_loop(RuntimeCore& core, const std::function<Status()>& fn) {
   return ZLT_OK;
 }
 
+void DropHold::operator()(Object* object) const noexcept {
+  if (object->holds.fetch_sub(Object::kHold) == (Object::kFreed | Object::kHold)) delete object;
+}
+
+int run_on_handle(Object& object, const std::function<Status()>& fn) {
+  // From here until `hold` ends, the handle's memory stays, whatever other threads do.
+  const std::uint64_t before = object.holds.fetch_add(Object::kHold);
+  const HeldObject hold(&object);
+  if ((before & Object::kFreed) != 0) return fail(ZLT_ECLOSED, "the handle has been freed");
+  bool overtaken = false;
+  int rc = run_on_loop(*object.core, [&]() -> Status {
+    if (object.freed()) {
+      overtaken = true;
+      return {};
+    }
+    return fn();
+  });
+  if (overtaken) return fail(ZLT_ECLOSED, "the handle was freed while this call waited");
+  return rc;
+}
+
 void forget(RuntimeCore& core, Object* object) noexcept {
   std::erase(core.live, object);
 }
@@ -128,7 +150,9 @@ void sweep(RuntimeCore& core) noexcept {
   for (auto& object : dead) object->destroy();
 }
 
-void release(std::unique_ptr<Object> object) noexcept {
+void release(HeldObject object) noexcept {
+  // Calls that begin from now on answer ZLT_ECLOSED without touching the core object.
+  object->holds.fetch_or(Object::kFreed);
   std::shared_ptr<RuntimeCore> core = object->core;
   Runtime& runtime = *core->runtime;
   if (runtime.on_loop_thread()) {
@@ -165,7 +189,7 @@ void release(std::unique_ptr<Object> object) noexcept {
 }
 
 std::string json_text(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return dump_json(j);
 }
 
 char* dup_string(std::string_view s) {
@@ -234,6 +258,8 @@ ZLT_EXPORT const char* zlt_strerror(int code) {
       return "internal error";
     case ZLT_ENOMEM:
       return "out of memory";
+    case ZLT_ECLOSED:
+      return "the object has been freed";
     default:
       return "unknown error";
   }

@@ -107,7 +107,7 @@ std::optional<std::string> resolve_with_host(zlt_node_manager* h, const std::str
 
 template <class Fn>
 int with_manager(zlt_node_manager* node, const char* function, Fn&& fn) {
-  return run_on_loop(*node->core, [&]() -> Status {
+  return run_on_handle(*node, [&]() -> Status {
     if (!node->manager) return zlt::make_error(Errc::shutdown, "the runtime has been freed");
     if (node->in_resolver > 0)
       return zlt::make_error(
@@ -240,7 +240,7 @@ ZLT_EXPORT int zlt_node_manager_status(zlt_node_manager* mgr, char** json_out) {
 
 ZLT_EXPORT void zlt_node_manager_free(zlt_node_manager* mgr) {
   if (mgr == nullptr) return;
-  release(std::unique_ptr<zlt::capi::Object>(mgr));
+  release(zlt::capi::HeldObject(mgr));
 }
 
 }  // extern "C"

@@ -77,7 +77,7 @@ zlt::Result<zlt::TokenGrant> validate_with_host(zlt_registry* h, std::string_vie
 // Runs fn with the registry's server on the loop thread.
 template <class Fn>
 int with_server(zlt_registry* reg, Fn&& fn) {
-  return run_on_loop(*reg->core, [&]() -> Status {
+  return run_on_handle(*reg, [&]() -> Status {
     if (!reg->server) return zlt::make_error(Errc::shutdown, "the runtime has been freed");
     return fn(*reg->server);
   });
@@ -306,7 +306,7 @@ ZLT_EXPORT int zlt_registry_stop(zlt_registry* reg) {
 
 ZLT_EXPORT void zlt_registry_free(zlt_registry* reg) {
   if (reg == nullptr) return;
-  release(std::unique_ptr<zlt::capi::Object>(reg));
+  release(zlt::capi::HeldObject(reg));
 }
 
 }  // extern "C"

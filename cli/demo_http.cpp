@@ -4,6 +4,8 @@
 #include <optional>
 #include <string_view>
 
+#include "core/runtime/callback_guard.hpp"
+
 namespace zlt::cli {
 namespace {
 
@@ -128,7 +130,8 @@ class DemoHttpService::Connection {
     if (tcp_.init(uv_tcp_init, listener->loop) != 0) return false;
     tcp_.set_data(this);
     if (uv_accept(listener, tcp_.stream()) != 0) return false;
-    return uv_read_start(tcp_.stream(), on_alloc, on_read) == 0;
+    return uv_read_start(tcp_.stream(), guarded<&on_alloc, "demo http read">,
+                         guarded<&on_read, "demo http read">) == 0;
   }
 
  private:
@@ -200,7 +203,8 @@ class DemoHttpService::Connection {
     w->data = std::move(bytes);
     w->req.data = w.get();
     uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-    if (uv_write(&w->req, tcp_.stream(), &buf, 1, on_written) != 0) {
+    if (uv_write(&w->req, tcp_.stream(), &buf, 1,
+                 guarded<&on_written, "demo http write">) != 0) {
       service_.close(this);
       return false;
     }
@@ -231,7 +235,9 @@ Result<std::unique_ptr<DemoHttpService>> DemoHttpService::start(uv_loop_t* loop,
   if (int rc = uv_tcp_bind(service->listener_.get(), reinterpret_cast<const sockaddr*>(&addr), 0);
       rc != 0)
     return fail("bind", rc);
-  if (int rc = uv_listen(service->listener_.stream(), 64, on_connection); rc != 0)
+  if (int rc = uv_listen(service->listener_.stream(), 64,
+                         guarded<&on_connection, "demo http listener">);
+      rc != 0)
     return fail("listen", rc);
   sockaddr_in bound{};
   int len = sizeof bound;

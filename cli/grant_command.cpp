@@ -8,6 +8,7 @@
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "cli/http_fetch.hpp"
+#include "core/common/json_dump.hpp"
 #include "core/common/uuid.hpp"
 
 namespace zlt::cli {
@@ -163,7 +164,7 @@ int issue(const GrantOptions& o) {
   if (o.name) request["name"] = *o.name;
   HttpCall call = call_for(o, "POST", kGrantsPath);
   call.headers.emplace_back("Content-Type", "application/json");
-  call.body = request.dump();
+  call.body = dump_json(request);
   auto reply = perform(call);
   if (!reply) return kExitFailure;
   auto grant = json_body(*reply);
@@ -184,7 +185,7 @@ int list(const GrantOptions& o) {
   if (!reply) return kExitFailure;
   auto grants = json_body(*reply);
   if (!grants) return kExitFailure;
-  std::cout << grants->dump(2) << "\n";
+  std::cout << dump_json(*grants, 2) << "\n";
   return kExitOk;
 }
 

@@ -52,6 +52,10 @@
  *   free function returns none of the object's callbacks will run again, so `user` data may be
  *   released. An object freed from inside one of its own callbacks (or any callback of its
  *   runtime) is silenced at once and destroyed as soon as that callback has returned.
+ *   Freeing an object while other threads are inside calls on it is safe: each such call
+ *   either completes normally or returns ZLT_ECLOSED, and the object's memory is released
+ *   when the last of them returns. A call that starts after the free function has returned
+ *   uses a dangling pointer, as with any freed object.
  */
 #ifndef ZLAYER_TUNNEL_H
 #define ZLAYER_TUNNEL_H
@@ -96,6 +100,7 @@ extern "C" {
 #define ZLT_EIO (-12)        /* local file I/O */
 #define ZLT_EINTERNAL (-13)  /* a bug: please report it with zlt_last_error() */
 #define ZLT_ENOMEM (-14)     /* out of memory */
+#define ZLT_ECLOSED (-15)    /* the object was freed (by another thread) before this call ran */
 
 /* ---- Log levels (zlt_set_log_callback) --------------------------------------------------- */
 
@@ -292,7 +297,9 @@ ZLT_EXPORT int zlt_verdict_set_reason(zlt_token_verdict* verdict, const char* re
  * Sets what an accepted token may do, as JSON:
  *   {"name": "team-a",                  shown in logs and status (optional)
  *    "allowed_ports": [30000, 30010],   public ports it may hold (optional; default: any)
- *    "allow": ["service:db", "10.0.0.0/8:5432"]}   targets it may open (optional)
+ *    "allow": ["service:db", "10.0.0.0/8:5432"],   targets it may open (optional)
+ *    "services": ["db"]}                service names it may register (optional; default:
+ *                                       any; [] none)
  * Only valid during the validator callback that received `verdict`. NULL clears it (the
  * default grant: any port, no open targets). On error the verdict keeps its previous grant.
  * Errors: ZLT_EINVAL (verdict NULL), ZLT_ECONFIG (bad JSON or field; the message names it).
@@ -356,7 +363,10 @@ ZLT_EXPORT int zlt_registry_list_grants(zlt_registry* reg, char** json_out);
  */
 ZLT_EXPORT int zlt_registry_stop(zlt_registry* reg);
 
-/* Stops (if needed) and destroys the registry. NULL is ignored. See "Lifetime" above. */
+/*
+ * Stops (if needed) and destroys the registry. NULL is ignored. Calls on `reg` running on
+ * other threads meanwhile complete or return ZLT_ECLOSED. See "Lifetime" above.
+ */
 ZLT_EXPORT void zlt_registry_free(zlt_registry* reg);
 
 /* ---- Agent (client side) ----------------------------------------------------------------- */
@@ -408,7 +418,10 @@ ZLT_EXPORT int zlt_agent_stop(zlt_agent* agent);
  */
 ZLT_EXPORT int zlt_agent_status(zlt_agent* agent, char** json_out);
 
-/* Stops (if needed) and destroys the agent. NULL is ignored. See "Lifetime" above. */
+/*
+ * Stops (if needed) and destroys the agent. NULL is ignored. Calls on `agent` running on
+ * other threads meanwhile complete or return ZLT_ECLOSED. See "Lifetime" above.
+ */
 ZLT_EXPORT void zlt_agent_free(zlt_agent* agent);
 
 /* ---- Access (on-demand access, since 0.2) ------------------------------------------------ */
@@ -490,7 +503,8 @@ ZLT_EXPORT int zlt_access_list(zlt_access* access, char** json_out);
 
 /*
  * Closes every session, says goodbye to the server and destroys the object. NULL is ignored.
- * See "Lifetime" above.
+ * Calls on `access` running on other threads meanwhile complete or return ZLT_ECLOSED. See
+ * "Lifetime" above.
  */
 ZLT_EXPORT void zlt_access_free(zlt_access* access);
 
@@ -608,8 +622,9 @@ ZLT_EXPORT int zlt_node_manager_stop(zlt_node_manager* mgr);
 ZLT_EXPORT int zlt_node_manager_status(zlt_node_manager* mgr, char** json_out);
 
 /*
- * Stops (if needed) and destroys the manager. NULL is ignored. See "Lifetime" above; once it
- * has returned neither the event callback nor the resolver runs again.
+ * Stops (if needed) and destroys the manager. NULL is ignored. Calls on `mgr` running on other
+ * threads meanwhile complete or return ZLT_ECLOSED. See "Lifetime" above; once it has
+ * returned neither the event callback nor the resolver runs again.
  */
 ZLT_EXPORT void zlt_node_manager_free(zlt_node_manager* mgr);
 

@@ -1,6 +1,7 @@
 #include "core/access/local_forwarder.hpp"
 
 #include "core/agent/agent_session.hpp"
+#include "core/runtime/callback_guard.hpp"
 #include "core/runtime/log.hpp"
 #include "core/session/tcp_endpoint.hpp"
 
@@ -24,7 +25,8 @@ Result<std::unique_ptr<LocalForwarder>> LocalForwarder::bind(
       self->listener_.set_data(self.get());
       rc = uv_tcp_bind(self->listener_.get(), local.get(), 0);
     }
-    if (rc == 0) rc = uv_listen(self->listener_.stream(), 128, &LocalForwarder::on_connection);
+    if (rc == 0) rc = uv_listen(self->listener_.stream(), 128,
+                                  guarded<&LocalForwarder::on_connection, "access listener">);
     if (rc != 0)
       return make_error(Errc::connection,
                         "cannot listen on " + local.to_string() + ": " + uv_error_text(rc));

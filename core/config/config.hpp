@@ -63,6 +63,8 @@ struct TokenEntry {
       allowed_ports;  // public ports this token may hold (default: any in data_port_range)
   std::vector<std::string>
       allow;  // Open targets: "service:NAME", "host:port", "CIDR:port"; '*' segments
+  // Service names this token may register (default: any; empty: none, an opener-only token).
+  std::optional<std::vector<std::string>> services;
   friend bool operator==(const TokenEntry&, const TokenEntry&) = default;
 };
 

@@ -22,6 +22,7 @@ Result<TokenEntry> token_entry_at(const nlohmann::json& j, const std::string& pa
   ZLT_TRY(r.optional("sha256", sha256));
   ZLT_TRY(r.optional("allowed_ports", t.allowed_ports));
   ZLT_TRY(r.optional("allow", t.allow));
+  ZLT_TRY(r.optional("services", t.services));
   ZLT_TRY(r.finish());
   if (plain.has_value() == sha256.has_value())
     return make_error(Errc::config, r.at_path("exactly one of 'token' and 'sha256' is required"));
@@ -54,6 +55,7 @@ nlohmann::json port_range_json(const PortRange& r) {
 nlohmann::json token_json(const TokenEntry& t) {
   nlohmann::json j = {{"name", t.name}, {"sha256", t.sha256}, {"allow", t.allow}};
   if (t.allowed_ports) j["allowed_ports"] = port_range_json(*t.allowed_ports);
+  if (t.services) j["services"] = *t.services;
   return j;
 }
 

@@ -59,11 +59,8 @@ Status validate_token(const TokenEntry& t, const std::string& path) {
                      ") must be <= end (" + std::to_string(r.end) + ")");
     if (r.start == 0) return invalid(path + ".allowed_ports: ports must be within 1..65535");
   }
-  for (std::size_t j = 0; j < t.allow.size(); ++j) {
-    if (!detail::is_valid_allow_target(t.allow[j]))
-      return invalid(path + ".allow[" + std::to_string(j) + "]: invalid target '" + t.allow[j] +
-                     "' (expected service:NAME, HOST:PORT or CIDR:PORT)");
-  }
+  ZLT_TRY(detail::validate_allow_targets(t.allow, path + ".allow"));
+  if (t.services) ZLT_TRY(detail::validate_service_names(*t.services, path + ".services"));
   return {};
 }
 

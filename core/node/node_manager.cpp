@@ -352,7 +352,7 @@ Status NodeTunnelManager::start_server() {
   cfg.tokens.clear();
   for (const auto& e : entries_)
     if (is_inbound(*e))
-      cfg.tokens.push_back(config::TokenEntry{e->tunnel.name, e->token_hash, {}, {}});
+      cfg.tokens.push_back(config::TokenEntry{e->tunnel.name, e->token_hash, {}, {}, {}});
   auto created = TunnelServer::create(runtime_, std::move(cfg));
   if (!created) return created.take_error();
   server_ = std::move(*created);

@@ -7,6 +7,10 @@
 #include <cstdio>
 #include <ctime>
 #include <mutex>
+#include <span>
+
+#include "core/common/json_dump.hpp"
+#include "core/protocol/utf8.hpp"
 
 namespace zlt {
 
@@ -41,15 +45,57 @@ std::string timestamp_utc() {
   return buf;
 }
 
-void append_text_value(std::string& out, const nlohmann::json& v) {
-  if (v.is_string()) {
-    const auto& s = v.get_ref<const std::string&>();
-    if (s.find_first_of(" \"=") == std::string::npos && !s.empty()) {
-      out += s;
-      return;
-    }
+// Text lines must stay one event per line whatever a peer put into a message or a value:
+// control characters become \n, \r, \t or \xNN, and bytes that are not UTF-8 become \xNN.
+// Inside a quoted value the quote and the backslash are escaped too, so the value reads back.
+void append_escaped_byte(std::string& out, unsigned char c) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += "\\x";
+  out += kHex[c >> 4];
+  out += kHex[c & 0xf];
+}
+
+void append_escaped_char(std::string& out, char c, bool quoted) {
+  const auto u = static_cast<unsigned char>(c);
+  if (c == '\n') {
+    out += "\\n";
+  } else if (c == '\r') {
+    out += "\\r";
+  } else if (c == '\t') {
+    out += "\\t";
+  } else if (u < 0x20 || u == 0x7f) {
+    append_escaped_byte(out, u);
+  } else if (quoted && (c == '"' || c == '\\')) {
+    out += '\\';
+    out += c;
+  } else {
+    out += c;
   }
-  out += v.dump();
+}
+
+void append_escaped(std::string& out, std::string_view text, bool quoted) {
+  while (!text.empty()) {
+    auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size());
+    const auto error = proto::validate_utf8(bytes);
+    const std::size_t valid = error ? error->valid_up_to : text.size();
+    for (char c : text.substr(0, valid)) append_escaped_char(out, c, quoted);
+    if (!error) return;
+    const std::size_t bad = error->error_len.value_or(text.size() - valid);
+    for (char c : text.substr(valid, bad)) append_escaped_byte(out, static_cast<unsigned char>(c));
+    text.remove_prefix(valid + bad);
+  }
+}
+
+void append_text_value(std::string& out, const nlohmann::json& v) {
+  if (!v.is_string()) {
+    append_escaped(out, dump_json(v), false);
+    return;
+  }
+  const auto& s = v.get_ref<const std::string&>();
+  const bool quoted = s.empty() || s.find_first_of(" \"=") != std::string::npos;
+  if (quoted) out += '"';
+  append_escaped(out, s, quoted);
+  if (quoted) out += '"';
 }
 
 }  // namespace
@@ -94,7 +140,7 @@ std::string Log::format(const LogRecord& r, LogFormat format) {
     line["component"] = r.component;
     if (!r.message.empty()) line["msg"] = r.message;
     for (const auto& [k, v] : r.fields.items()) line[k] = v;
-    return line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return dump_json(line);
   }
   std::string out = timestamp_utc();
   out += ' ';
@@ -105,10 +151,10 @@ std::string Log::format(const LogRecord& r, LogFormat format) {
   out += ' ';
   out += r.component;
   out += ": ";
-  out += r.message;
+  append_escaped(out, r.message, false);
   for (const auto& [k, v] : r.fields.items()) {
     out += ' ';
-    out += k;
+    append_escaped(out, k, false);
     out += '=';
     append_text_value(out, v);
   }

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <future>
 
+#include "core/runtime/callback_guard.hpp"
 #include "core/runtime/log.hpp"
 
 namespace zlt {
@@ -49,7 +50,7 @@ Result<std::unique_ptr<Runtime>> Runtime::start(std::string name) {
   int rc = uv_loop_init(&rt->loop_);
   if (rc != 0) return make_error(Errc::internal, "uv_loop_init: " + std::string(uv_strerror(rc)));
   rc = uv_async_init(&rt->loop_, &rt->wake_, [](uv_async_t* a) {
-    static_cast<Runtime*>(a->data)->drain_commands();
+    guard_callback("runtime wake-up", [a] { static_cast<Runtime*>(a->data)->drain_commands(); });
   });
   if (rc != 0) {
     uv_loop_close(&rt->loop_);
@@ -92,12 +93,17 @@ bool Runtime::invoke(const std::function<void()>& fn) {
   }
   std::promise<void> done;
   auto finished = done.get_future();
+  // An exception from fn reaches the caller, as it would when called inline on the loop.
   if (!post([&] {
-        fn();
-        done.set_value();
+        try {
+          fn();
+          done.set_value();
+        } catch (...) {
+          done.set_exception(std::current_exception());
+        }
       }))
     return false;
-  finished.wait();
+  finished.get();
   return true;
 }
 
@@ -143,7 +149,8 @@ void Runtime::drain_commands() {
       batch.swap(commands_);
     }
     if (batch.empty()) break;
-    for (auto& fn : batch) fn();
+    // A command that throws loses only itself, not the rest of the batch or the process.
+    for (auto& fn : batch) guard_callback("runtime command", fn);
   }
   // Once stopping_ is set no command can be queued (post checks it under the lock), so the
   // queue drained above is the last one.
@@ -166,8 +173,10 @@ void Runtime::begin_shutdown() {
             t->loop,
             [](uv_handle_t* h, void* self) {
               if (h == self || uv_is_closing(h)) return;
-              ZLT_LOG(error, "runtime") << "closing a " << uv_handle_type_name(h->type)
-                                        << " handle left open at shutdown";
+              guard_callback("shutdown watchdog", [h] {
+                ZLT_LOG(error, "runtime") << "closing a " << uv_handle_type_name(h->type)
+                                          << " handle left open at shutdown";
+              });
               uv_close(h, nullptr);
             },
             t);

@@ -1,5 +1,7 @@
 #include "core/runtime/uv_handle.hpp"
 
+#include "core/runtime/callback_guard.hpp"
+
 namespace zlt {
 
 void Timer::attach(uv_loop_t* loop) {
@@ -28,7 +30,7 @@ void Timer::on_timer(uv_timer_t* t) {
   if (self == nullptr) return;
   // The callback may re-arm or destroy this timer: keep the function alive while it runs.
   Callback cb = self->cb_;
-  if (cb) cb();
+  if (cb) guard_callback("timer", cb);
 }
 
 std::string uv_error_text(int code) {

@@ -1,9 +1,16 @@
 #include "core/server/admin_api.hpp"
 
+#include <optional>
+#include <span>
+#include <string>
+
 #include <nlohmann/json.hpp>
 
+#include "core/common/json_dump.hpp"
 #include "core/common/rfc3339.hpp"
+#include "core/config/json_text.hpp"
 #include "core/crypto/crypto.hpp"
+#include "core/protocol/utf8.hpp"
 #include "core/runtime/log.hpp"
 #include "core/server/tunnel_server.hpp"
 
@@ -14,7 +21,7 @@ constexpr std::string_view kGrants = "/admin/v1/grants";
 constexpr std::string_view kStatus = "/admin/v1/status";
 
 HttpResponse json_response(int status, const nlohmann::json& body) {
-  return HttpResponse{status, "application/json", body.dump() + "\n"};
+  return HttpResponse{status, "application/json", dump_json(body) + "\n"};
 }
 
 HttpResponse error_response(int status, const std::string& message) {
@@ -31,16 +38,30 @@ bool authorized(const TunnelServer& server, const std::string& authorization) {
   return crypto::ct_equal(crypto::hash_token(authorization.substr(kBearer.size())), *expected);
 }
 
+// A body must be UTF-8 JSON before any handler reads it; what is wrong with it otherwise.
+std::optional<std::string> body_problem(std::string_view body) {
+  if (body.empty()) return std::nullopt;
+  auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(body.data()), body.size());
+  if (auto bad = proto::validate_utf8(bytes))
+    return "request body is not valid UTF-8: " + bad->describe();
+  if (auto parsed = config::detail::parse_json_text(body); !parsed) return parsed.error().message;
+  return std::nullopt;
+}
+
+HttpResponse refuse(const HttpRequest& req, int status, const std::string& message) {
+  ZLT_LOG(info, "admin").field("peer", req.peer)
+      << req.method << " " << req.path << " refused: " << message;
+  return error_response(status, message);
+}
+
 }  // namespace
 
 HttpResponse handle_admin_request(TunnelServer& server, const HttpRequest& req) {
   if (!server.config().admin_token_hash || !req.path.starts_with("/admin/"))
     return error_response(404, "not found");
-  if (!authorized(server, req.authorization)) {
-    ZLT_LOG(info, "admin").field("peer", req.peer)
-        << req.method << " " << req.path << " refused: missing or wrong admin token";
-    return error_response(401, "missing or wrong admin token");
-  }
+  if (!authorized(server, req.authorization))
+    return refuse(req, 401, "missing or wrong admin token");
+  if (auto problem = body_problem(req.body)) return refuse(req, 400, *problem);
   if (req.path == kStatus) {
     if (req.method != "GET") return error_response(405, "method not allowed");
     return json_response(200, server.status());
@@ -49,14 +70,14 @@ HttpResponse handle_admin_request(TunnelServer& server, const HttpRequest& req) 
     if (req.method == "GET") return json_response(200, {{"grants", server.list_grants()}});
     if (req.method != "POST") return error_response(405, "method not allowed");
     auto request = grant_request_from_json(req.body);
-    if (!request) return error_response(400, request.error().message);
+    if (!request) return refuse(req, 400, request.error().message);
     auto issued = server.grant_access(*request);
-    if (!issued) return error_response(400, issued.error().message);
+    if (!issued) return refuse(req, 400, issued.error().message);
     nlohmann::json body = issued->grant.to_json();
     body["token"] = issued->token;
     ZLT_LOG(info, "admin").field("peer", req.peer)
         << "granted " << issued->grant.name << " access to "
-        << nlohmann::json(request->targets).dump() << " until "
+        << dump_json(request->targets) << " until "
         << format_rfc3339(issued->grant.expires_at);
     return json_response(201, body);
   }

@@ -10,6 +10,7 @@
 #include "core/config/config.hpp"
 #include "core/config/json_reader.hpp"
 #include "core/config/json_text.hpp"
+#include "core/config/text.hpp"
 #include "core/crypto/crypto.hpp"
 
 namespace zlt {
@@ -22,6 +23,82 @@ nlohmann::json AccessGrant::to_json() const {
           {"created_at", format_rfc3339(created_at)},
           {"expires_at", format_rfc3339(expires_at)}};
 }
+
+namespace {
+
+// What a grant may point at, by the same rules wherever the grant comes from (an admin API
+// request, the grants file).
+Status check_targets(const std::vector<std::string>& targets, const std::string& path) {
+  if (targets.empty())
+    return make_error(Errc::config, config::detail::at(path, "at least one is required"));
+  return config::detail::validate_allow_targets(targets, path);
+}
+
+Error field_error(const config::detail::ObjectReader& r, std::string_view key,
+                  const std::string& why) {
+  return make_error(Errc::config, r.path_of(key) + ": " + why);
+}
+
+// One entry of the grants file, as GrantStore::save writes it.
+Result<AccessGrant> grant_at(const nlohmann::json& j, const std::string& path) {
+  namespace detail = config::detail;
+  auto opened = detail::ObjectReader::open(j, path);
+  if (!opened) return opened.take_error();
+  detail::ObjectReader& r = *opened;
+  AccessGrant g;
+  std::string id;
+  std::string created;
+  std::string expires;
+  ZLT_TRY(r.required("grant_id", id));
+  ZLT_TRY(r.optional("name", g.name));
+  ZLT_TRY(r.required("sha256", g.token_hash));
+  ZLT_TRY(r.required("targets", g.targets));
+  ZLT_TRY(r.required("created_at", created));
+  ZLT_TRY(r.required("expires_at", expires));
+  ZLT_TRY(r.finish());
+  auto parsed_id = Uuid::parse(id);
+  if (!parsed_id) return field_error(r, "grant_id", "not a UUID: '" + id + "'");
+  g.id = *parsed_id;
+  if (!crypto::is_sha256_hex(g.token_hash))
+    return field_error(r, "sha256", "expected 64 hex digits");
+  g.token_hash = detail::to_ascii_lower(g.token_hash);
+  ZLT_TRY(check_targets(g.targets, r.path_of("targets")));
+  auto created_at = parse_rfc3339(created);
+  if (!created_at) return field_error(r, "created_at", "not an RFC 3339 time: '" + created + "'");
+  auto expires_at = parse_rfc3339(expires);
+  if (!expires_at) return field_error(r, "expires_at", "not an RFC 3339 time: '" + expires + "'");
+  g.created_at = *created_at;
+  g.expires_at = *expires_at;
+  return g;
+}
+
+Result<std::vector<AccessGrant>> grants_from_json(const nlohmann::json& j) {
+  namespace detail = config::detail;
+  auto opened = detail::ObjectReader::open(j, "");
+  if (!opened) return opened.take_error();
+  detail::ObjectReader& r = *opened;
+  const nlohmann::json* list = r.find("grants");
+  ZLT_TRY(r.finish());
+  if (list == nullptr) return make_error(Errc::config, "missing required key 'grants'");
+  if (!list->is_array()) return detail::type_error("grants", "expected an array");
+  std::vector<AccessGrant> out;
+  for (std::size_t i = 0; i < list->size(); ++i) {
+    const std::string path = detail::index_path("grants", i);
+    auto g = grant_at((*list)[i], path);
+    if (!g) return g.take_error();
+    for (std::size_t k = 0; k < out.size(); ++k) {
+      const std::string earlier = detail::index_path("grants", k);
+      if (out[k].id == g->id)
+        return make_error(Errc::config, path + ".grant_id: same grant as " + earlier);
+      if (out[k].token_hash == g->token_hash)
+        return make_error(Errc::config, path + ".sha256: same token as " + earlier);
+    }
+    out.push_back(std::move(*g));
+  }
+  return out;
+}
+
+}  // namespace
 
 Result<GrantRequest> grant_request_from_json(std::string_view json_text) {
   namespace detail = config::detail;
@@ -37,12 +114,7 @@ Result<GrantRequest> grant_request_from_json(std::string_view json_text) {
   ZLT_TRY(r.optional("name", req.name));
   ZLT_TRY(r.finish());
   req.ttl = ttl;
-  if (req.targets.empty()) return make_error(Errc::config, "targets: at least one is required");
-  for (std::size_t i = 0; i < req.targets.size(); ++i)
-    if (!detail::is_valid_allow_target(req.targets[i]))
-      return make_error(Errc::config, "targets[" + std::to_string(i) + "]: invalid target '" +
-                                          req.targets[i] +
-                                          "' (expected service:NAME, HOST:PORT or CIDR:PORT)");
+  ZLT_TRY(check_targets(req.targets, r.path_of("targets")));
   if (req.ttl.count() <= 0) return make_error(Errc::config, "ttl: must be > 0");
   return req;
 }
@@ -58,7 +130,7 @@ Result<IssuedGrant> GrantStore::issue(const GrantRequest& request) {
   g.token_hash = crypto::hash_token(out.token);
   g.name = request.name.empty() ? "grant-" + g.id.to_string().substr(0, 8) : request.name;
   g.targets = request.targets;
-  g.created_at = Clock::now();
+  g.created_at = clock_();
   g.expires_at = g.created_at + std::min(request.ttl, max_ttl_);
   grants_[g.id] = g;
   return out;
@@ -77,6 +149,15 @@ const AccessGrant* GrantStore::find_by_token_hash(const std::string& token_hash)
   for (const auto& [id, g] : grants_)
     if (crypto::ct_equal(g.token_hash, token_hash)) return &g;
   return nullptr;
+}
+
+Result<const AccessGrant*> GrantStore::admit(const std::string& token_hash) const {
+  if (const AccessGrant* g = find_by_token_hash(token_hash)) {
+    if (g->expires_at <= clock_()) return make_error(Errc::auth, "tunnel token expired");
+    return g;
+  }
+  if (auto refusal = refusal_for(token_hash)) return make_error(Errc::auth, *refusal);
+  return static_cast<const AccessGrant*>(nullptr);
 }
 
 std::optional<std::string> GrantStore::refusal_for(const std::string& token_hash) const {
@@ -106,6 +187,14 @@ std::optional<Clock::time_point> GrantStore::next_expiry() const {
   return next;
 }
 
+std::optional<std::chrono::milliseconds> GrantStore::timer_delay() const {
+  auto next = next_expiry();
+  if (!next) return std::nullopt;
+  // Rounded up: a timer that fires a little before the expiry would find nothing due.
+  auto until = std::chrono::ceil<std::chrono::milliseconds>(*next - clock_());
+  return std::clamp(until, std::chrono::milliseconds(0), kGrantClockRecheck);
+}
+
 std::vector<AccessGrant> GrantStore::list() const {
   std::vector<AccessGrant> out;
   for (const auto& [id, g] : grants_) out.push_back(g);
@@ -119,33 +208,20 @@ Status GrantStore::load(const std::string& path) {
     if (::access(path.c_str(), F_OK) != 0) return {};
     return text.take_error();
   }
+  auto in_file = [&](const Error& e) {
+    return make_error(Errc::config, "grants file " + path + ": " + e.message);
+  };
   auto j = config::detail::parse_json_text(*text);
-  if (!j) return make_error(Errc::config, path + ": " + j.error().message);
-  const auto now = Clock::now();
-  try {
-    for (const auto& item : j->at("grants")) {
-      AccessGrant g;
-      auto id = Uuid::parse(item.at("grant_id").get<std::string>());
-      if (!id) return make_error(Errc::config, path + ": bad grant_id");
-      g.id = *id;
-      g.name = item.value("name", "");
-      g.token_hash = item.at("sha256").get<std::string>();
-      g.targets = item.at("targets").get<std::vector<std::string>>();
-      auto created = parse_rfc3339(item.at("created_at").get<std::string>());
-      auto expires = parse_rfc3339(item.at("expires_at").get<std::string>());
-      if (!created || !expires) return make_error(Errc::config, path + ": bad time in a grant");
-      g.created_at = *created;
-      g.expires_at = *expires;
-      if (!crypto::is_sha256_hex(g.token_hash))
-        return make_error(Errc::config, path + ": bad sha256 in a grant");
-      if (g.expires_at <= now) {
-        refused_[g.token_hash] = "tunnel token expired";
-        continue;
-      }
-      grants_[g.id] = std::move(g);
+  if (!j) return in_file(j.error());
+  auto loaded = grants_from_json(*j);
+  if (!loaded) return in_file(loaded.error());
+  const auto now = clock_();
+  for (auto& g : *loaded) {
+    if (g.expires_at <= now) {
+      refused_[g.token_hash] = "tunnel token expired";
+      continue;
     }
-  } catch (const std::exception& e) {
-    return make_error(Errc::config, path + ": " + e.what());
+    grants_[g.id] = std::move(g);
   }
   return {};
 }

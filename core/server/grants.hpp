@@ -1,9 +1,12 @@
 // Access grants: fresh tokens bound to an allow list and an expiry (PROTOCOL.md §4.6). Only
 // the token's hash is kept; the token itself is shown once, when the grant is issued.
-// Expiry is enforced by the TunnelServer's timer, not checked lazily. Loop-thread only.
+// A live session's expiry is enforced by the TunnelServer's timer; Auth checks it against the
+// clock as well, so a token is never admitted past its time whatever the timer did.
+// Loop-thread only.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -42,29 +45,50 @@ struct GrantRequest {
 // Errors name the field ("ttl: must be > 0", "targets[1]: invalid target 'x'"), Errc::config.
 Result<GrantRequest> grant_request_from_json(std::string_view json_text);
 
+// The longest the expiry timer waits before it looks at the wall clock again. The timer runs
+// on the monotonic clock and expiry times are wall-clock times: a step of the wall clock
+// (forward: grants are due earlier) is noticed within this long; a step back only makes the
+// timer fire early, find nothing due and re-arm.
+inline constexpr std::chrono::milliseconds kGrantClockRecheck{1000};
+
 class GrantStore {
  public:
-  explicit GrantStore(std::chrono::milliseconds max_ttl) : max_ttl_(max_ttl) {}
+  using WallClock = std::function<std::chrono::system_clock::time_point()>;
+  explicit GrantStore(std::chrono::milliseconds max_ttl,
+                      WallClock clock = [] { return std::chrono::system_clock::now(); })
+      : max_ttl_(max_ttl), clock_(std::move(clock)) {}
+
+  std::chrono::system_clock::time_point now() const { return clock_(); }
 
   // A new grant; ttl is capped at max_ttl (the response's expires_at shows the cap).
   Result<IssuedGrant> issue(const GrantRequest& request);
   // Removes it; the token is refused from then on ("tunnel token revoked").
   std::optional<AccessGrant> revoke(const Uuid& id);
   const AccessGrant* find_by_token_hash(const std::string& token_hash) const;
+  // Auth for a token: its grant if it is one and valid now; null if the token was never a
+  // grant; an Errc::auth error ("tunnel token expired" / "... revoked") if it was one. A grant
+  // past its time is refused even before take_expired has run.
+  Result<const AccessGrant*> admit(const std::string& token_hash) const;
   // Why a token that is no longer valid was valid once: "tunnel token expired" / "... revoked".
   std::optional<std::string> refusal_for(const std::string& token_hash) const;
   // Removes and returns the grants whose time has come.
   std::vector<AccessGrant> take_expired(std::chrono::system_clock::time_point now);
   std::optional<std::chrono::system_clock::time_point> next_expiry() const;
+  // How long the expiry timer should wait from now: until the next expiry, at most
+  // kGrantClockRecheck, never negative; nullopt with no grants.
+  std::optional<std::chrono::milliseconds> timer_delay() const;
   std::vector<AccessGrant> list() const;
   std::size_t size() const { return grants_.size(); }
 
-  // Persistence: JSON {"grants": [...]} with token hashes, written atomically.
+  // Persistence: JSON {"grants": [...]} with token hashes, written atomically. Every field of
+  // every entry is checked (targets by the rules of grant requests); an error is Errc::config
+  // "grants file PATH: grants[i].FIELD: why" and loads nothing.
   Status load(const std::string& path);
   Status save(const std::string& path) const;
 
  private:
   std::chrono::milliseconds max_ttl_;
+  WallClock clock_;
   std::map<Uuid, AccessGrant> grants_;
   std::map<std::string, std::string> refused_;  // token hash -> why (expired / revoked)
 };

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 
 #include "core/config/allow_target.hpp"
 
@@ -45,20 +46,48 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-// Parses an IP literal into 4 or 16 bytes; returns the family or 0.
+// An IP literal into 4 or 16 bytes; returns the family or 0.
 int parse_ip(const std::string& text, std::uint8_t* out) {
   if (inet_pton(AF_INET, text.c_str(), out) == 1) return AF_INET;
   if (inet_pton(AF_INET6, text.c_str(), out) == 1) return AF_INET6;
   return 0;
 }
 
-bool prefix_matches(const std::uint8_t* a, const std::uint8_t* b, unsigned bits) {
+unsigned address_bits(int family) { return family == AF_INET ? 32 : 128; }
+
+// Whether the first `bits` bits of a and b agree; bits never exceeds the family's width.
+bool prefix_matches(const std::uint8_t* a, const std::uint8_t* b, unsigned bits, int family) {
+  bits = std::min(bits, address_bits(family));
   unsigned full = bits / 8;
   if (!std::equal(a, a + full, b)) return false;
   unsigned rest = bits % 8;
   if (rest == 0) return true;
   auto mask = static_cast<std::uint8_t>(0xff << (8 - rest));
   return (a[full] & mask) == (b[full] & mask);
+}
+
+// The bytes of `address` (4 or 16) and its family; 0 for anything but IPv4/IPv6.
+int address_bytes(const SockAddr& address, std::uint8_t* out) {
+  if (address.family() == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address.storage);
+    std::memcpy(out, &v4->sin_addr, 4);
+    return AF_INET;
+  }
+  if (address.family() == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address.storage);
+    std::memcpy(out, &v6->sin6_addr, 16);
+    return AF_INET6;
+  }
+  return 0;
+}
+
+AddressClass classify_v4(const std::uint8_t* a) {
+  using K = AddressClass::Kind;
+  if (a[0] == 127) return {K::loopback, 8};
+  if (a[0] == 0) return {K::unspecified, 8};  // "this network": only ever a source
+  if (a[0] == 169 && a[1] == 254) return {K::link_local, 16};
+  if ((a[0] & 0xf0) == 224) return {K::multicast, 4};
+  return {};
 }
 
 }  // namespace
@@ -89,54 +118,78 @@ std::string OpenTarget::to_string() const {
   return host + ":" + std::to_string(port);
 }
 
-AllowList::AllowList(const std::vector<std::string>& entries) {
-  for (const auto& raw : entries) {
-    std::string_view text = raw;
-    Entry e;
-    if (text.starts_with(kServicePrefix)) {
-      e.service = true;
-      e.name_or_host = std::string(text.substr(kServicePrefix.size()));
-      entries_.push_back(e);
-      continue;
-    }
-    std::string_view host;
-    std::string_view port;
-    if (!split_host_port(text, host, port)) continue;  // validated with the config
-    if (port != "*") {
-      std::uint16_t p = 0;
-      if (!parse_port(port, p)) continue;
-      e.port = p;
-    }
-    auto slash = host.find('/');
-    if (slash != std::string_view::npos) {
-      e.cidr = true;
-      e.family = parse_ip(std::string(host.substr(0, slash)), e.addr);
-      std::from_chars(host.data() + slash + 1, host.data() + host.size(), e.prefix);
-      if (e.family == 0) continue;
-    } else {
-      e.name_or_host = std::string(host);
-    }
-    entries_.push_back(e);
+AddressClass classify_address(const SockAddr& address) {
+  using K = AddressClass::Kind;
+  std::uint8_t a[16] = {};
+  const int family = address_bytes(address, a);
+  if (family == AF_INET) return classify_v4(a);
+  if (family != AF_INET6) return {};
+  static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (std::equal(a, a + 12, kMapped)) {
+    AddressClass inner = classify_v4(a + 12);
+    if (inner.kind != K::ordinary) inner.prefix += 96;
+    return inner;
   }
+  static constexpr std::uint8_t kZero[16] = {};
+  if (std::equal(a, a + 15, kZero)) {
+    if (a[15] == 1) return {K::loopback, 128};
+    if (a[15] == 0) return {K::unspecified, 128};
+  }
+  if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) return {K::link_local, 10};
+  if (a[0] == 0xff) return {K::multicast, 8};
+  return {};
+}
+
+std::string_view address_class_phrase(AddressClass::Kind kind) {
+  switch (kind) {
+    case AddressClass::Kind::loopback: return "a loopback address";
+    case AddressClass::Kind::link_local: return "a link-local address";
+    case AddressClass::Kind::unspecified: return "an unspecified address";
+    case AddressClass::Kind::multicast: return "a multicast address";
+    case AddressClass::Kind::ordinary: break;
+  }
+  return "an ordinary address";
+}
+
+AllowList::AllowList(const std::vector<std::string>& entries) {
+  for (const auto& raw : entries)
+    if (auto e = config::detail::parse_allow_entry(raw)) entries_.push_back(std::move(*e));
 }
 
 bool AllowList::allows(const OpenTarget& target) const {
+  using Kind = config::detail::AllowEntry::Kind;
   std::uint8_t ip[16] = {};
   int family = target.kind == OpenTarget::Kind::address ? parse_ip(target.host, ip) : 0;
   for (const auto& e : entries_) {
     if (target.kind == OpenTarget::Kind::service) {
-      if (e.service && (e.name_or_host == "*" || e.name_or_host == target.name)) return true;
+      if (e.kind == Kind::service && (e.name == "*" || e.name == target.name)) return true;
       continue;
     }
-    if (e.service) continue;
-    if (e.port >= 0 && e.port != target.port) continue;
-    if (e.cidr) {
-      if (family == e.family && prefix_matches(ip, e.addr, e.prefix)) return true;
+    if (e.kind == Kind::service) continue;
+    if (e.port && *e.port != target.port) continue;
+    if (e.kind == Kind::network) {
+      if (family == e.family && prefix_matches(ip, e.address.data(), e.prefix, family))
+        return true;
       continue;
     }
-    if (e.name_or_host == "*" || iequals(e.name_or_host, target.host)) return true;
+    if (e.name == "*" || iequals(e.name, target.host)) return true;
   }
   return false;
+}
+
+std::optional<std::string> AllowList::address_refusal(const SockAddr& address) const {
+  const AddressClass cls = classify_address(address);
+  if (cls.kind == AddressClass::Kind::ordinary) return std::nullopt;
+  std::uint8_t ip[16] = {};
+  const int family = address_bytes(address, ip);
+  for (const auto& e : entries_) {
+    if (e.kind != config::detail::AllowEntry::Kind::network || e.family != family) continue;
+    if (e.port && *e.port != address.port()) continue;
+    // The entry must name this range or a part of it, not merely contain it.
+    if (e.prefix >= cls.prefix && prefix_matches(ip, e.address.data(), e.prefix, family))
+      return std::nullopt;
+  }
+  return "target resolves to " + std::string(address_class_phrase(cls.kind));
 }
 
 }  // namespace zlt

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "core/runtime/callback_guard.hpp"
 #include "core/runtime/log.hpp"
 #include "core/server/registry.hpp"
 #include "core/server/server_session.hpp"
@@ -25,7 +26,8 @@ Result<std::unique_ptr<PublicService>> PublicService::bind(uv_loop_t* loop,
       self->tcp_.set_data(self.get());
       rc = uv_tcp_bind(self->tcp_.get(), addr->get(), 0);
     }
-    if (rc == 0) rc = uv_listen(self->tcp_.stream(), 511, &PublicService::on_connection);
+    if (rc == 0) rc = uv_listen(self->tcp_.stream(), 511,
+                                  guarded<&PublicService::on_connection, "public listener">);
     if (rc == 0) {
       self->address_.len = sizeof self->address_.storage;
       uv_tcp_getsockname(self->tcp_.get(), self->address_.get(),

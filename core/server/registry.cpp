@@ -77,7 +77,8 @@ Result<Tunnel*> TunnelRegistry::register_tunnel(const std::string& token_hash,
   return &it->second;
 }
 
-std::optional<Tunnel> TunnelRegistry::unregister_tunnel(Uuid id) {
+std::optional<Tunnel> TunnelRegistry::unregister_tunnel(
+    Uuid id, std::optional<std::chrono::steady_clock::time_point> hold_names_until) {
   auto it = tunnels_.find(id);
   if (it == tunnels_.end()) return std::nullopt;
   Tunnel t = std::move(it->second);
@@ -92,6 +93,12 @@ std::optional<Tunnel> TunnelRegistry::unregister_tunnel(Uuid id) {
       by_port_.erase(*svc.assigned_port);
     }
     by_name_.erase(svc.name);
+  }
+  if (hold_names_until) {
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(held_names_, [now](const auto& h) { return h.second.until <= now; });
+    for (const auto& [sid, svc] : t.services)
+      held_names_[svc.name] = NameHold{t.token_hash, *hold_names_until};
   }
   return t;
 }
@@ -120,8 +127,20 @@ Result<TunnelService> TunnelRegistry::add_service(const Uuid& tunnel_id, const S
   if (!config::detail::is_valid_service_name(req.name))
     return registry_error("invalid service name '" + req.name +
                           "': use 1-255 bytes of letters, digits, '-' and '_'");
-  if (by_name_.contains(req.name))
+  // A name belongs to the token that registered it, while its tunnel lives and for the hold
+  // after it ends: service:NAME streams must never reach somebody else's agent.
+  const Error held_by_other =
+      make_error(Errc::exists, "service name '" + req.name + "' is held by another token");
+  if (auto live = by_name_.find(req.name); live != by_name_.end()) {
+    const Tunnel* owner = get_tunnel(live->second.first);
+    if (owner != nullptr && owner->token_hash != t->token_hash) return held_by_other;
     return registry_error("service name '" + req.name + "' is already registered");
+  }
+  if (auto held = held_names_.find(req.name); held != held_names_.end()) {
+    if (held->second.until > std::chrono::steady_clock::now() &&
+        held->second.token_hash != t->token_hash)
+      return held_by_other;
+  }
 
   TunnelService svc;
   svc.id = service_id;
@@ -157,6 +176,7 @@ Result<TunnelService> TunnelRegistry::add_service(const Uuid& tunnel_id, const S
     if (svc.assigned_port) by_port_[*svc.assigned_port] = {tunnel_id, service_id};
   }
   by_name_[svc.name] = {tunnel_id, service_id};
+  held_names_.erase(svc.name);  // taken back (or the hold had run out)
   t->services[service_id] = svc;
   return svc;
 }

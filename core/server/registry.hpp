@@ -100,15 +100,20 @@ class TunnelRegistry {
   // "token already registered" (Errc::registry) if the hash is live.
   Result<Tunnel*> register_tunnel(const std::string& token_hash, std::optional<std::string> name,
                                   std::string client_addr, Uuid id);
-  // Removes the tunnel and releases every port of its services.
-  std::optional<Tunnel> unregister_tunnel(Uuid id);  // by value: callers pass t->id
+  // Removes the tunnel and releases every port of its services. With `hold_names_until` its
+  // service names stay its token's until then (a dropped agent reconnects and takes them back,
+  // nobody else can take them over in between). `id` by value: callers pass t->id.
+  std::optional<Tunnel> unregister_tunnel(
+      Uuid id, std::optional<std::chrono::steady_clock::time_point> hold_names_until = {});
   Tunnel* get_tunnel(const Uuid& id);
   Tunnel* get_tunnel_by_token(const std::string& token_hash);
   bool token_exists(const std::string& token_hash) const;
 
   // Errors (Errc::registry, displayed "Registry error: ..."): "tunnel not found",
   // "too many services (max N)", "invalid service name: ...", "service name 'x' is already
-  // registered", "no ports available", "port N is not available". Internal services take no
+  // registered", "no ports available", "port N is not available"; and (Errc::exists, shown
+  // as it is) "service name 'x' is held by another token" while a tunnel of another token has
+  // the name or holds it after it ended (unregister_tunnel). Internal services take no
   // port. In kernel mode a public service with remote_port 0 gets its port later
   // (set_assigned_port, once bound).
   Result<TunnelService> add_service(const Uuid& tunnel_id, const ServiceRequest& request,
@@ -142,6 +147,11 @@ class TunnelRegistry {
   std::map<std::uint16_t, std::pair<Uuid, Uuid>> by_port_;  // port -> (tunnel, service)
   std::unordered_map<std::string, std::pair<Uuid, Uuid>> by_name_;
   std::set<std::uint16_t> held_;
+  struct NameHold {
+    std::string token_hash;
+    std::chrono::steady_clock::time_point until;
+  };
+  std::unordered_map<std::string, NameHold> held_names_;  // names of tunnels that ended
 };
 
 }  // namespace zlt

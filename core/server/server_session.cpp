@@ -196,6 +196,12 @@ void ServerSession::handle_register(proto::Register& reg) {
     send(proto::RegisterFail{"Registry error: unknown register flags"});
     return;
   }
+  if (auto refusal = grant_.register_refusal(reg.name)) {
+    ZLT_LOG(info, kLog).field("tunnel", tunnel_id_->to_string())
+        << label() << ": service " << reg.name << " refused: " << *refusal;
+    send(proto::RegisterFail{*refusal});
+    return;
+  }
   ServiceRequest req;
   req.name = reg.name;
   req.protocol = reg.protocol;
@@ -372,10 +378,14 @@ void ServerSession::handle_open(proto::Open& open) {
   auto stream = std::make_unique<Stream>(*this, open.connection_id, open.protocol,
                                          Stream::Role::acceptor, "open " + open.target);
   Stream& s = add_stream(std::move(stream));
+  // The name was allowed; each address it leads to is checked too, right before it is dialed
+  // (with its own copy of the list: it holds no pointer into the session).
+  AddressCheck check = [allow = allow_](const SockAddr& a) { return allow.address_refusal(a); };
   if (open.protocol == proto::ServiceProtocol::tcp) {
-    TcpEndpoint::dial(s, target->host, target->port, server_.config().connect_timeout);
+    TcpEndpoint::dial(s, target->host, target->port, server_.config().connect_timeout,
+                      std::move(check));
   } else {
-    ConnectedUdpEndpoint::dial(s, target->host, target->port);
+    ConnectedUdpEndpoint::dial(s, target->host, target->port, std::move(check));
     if (s.state() != Stream::State::ended) s.set_idle_timeout(server_.config().udp_idle_timeout);
   }
 }

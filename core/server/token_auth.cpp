@@ -20,6 +20,7 @@ Result<TokenGrant> token_grant_from_json(std::string_view text) {
   ZLT_TRY(r.optional("name", g.name));
   ZLT_TRY(r.optional("allowed_ports", g.allowed_ports));
   ZLT_TRY(r.optional("allow", g.allow));
+  ZLT_TRY(r.optional("services", g.services));
   ZLT_TRY(r.finish());
   if (g.name && g.name->empty())
     return make_error(Errc::config, r.path_of("name") + ": cannot be empty");
@@ -33,13 +34,17 @@ Result<TokenGrant> token_grant_from_json(std::string_view text) {
       return make_error(Errc::config,
                              r.path_of("allowed_ports") + ": ports must be within 1..65535");
   }
-  for (std::size_t i = 0; i < g.allow.size(); ++i) {
-    if (!detail::is_valid_allow_target(g.allow[i]))
-      return make_error(Errc::config, detail::index_path(r.path_of("allow"), i) +
-                                               ": invalid target '" + g.allow[i] +
-                                               "' (expected service:NAME, HOST:PORT or CIDR:PORT)");
-  }
+  ZLT_TRY(detail::validate_allow_targets(g.allow, r.path_of("allow")));
+  if (g.services) ZLT_TRY(detail::validate_service_names(*g.services, r.path_of("services")));
   return g;
+}
+
+std::optional<std::string> TokenGrant::register_refusal(const std::string& name) const {
+  if (!services) return std::nullopt;
+  if (services->empty()) return "this token may not register services";
+  for (const auto& allowed : *services)
+    if (allowed == name) return std::nullopt;
+  return "service name '" + name + "' is not allowed for this token";
 }
 
 ConfiguredTokens::ConfiguredTokens(const config::TunnelServerConfig& config)
@@ -58,6 +63,7 @@ Result<TokenGrant> ConfiguredTokens::check(std::string_view token,
     if (!match->name.empty()) g.name = match->name;
     g.allowed_ports = match->allowed_ports;
     g.allow = match->allow;
+    g.services = match->services;
     return g;
   }
   if (accept_any_) return TokenGrant{};

@@ -19,11 +19,17 @@ struct TokenGrant {
   std::optional<std::string> name;                 // shown in logs and status
   std::optional<config::PortRange> allowed_ports;  // public ports it may hold
   std::vector<std::string> allow;                  // Open targets (PROTOCOL.md §4.6)
+  // Service names it may register: nullopt any, empty none (access grants open, never serve).
+  std::optional<std::vector<std::string>> services;
   std::optional<std::chrono::system_clock::time_point> expires_at;
+
+  // Why this token may not register `name` (the RegisterFail reason), or nullopt if it may.
+  std::optional<std::string> register_refusal(const std::string& name) const;
 };
 
-// Reads a grant from JSON: {"name": ..., "allowed_ports": [a, b], "allow": [targets]}, with the
-// rules and wording of a configured token entry (errors are Errc::config, naming the field).
+// Reads a grant from JSON: {"name": ..., "allowed_ports": [a, b], "allow": [targets],
+// "services": [names]}, with the rules and wording of a configured token entry (errors are
+// Errc::config, naming the field).
 Result<TokenGrant> token_grant_from_json(std::string_view json_text);
 
 // Given the raw token and its SHA-256 hex, accept (a grant) or refuse (Errc::auth with the

@@ -138,14 +138,16 @@ HttpResponse TunnelServer::on_http(const HttpRequest& request) {
 Result<TokenGrant> TunnelServer::validate_token(std::string_view token,
                                                 const std::string& token_hash) {
   // Grants first: they are the server's own tokens, whatever decides about the others.
-  if (const AccessGrant* g = grants_.find_by_token_hash(token_hash)) {
+  auto admitted = grants_.admit(token_hash);
+  if (!admitted) return admitted.take_error();
+  if (const AccessGrant* g = *admitted) {
     TokenGrant grant;
     grant.name = g->name;
     grant.allow = g->targets;
+    grant.services = std::vector<std::string>{};  // a grant opens its targets, nothing more
     grant.expires_at = g->expires_at;
     return grant;
   }
-  if (auto refusal = grants_.refusal_for(token_hash)) return make_error(Errc::auth, *refusal);
   if (validator_) return validator_(token, token_hash);
   return tokens_.check(token, token_hash);
 }
@@ -185,19 +187,18 @@ void TunnelServer::disconnect_token(const std::string& token_hash, const std::st
 }
 
 void TunnelServer::arm_grant_timer() {
-  auto next = grants_.next_expiry();
-  if (!next) {
+  auto delay = grants_.timer_delay();
+  if (!delay) {
     grant_timer_.stop();
     return;
   }
-  auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(
-      *next - std::chrono::system_clock::now());
-  // A timer, not a lazy check: the session ends at expiry even if it never sends again.
-  grant_timer_.start(std::max(delay, std::chrono::milliseconds(0)), [this] { expire_grants(); });
+  // A timer, not a lazy check: the session ends at expiry even if it never sends again. The
+  // delay is capped, so each firing re-reads the wall clock and a clock step is noticed.
+  grant_timer_.start(*delay, [this] { expire_grants(); });
 }
 
 void TunnelServer::expire_grants() {
-  auto expired = grants_.take_expired(std::chrono::system_clock::now());
+  auto expired = grants_.take_expired(grants_.now());
   for (const auto& g : expired) {
     ZLT_LOG(info, kLog) << "grant " << g.name << " expired";
     emit({{"event", "grant_expired"}, {"grant", g.to_json()}});
@@ -242,7 +243,7 @@ void TunnelServer::take_over(ServerSession& old) {
       public_.erase(it);
     }
   }
-  registry_.unregister_tunnel(tunnel_id);
+  registry_.unregister_tunnel(tunnel_id, name_hold_until());
   // The held sockets keep their ports out of the pool until the successor claims them.
   for (const auto& r : reserved_) registry_.hold_port(r.socket->port());
   by_tunnel_.erase(tunnel_id);
@@ -254,6 +255,11 @@ void TunnelServer::take_over(ServerSession& old) {
   if (!reserved_.empty())
     reserved_timer_.start(config_.connect_timeout + std::chrono::milliseconds(10),
                           [this] { expire_reserved(); });
+}
+
+std::chrono::steady_clock::time_point TunnelServer::name_hold_until() const {
+  // As long as a taken-over tunnel's public sockets wait for their successor.
+  return std::chrono::steady_clock::now() + config_.connect_timeout;
 }
 
 void TunnelServer::expire_reserved() {
@@ -322,7 +328,7 @@ void TunnelServer::session_closed(ServerSession& session, const Error& why) {
   done.streams_active = 0;
   finished_ += done;
   if (const auto& id = session.tunnel_id()) {
-    if (auto t = registry_.unregister_tunnel(*id)) {
+    if (auto t = registry_.unregister_tunnel(*id, name_hold_until())) {
       // Every service ends with its tunnel; hosts hear about each one as for an Unregister.
       for (const auto& [sid, svc] : t->services) {
         public_.erase(sid);

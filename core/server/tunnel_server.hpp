@@ -109,6 +109,8 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
     std::uint64_t expires_ms = 0;
   };
   void expire_reserved();
+  // Until when an ended tunnel's service names stay its token's (TunnelRegistry).
+  std::chrono::steady_clock::time_point name_hold_until() const;
   // Ends the session holding `token_hash` (if any) with a fatal Disconnect.
   void disconnect_token(const std::string& token_hash, const std::string& reason);
   void arm_grant_timer();

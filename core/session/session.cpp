@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/protocol/codec.hpp"
+#include "core/runtime/callback_guard.hpp"
 #include "core/runtime/log.hpp"
 
 namespace zlt {
@@ -168,9 +169,9 @@ void Session::stream_ended(Stream& stream) {
   graveyard_.push_back(std::move(it->second));
   streams_.erase(it);
   if (graveyard_.size() == 1)
-    uv_idle_start(reaper_.get(), [](uv_idle_t* h) {
+    uv_idle_start(reaper_.get(), guarded_lambda<"stream reaper">([](uv_idle_t* h) {
       if (auto* self = static_cast<Session*>(h->data)) self->reap();
-    });
+    }));
 }
 
 void Session::reap() {

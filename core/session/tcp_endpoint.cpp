@@ -7,6 +7,7 @@
 #include <deque>
 #include <vector>
 
+#include "core/runtime/callback_guard.hpp"
 #include "core/runtime/log.hpp"
 #include "core/session/session.hpp"
 
@@ -108,6 +109,7 @@ struct TcpEndpoint::Dial {
   std::vector<SockAddr> addresses;
   std::size_t next = 0;
   std::string last_error;
+  AddressCheck check;
   Timer deadline;
 };
 
@@ -137,7 +139,7 @@ TcpEndpoint::TcpEndpoint(Stream& stream, UvHandle<uv_tcp_t> socket)
 TcpEndpoint::~TcpEndpoint() { close(true); }
 
 TcpEndpoint& TcpEndpoint::dial(Stream& stream, const std::string& host, std::uint16_t port,
-                               std::chrono::milliseconds timeout) {
+                               std::chrono::milliseconds timeout, AddressCheck check) {
   std::unique_ptr<TcpEndpoint> self(new TcpEndpoint(stream));
   TcpEndpoint& ep = *self;
   stream.set_endpoint(std::move(self));
@@ -146,13 +148,14 @@ TcpEndpoint& TcpEndpoint::dial(Stream& stream, const std::string& host, std::uin
   dial->owner = &ep;
   dial->host = host;
   dial->port = port;
+  dial->check = std::move(check);
   dial->deadline.attach(stream.session().loop());
   dial->deadline.start(timeout, [&ep] { ep.dial_failed("timeout"); });
 
   if (auto literal = resolve_listen_address(host, port)) {
     dial->addresses.push_back(*literal);
     ep.dial_ = dial.release();  // owned by the request in flight from here on
-    ep.connect_to(ep.dial_->addresses[0]);
+    ep.connect_first();
     return ep;
   }
   addrinfo hints{};
@@ -162,7 +165,7 @@ TcpEndpoint& TcpEndpoint::dial(Stream& stream, const std::string& host, std::uin
   raw->resolve.data = raw;
   int rc = uv_getaddrinfo(
       stream.session().loop(), &raw->resolve,
-      [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
+      guarded_lambda<"tcp resolve">([](uv_getaddrinfo_t* req, int status, addrinfo* res) {
         std::unique_ptr<Dial> d(static_cast<Dial*>(req->data));
         d->phase = Dial::Phase::idle;
         TcpEndpoint* owner = d->owner;
@@ -190,8 +193,8 @@ TcpEndpoint& TcpEndpoint::dial(Stream& stream, const std::string& host, std::uin
           return;
         }
         owner->dial_ = d.release();
-        owner->connect_to(owner->dial_->addresses[0]);
-      },
+        owner->connect_first();
+      }),
       host.c_str(), nullptr, &hints);
   if (rc != 0) {
     ep.dial_failed("host not found: " + host + " (" + uv_strerror(rc) + ")");
@@ -202,13 +205,22 @@ TcpEndpoint& TcpEndpoint::dial(Stream& stream, const std::string& host, std::uin
   return ep;
 }
 
+void TcpEndpoint::connect_first() {
+  if (auto refusal = keep_permitted(dial_->addresses, dial_->check)) {
+    dial_failed(std::move(*refusal));
+    return;
+  }
+  connect_to(dial_->addresses[0]);
+}
+
 void TcpEndpoint::connect_to(const SockAddr& addr) {
   socket_.init(uv_tcp_init, stream_.session().loop());
   socket_.set_data(this);
   dial_->connect.data = dial_;
   dial_->phase = Dial::Phase::connecting;
   int rc = uv_tcp_connect(
-      &dial_->connect, socket_.get(), addr.get(), [](uv_connect_t* req, int status) {
+      &dial_->connect, socket_.get(), addr.get(),
+      guarded_lambda<"tcp connect">([](uv_connect_t* req, int status) {
         auto* d = static_cast<Dial*>(req->data);
         d->phase = Dial::Phase::idle;
         TcpEndpoint* owner = d->owner;
@@ -230,7 +242,7 @@ void TcpEndpoint::connect_to(const SockAddr& addr) {
           return;
         }
         owner->dial_failed(d->last_error);
-      });
+      }));
   if (rc != 0) {
     dial_->phase = Dial::Phase::idle;
     dial_->last_error = reason_for(rc);
@@ -277,7 +289,8 @@ void TcpEndpoint::start_reading() {
     return;
   }
   reading_ = true;
-  uv_read_start(socket_.stream(), &TcpEndpoint::on_alloc, &TcpEndpoint::on_read);
+  uv_read_start(socket_.stream(), guarded<&TcpEndpoint::on_alloc, "tcp read">,
+                guarded<&TcpEndpoint::on_read, "tcp read">);
 }
 
 void TcpEndpoint::stop_reading() {
@@ -351,7 +364,7 @@ void TcpEndpoint::deliver(std::span<const std::uint8_t> bytes) {
   }
   writer_->append(bytes.subspan(done));
   if (writer_->in_flight) return;
-  int rc = writer_->submit(socket_.stream(), &TcpEndpoint::on_written);
+  int rc = writer_->submit(socket_.stream(), guarded<&TcpEndpoint::on_written, "tcp write">);
   if (rc != 0) stream_.fail(reason_for(rc));
 }
 
@@ -371,7 +384,7 @@ void TcpEndpoint::on_written(uv_write_t* req, int status) {
   self->stream_.consumed(n);
   if (self->closed_) return;
   if (!w->chunks.empty()) {
-    int rc = w->submit(self->socket_.stream(), &TcpEndpoint::on_written);
+    int rc = w->submit(self->socket_.stream(), guarded<&TcpEndpoint::on_written, "tcp write">);
     if (rc != 0) self->stream_.fail(reason_for(rc));
     return;
   }
@@ -397,11 +410,12 @@ void TcpEndpoint::shutdown_write() {
   if (shutdown_started_ || closed_ || !socket_) return;
   shutdown_started_ = true;
   auto* req = new uv_shutdown_t;  // NOLINT: freed in its callback
-  int rc = uv_shutdown(req, socket_.stream(), [](uv_shutdown_t* r, int) {
+  auto on_shutdown = guarded_lambda<"tcp shutdown">([](uv_shutdown_t* r, int) {
     std::unique_ptr<uv_shutdown_t> owned(r);
     auto* self = static_cast<TcpEndpoint*>(r->handle->data);
     if (self != nullptr) self->stream_.local_write_done();
   });
+  int rc = uv_shutdown(req, socket_.stream(), on_shutdown);
   if (rc != 0) {
     delete req;  // NOLINT
     stream_.local_write_done();

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/runtime/uv_handle.hpp"
+#include "core/session/address_check.hpp"
 #include "core/session/stream.hpp"
 #include "core/transport/sockaddr.hpp"
 
@@ -23,9 +24,11 @@ class TcpEndpoint final : public StreamEndpoint {
   TcpEndpoint(Stream& stream, UvHandle<uv_tcp_t> socket);
   // Dials host:port (an IP literal or a name, resolved asynchronously) for an acceptor stream:
   // success -> Stream::accept(), failure -> Stream::refuse("connection refused" / "timeout" /
-  // "host not found: ..."). The endpoint is installed on the stream before returning.
+  // "host not found: ..."). The endpoint is installed on the stream before returning. Every
+  // address, resolved or literal, passes `check` before it is connected to; refused ones are
+  // skipped, and if none is left the stream is refused with the first refusal.
   static TcpEndpoint& dial(Stream& stream, const std::string& host, std::uint16_t port,
-                           std::chrono::milliseconds timeout);
+                           std::chrono::milliseconds timeout, AddressCheck check = {});
   ~TcpEndpoint() override;
 
   void on_open() override;
@@ -45,6 +48,8 @@ class TcpEndpoint final : public StreamEndpoint {
   void stop_reading();
   void shutdown_write();
   void connect_to(const SockAddr& addr);
+  // The addresses are known (dial_ holds them): drop the refused ones, then connect.
+  void connect_first();
   void dial_failed(std::string reason);  // by value: it may point into the dial
   void abandon_dial();
   void abandon_writer();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/runtime/callback_guard.hpp"
 #include "core/runtime/log.hpp"
 
 namespace zlt {
@@ -45,7 +46,8 @@ Result<std::unique_ptr<UdpDemux>> UdpDemux::bind(uv_loop_t* loop, const SockAddr
     self->socket_.set_data(self.get());
     rc = uv_udp_bind(self->socket_.get(), address.get(), 0);
   }
-  if (rc == 0) rc = uv_udp_recv_start(self->socket_.get(), &on_alloc, &on_recv);
+  if (rc == 0) rc = uv_udp_recv_start(self->socket_.get(), guarded<&on_alloc, "udp receive">,
+                                          guarded<&on_recv, "udp receive">);
   if (rc != 0)
     return make_error(Errc::connection,
                       "cannot bind udp " + address.to_string() + ": " + uv_error_text(rc));

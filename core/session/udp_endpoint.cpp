@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "core/runtime/callback_guard.hpp"
 #include "core/runtime/log.hpp"
 #include "core/session/session.hpp"
 
@@ -32,11 +33,11 @@ bool DatagramSender::send(uv_udp_t* socket, const SockAddr* to,
   buf = uv_buf_init(reinterpret_cast<char*>(req->bytes->data()),
                     static_cast<unsigned>(req->bytes->size()));
   req->req.data = req.get();
-  if (uv_udp_send(&req->req, socket, &buf, 1, addr, [](uv_udp_send_t* r, int) {
-        std::unique_ptr<Req> done(static_cast<Req*>(r->data));
-        *done->queued -= done->bytes->size();
-      }) != 0)
-    return false;
+  auto on_sent = guarded_lambda<"udp send">([](uv_udp_send_t* r, int) {
+    std::unique_ptr<Req> done(static_cast<Req*>(r->data));
+    *done->queued -= done->bytes->size();
+  });
+  if (uv_udp_send(&req->req, socket, &buf, 1, addr, on_sent) != 0) return false;
   *queued_ += bytes.size();
   req.release();  // owned by libuv until the callback
   return true;
@@ -45,12 +46,13 @@ bool DatagramSender::send(uv_udp_t* socket, const SockAddr* to,
 // ---- ConnectedUdpEndpoint ----
 
 ConnectedUdpEndpoint& ConnectedUdpEndpoint::dial(Stream& stream, const std::string& host,
-                                                 std::uint16_t port) {
+                                                 std::uint16_t port, AddressCheck check) {
   std::unique_ptr<ConnectedUdpEndpoint> self(new ConnectedUdpEndpoint(stream));
   ConnectedUdpEndpoint& ep = *self;
   stream.set_endpoint(std::move(self));
+  ep.check_ = std::move(check);
   if (auto literal = resolve_listen_address(host, port)) {
-    ep.connect_to(*literal);
+    ep.connect_first({*literal});
     return ep;
   }
   ep.resolving_ = std::make_unique<uv_getaddrinfo_t>();
@@ -60,7 +62,7 @@ ConnectedUdpEndpoint& ConnectedUdpEndpoint::dial(Stream& stream, const std::stri
   hints.ai_socktype = SOCK_DGRAM;
   int rc = uv_getaddrinfo(
       stream.session().loop(), ep.resolving_.get(),
-      [](uv_getaddrinfo_t* req, int status, addrinfo* res) {
+      guarded_lambda<"udp resolve">([](uv_getaddrinfo_t* req, int status, addrinfo* res) {
         auto* owner = static_cast<ConnectedUdpEndpoint*>(req->data);
         if (owner == nullptr) {  // the endpoint is gone; it left the request to us
           std::unique_ptr<uv_getaddrinfo_t> drop(req);
@@ -73,12 +75,16 @@ ConnectedUdpEndpoint& ConnectedUdpEndpoint::dial(Stream& stream, const std::stri
           owner->stream_.refuse("host not found");
           return;
         }
-        SockAddr a;
-        std::memcpy(&a.storage, res->ai_addr, res->ai_addrlen);
-        a.len = static_cast<socklen_t>(res->ai_addrlen);
+        std::vector<SockAddr> addresses;
+        for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+          SockAddr a;
+          std::memcpy(&a.storage, ai->ai_addr, ai->ai_addrlen);
+          a.len = static_cast<socklen_t>(ai->ai_addrlen);
+          addresses.push_back(a);
+        }
         uv_freeaddrinfo(res);
-        owner->connect_to(a);
-      },
+        owner->connect_first(std::move(addresses));
+      }),
       host.c_str(), std::to_string(port).c_str(), &hints);
   if (rc != 0) {
     ep.resolving_.reset();
@@ -88,6 +94,14 @@ ConnectedUdpEndpoint& ConnectedUdpEndpoint::dial(Stream& stream, const std::stri
 }
 
 ConnectedUdpEndpoint::~ConnectedUdpEndpoint() { close(true); }
+
+void ConnectedUdpEndpoint::connect_first(std::vector<SockAddr> addresses) {
+  if (auto refusal = keep_permitted(addresses, check_)) {
+    stream_.refuse(*refusal);
+    return;
+  }
+  connect_to(addresses.front());
+}
 
 void ConnectedUdpEndpoint::connect_to(const SockAddr& addr) {
   int rc = socket_.init(uv_udp_init, stream_.session().loop());
@@ -104,7 +118,8 @@ void ConnectedUdpEndpoint::connect_to(const SockAddr& addr) {
 }
 
 void ConnectedUdpEndpoint::on_open() {
-  if (socket_) uv_udp_recv_start(socket_.get(), &on_alloc, &on_recv);
+  if (socket_) uv_udp_recv_start(socket_.get(), guarded<&on_alloc, "udp receive">,
+                                 guarded<&on_recv, "udp receive">);
 }
 
 void ConnectedUdpEndpoint::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {

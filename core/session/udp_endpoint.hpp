@@ -9,8 +9,10 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/runtime/uv_handle.hpp"
+#include "core/session/address_check.hpp"
 #include "core/session/stream.hpp"
 #include "core/transport/sockaddr.hpp"
 
@@ -35,7 +37,9 @@ class ConnectedUdpEndpoint final : public StreamEndpoint {
  public:
   // Creates the socket and connects it (host must be an IP literal or localhost, or a name
   // resolved asynchronously). Success -> Stream::accept(); failure -> Stream::refuse(reason).
-  static ConnectedUdpEndpoint& dial(Stream& stream, const std::string& host, std::uint16_t port);
+  // The address connected to is the first that `check` permits (as for TcpEndpoint::dial).
+  static ConnectedUdpEndpoint& dial(Stream& stream, const std::string& host, std::uint16_t port,
+                                    AddressCheck check = {});
   ~ConnectedUdpEndpoint() override;
 
   void on_open() override;
@@ -48,6 +52,7 @@ class ConnectedUdpEndpoint final : public StreamEndpoint {
  private:
   explicit ConnectedUdpEndpoint(Stream& stream) : stream_(stream) {}
   void connect_to(const SockAddr& addr);
+  void connect_first(std::vector<SockAddr> addresses);
   static void on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf);
   static void on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* from,
                       unsigned flags);
@@ -57,6 +62,7 @@ class ConnectedUdpEndpoint final : public StreamEndpoint {
   ChunkPtr read_chunk_;
   DatagramSender sender_;
   std::unique_ptr<uv_getaddrinfo_t> resolving_;
+  AddressCheck check_;
   bool closed_ = false;
 };
 

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 
+#include "core/runtime/callback_guard.hpp"
 #include "core/runtime/log.hpp"
 
 namespace zlt {
@@ -32,7 +33,10 @@ void route_lws_log(int level, const char* line) {
 
 void configure_lws_logging() {
   static std::once_flag once;
-  std::call_once(once, [] { lws_set_log_level(std::getenv("ZLT_LWS_DEBUG") ? 0x3ff : (LLL_ERR | LLL_WARN | LLL_NOTICE), route_lws_log); });
+  std::call_once(once, [] {
+    lws_set_log_level(std::getenv("ZLT_LWS_DEBUG") ? 0x3ff : (LLL_ERR | LLL_WARN | LLL_NOTICE),
+                      guarded<&route_lws_log, "libwebsockets log">);
+  });
 }
 
 // The process's eventfd descriptors, from /proc/self/fd.

@@ -6,6 +6,7 @@
 
 #include "core/common/bytes.hpp"
 #include "core/protocol/utf8.hpp"
+#include "core/runtime/callback_guard.hpp"
 #include "core/runtime/log.hpp"
 #include "core/transport/http_head.hpp"
 #include "core/transport/http_proxy.hpp"
@@ -270,8 +271,9 @@ bool WsClient::begin_resolve() {
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_protocol = IPPROTO_TCP;
   const std::string port = std::to_string(dest.port);
-  int rc = uv_getaddrinfo(loop_, &req->req, &WsClient::on_resolved, dest.host.c_str(), port.c_str(),
-                          &hints);
+  int rc = uv_getaddrinfo(loop_, &req->req,
+                          guarded<&WsClient::on_resolved, "websocket client resolve">,
+                          dest.host.c_str(), port.c_str(), &hints);
   if (rc != 0) {
     finish(make_error(Errc::connection, "resolve " + dest.host + ": " + uv_error_text(rc)));
     return false;
@@ -319,7 +321,8 @@ bool WsClient::connect_next() {
       auto req = std::make_unique<ConnectReq>();
       req->owner = this;
       req->req.data = req.get();
-      rc = uv_tcp_connect(&req->req, tcp_.get(), sa, &WsClient::on_connected);
+      rc = uv_tcp_connect(&req->req, tcp_.get(), sa,
+                          guarded<&WsClient::on_connected, "websocket client connect">);
       if (rc == 0) {
         connecting_ = req.release();
         return true;
@@ -433,7 +436,8 @@ void WsClient::update_reading() {
   bool want = tcp_ && active() && !(paused_ && state_ == State::open);
   if (want == reading_) return;
   if (want) {
-    if (uv_read_start(tcp_.stream(), &WsClient::on_alloc, &WsClient::on_read) == 0) reading_ = true;
+    if (uv_read_start(tcp_.stream(), guarded<&WsClient::on_alloc, "websocket client read">,
+                      guarded<&WsClient::on_read, "websocket client read">) == 0) reading_ = true;
   } else {
     uv_read_stop(tcp_.stream());
     reading_ = false;
@@ -958,7 +962,7 @@ void WsClient::submit_writes() {
     req->chunks.push_back(std::move(c));
   }
   int rc = uv_write(&req->req, tcp_.stream(), req->bufs.data(), static_cast<unsigned>(n),
-                    &WsClient::on_written);
+                    guarded<&WsClient::on_written, "websocket client write">);
   if (rc != 0) {
     fail_later(make_error(Errc::connection, "write: " + uv_error_text(rc)));
     return;

@@ -11,6 +11,7 @@
 #include <deque>
 #include <unordered_map>
 
+#include "core/runtime/callback_guard.hpp"
 #include "core/runtime/log.hpp"
 #include "core/transport/lws_context.hpp"
 
@@ -181,7 +182,7 @@ WsServer::Impl* impl_of(lws* wsi) {
   return ctx != nullptr ? static_cast<WsServer::Impl*>(ctx->owner(wsi)) : nullptr;
 }
 
-int server_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
+int dispatch_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
   auto* pss = static_cast<Pss*>(user);
   WsServer::Impl* impl = impl_of(wsi);
   switch (reason) {
@@ -233,6 +234,13 @@ int server_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in,
     default:
       return lws_callback_http_dummy(wsi, reason, user, in, len);
   }
+}
+
+// -1 makes libwebsockets close the connection whose callback failed; nobody else is affected.
+int server_callback(lws* wsi, lws_callback_reasons reason, void* user, void* in, size_t len) {
+  return guard_callback(
+      "websocket server", [&] { return dispatch_callback(wsi, reason, user, in, len); },
+      [] { return -1; });
 }
 
 // One protocol serves both the HTTP side and the WebSocket: an upgrade without a subprotocol
@@ -622,10 +630,11 @@ Result<SockAddr> WsServer::listen(std::string_view host, std::uint16_t port) {
   }
   l->owner = impl_.get();
   l->poll.set_data(l.get());
-  uv_poll_start(l->poll.get(), UV_READABLE, [](uv_poll_t* h, int status, int) {
+  uv_poll_start(l->poll.get(), UV_READABLE,
+                guarded_lambda<"control listener">([](uv_poll_t* h, int status, int) {
     auto* listener = static_cast<Impl::Listener*>(h->data);
     if (listener != nullptr && status >= 0) listener->owner->accept_ready(*listener);
-  });
+  }));
   SockAddr bound = l->address;
   impl_->listeners.push_back(std::move(l));
   return bound;

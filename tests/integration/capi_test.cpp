@@ -74,7 +74,8 @@ TEST(CapiLibrary, VersionMatchesHeader) {
 TEST(CapiLibrary, StrerrorCoversEveryCode) {
   const int codes[] = {ZLT_OK,      ZLT_EPROTOCOL, ZLT_EAUTH,     ZLT_ECONNECTION, ZLT_EREGISTRY,
                        ZLT_ECONFIG, ZLT_ETIMEOUT,  ZLT_ESHUTDOWN, ZLT_EINVAL,      ZLT_ENOTFOUND,
-                       ZLT_EEXISTS, ZLT_ELIMIT,    ZLT_EIO,       ZLT_EINTERNAL,   ZLT_ENOMEM};
+                       ZLT_EEXISTS, ZLT_ELIMIT,    ZLT_EIO,       ZLT_EINTERNAL,   ZLT_ENOMEM,
+                       ZLT_ECLOSED};
   std::vector<std::string> seen;
   for (int c : codes) {
     std::string s = zlt_strerror(c);

@@ -189,13 +189,13 @@ TEST(ControlRegister, DuplicateNameIsRefused) {
   auto fail = ws->expect<proto::RegisterFail>();
   ASSERT_TRUE(fail);
   EXPECT_EQ(fail->reason, "Registry error: service name 'svc' is already registered");
-  // Names are unique across tunnels too.
+  // Names are unique across tunnels too: another token's tunnel is told whose it is.
   auto other = open_session(h.control_port(), kSecondToken);
   ASSERT_TRUE(other);
   ASSERT_TRUE(other->send(reg("svc")));
   auto fail2 = other->expect<proto::RegisterFail>();
   ASSERT_TRUE(fail2);
-  EXPECT_EQ(fail2->reason, "Registry error: service name 'svc' is already registered");
+  EXPECT_EQ(fail2->reason, "service name 'svc' is held by another token");
 }
 
 TEST(ControlRegister, UnregisterGivesThePortBack) {

@@ -205,7 +205,8 @@ TEST_F(ServiceRoutingTest, AllowListsDecideWhatAnOpenerReaches) {
 
 TEST_F(ServiceRoutingTest, WildcardSegmentsInAllowLists) {
   EchoServer other;
-  start_server({"service:*", "localhost:*"});
+  // localhost is this host: the name alone does not reach it, the address must be listed too.
+  start_server({"service:*", "localhost:*", "127.0.0.1:" + std::to_string(other.port())});
   start_owner({internal_tcp("db", echo_.port()), internal_tcp("admin", other.port())});
   ASSERT_TRUE(h_.agent_events().wait_for([](const nlohmann::json& e) {
     return e.value("event", "") == "service_registered" && e.value("name", "") == "admin";
@@ -220,7 +221,10 @@ TEST_F(ServiceRoutingTest, WildcardSegmentsInAllowLists) {
   // Any port of a host named in the list, but only by that name.
   EXPECT_EQ(probe(m, "localhost:" + std::to_string(other.port())).outcome,
             ProbeResult::Outcome::reached);
-  EXPECT_EQ(probe(m, "127.0.0.1:" + std::to_string(other.port())).reason, "target not allowed");
+  EXPECT_EQ(probe(m, "127.0.0.1:" + std::to_string(echo_.port())).reason, "target not allowed");
+  // The name's other ports are allowed, but its address is listed for one port only.
+  EXPECT_EQ(probe(m, "localhost:" + std::to_string(echo_.port())).reason,
+            "target resolves to a loopback address");
 }
 
 TEST_F(ServiceRoutingTest, TheOwnerTokenWithoutAnAllowListOpensNothing) {

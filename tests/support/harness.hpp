@@ -75,6 +75,7 @@ class Harness {
   Runtime& runtime() { return *runtime_; }
   TunnelServer& server() { return *server_; }
   TunnelAgent& agent(std::size_t index = 0) { return *agents_.at(index); }
+  std::size_t agent_count() const { return agents_.size(); }
   std::uint16_t control_port() const { return control_port_; }
   std::string url() const;
   EventLog& server_events() { return server_events_; }

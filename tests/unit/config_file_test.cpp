@@ -52,7 +52,8 @@ TEST_F(ConfigFileTest, ServerSaveLoadRoundTrip) {
   TunnelServerConfig c;
   c.listen = "127.0.0.1:0";
   c.heartbeat_interval = 1500ms;
-  c.tokens.push_back(TokenEntry{"agent", std::string(64, 'a'), PortRange{30000, 30001}, {"*:*"}});
+  c.tokens.push_back(
+      TokenEntry{"agent", std::string(64, 'a'), PortRange{30000, 30001}, {"*:*"}, {}});
   const std::string file = path("server.json");
   ASSERT_TRUE(save_json_file(file, to_json(c)).ok());
   Result<TunnelServerConfig> loaded = load_server_config(file);

@@ -458,8 +458,7 @@ TEST_F(RegistryTest, DuplicateServiceName) {
   EXPECT_EQ(error_of(add(a, tcp("db", 5433))),
             "Registry error: service name 'db' is already registered");
   // Names are global: service:NAME targets must be unambiguous.
-  EXPECT_EQ(error_of(add(b, tcp("db", 5432))),
-            "Registry error: service name 'db' is already registered");
+  EXPECT_EQ(error_of(add(b, tcp("db", 5432))), "service name 'db' is held by another token");
   EXPECT_EQ(registry.available_ports(), 100u);
 }
 
