@@ -13,6 +13,7 @@
 
 #include "core/common/chunk.hpp"
 #include "core/crypto/crypto.hpp"
+#include "support/bystander.hpp"
 #include "support/harness.hpp"
 #include "support/net.hpp"
 #include "support/raw_ws.hpp"
@@ -74,11 +75,15 @@ void shrink_receive_buffer(int fd) {
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
 }
 
-// The status of the only tunnel (null when there is none).
-nlohmann::json tunnel_status(Harness& h, std::size_t index = 0) {
+// The attacker's token: the harness's own token is the bystander's.
+constexpr const char* kAttackerToken = "attacker-token";
+
+// The status of the attacker's tunnel (null when there is none).
+nlohmann::json tunnel_status(Harness& h) {
   nlohmann::json s = h.server_status();
-  if (!s.contains("tunnels") || s["tunnels"].size() <= index) return nlohmann::json();
-  return s["tunnels"][index];
+  for (const auto& t : s.value("tunnels", nlohmann::json::array()))
+    if (t.value("name", nlohmann::json()) == "attacker") return t;
+  return nlohmann::json();
 }
 
 std::size_t figure(const nlohmann::json& j, const char* key) {
@@ -90,6 +95,10 @@ config::TunnelServerConfig quiet_server_config() {
   // No liveness verdicts during the test: only the queue rules decide.
   c.heartbeat_interval = 30s;
   c.heartbeat_timeout = 60s;
+  config::TokenEntry attacker;
+  attacker.name = "attacker";
+  attacker.sha256 = crypto::hash_token(kAttackerToken);
+  c.tokens.push_back(attacker);
   return c;
 }
 
@@ -143,10 +152,11 @@ TEST(HostileMemory, HeartbeatFloodIsBoundedAndSlowPeerDisconnected) {
   c.max_session_queue = 256u << 10;
   c.slow_peer_timeout = 1500ms;
   h.start_server(c);
+  Bystander bystander(h);
   // A peer with little kernel buffering, so the server's queue is what fills.
   auto ws = RawWs::connect(h.control_port(), "/tunnel/v1", 4096);
   ASSERT_TRUE(ws && ws->is_open());
-  auto answer = ws->authenticate(Harness::kToken, test_u1());
+  auto answer = ws->authenticate(kAttackerToken, test_u1());
   ASSERT_TRUE(answer && decode_as<proto::AuthOk>(*answer));
 
   auto max_queued = flood_until_ending(*ws, true, [&] { return tunnel_status(h); });
@@ -157,6 +167,7 @@ TEST(HostileMemory, HeartbeatFloodIsBoundedAndSlowPeerDisconnected) {
   auto gone = h.server_events().wait_event("tunnel_disconnected", 15s);
   ASSERT_TRUE(gone.has_value());
   EXPECT_THAT((*gone)["reason"].get<std::string>(), HasSubstr("slow consumer"));
+  EXPECT_TRUE(bystander.finish());
 }
 
 // An agent that fills a public client's socket buffers and then spends the rest of its window
@@ -165,7 +176,8 @@ TEST(HostileMemory, HeartbeatFloodIsBoundedAndSlowPeerDisconnected) {
 TEST(HostileMemory, OneByteDataFloodHoldsRealBytesWithinWindow) {
   Harness h;
   h.start_server(quiet_server_config());
-  auto agent = open_session(h.control_port(), Harness::kToken);
+  Bystander bystander(h);
+  auto agent = open_session(h.control_port(), kAttackerToken);
   ASSERT_TRUE(agent);
   ASSERT_TRUE(agent->send(proto::Register{"flood", proto::ServiceProtocol::tcp, 1, 0, {}}));
   auto reg = agent->expect<proto::RegisterOk>();
@@ -228,6 +240,7 @@ TEST(HostileMemory, OneByteDataFloodHoldsRealBytesWithinWindow) {
   EXPECT_GE(held, ones);
   EXPECT_LE(held, proto::kInitialWindow + Chunk::kMaxFootprint)
       << "held " << held << " real bytes for at most " << proto::kInitialWindow << " of payload";
+  EXPECT_TRUE(bystander.finish());
 }
 
 // Above max_buffered_bytes process-wide, new streams are refused: an Open gets
@@ -273,6 +286,8 @@ TEST(HostileMemory, ProcessBudgetRefusesNewStreams) {
   Fd client = tcp_connect(*reg->assigned_port);
   ASSERT_TRUE(client);
   EXPECT_TRUE(wait_closed(client.get(), 5s)) << "a public connection was accepted while busy";
+  // No bystander here: above the process budget every new stream is refused, a bystander's
+  // too; that is the budget's purpose.
 }
 
 // The agent applies the same rule toward a server that never reads: its queue stays capped and
