@@ -299,6 +299,7 @@ nlohmann::json TunnelAgent::status() const {
     j["traffic"] = session_->counters()->to_json();
     j["rtt_ms"] = session_->rtt_ms() ? nlohmann::json(*session_->rtt_ms()) : nlohmann::json(nullptr);
   }
+  if (session_) j["queue"] = session_->queue_status();
   return j;
 }
 

@@ -21,6 +21,7 @@ constexpr std::chrono::milliseconds kUdpIdle{60000};
 AgentSession::AgentSession(TunnelAgent& agent, Channel& channel)
     : Session(agent.runtime(), channel, kLog), agent_(agent) {
   set_label("agent " + agent.config().server_url);
+  set_queue_limits(agent.config().max_session_queue, agent.config().slow_peer_timeout);
 }
 
 AgentSession::~AgentSession() = default;

@@ -48,6 +48,14 @@ Status require_positive(Duration d, std::string_view field) {
 
 }  // namespace
 
+Status validate_session_queue(std::size_t max_session_queue, Duration slow_peer_timeout) {
+  constexpr std::size_t kMin = 64u << 10;
+  if (max_session_queue < kMin)
+    return invalid("max_session_queue: must be at least " + std::to_string(kMin) +
+                   " (one message)");
+  return require_positive(slow_peer_timeout, "slow_peer_timeout");
+}
+
 Status TunnelClientConfig::validate() const {
   ZLT_TRY(validate_original_rules(*this));
   ZLT_TRY(require_positive(reconnect_interval, "reconnect_interval"));
@@ -61,6 +69,7 @@ Status TunnelClientConfig::validate() const {
   if (heartbeat_timeout <= heartbeat_interval)
     return invalid("heartbeat_timeout (" + format_duration(heartbeat_timeout) +
                    ") must be > heartbeat_interval (" + format_duration(heartbeat_interval) + ")");
+  ZLT_TRY(validate_session_queue(max_session_queue, slow_peer_timeout));
   return {};
 }
 

@@ -92,6 +92,12 @@ struct TunnelServerConfig {
   Duration auth_timeout = 10s;     // upgrade + Auth must arrive within this
   Duration connect_timeout = 10s;  // a stream not acknowledged by then is closed
   Duration udp_idle_timeout = 60s;
+  // Memory, by real bytes: each session's outgoing queue is capped (above it the session is
+  // not read; a peer that leaves it full for slow_peer_timeout is disconnected), and above
+  // max_buffered_bytes held process-wide new streams are refused with "server busy".
+  std::size_t max_session_queue = 2u << 20;
+  Duration slow_peer_timeout = 30s;
+  std::size_t max_buffered_bytes = 512u << 20;
 
   // Connection caps of the control listener. A connection is unauthenticated from its accept
   // until its Auth succeeds (plain HTTP requests stay unauthenticated).
@@ -155,6 +161,9 @@ struct TunnelClientConfig {
   Duration connect_timeout = 10s;     // TCP + TLS + upgrade; also local service dials
   Duration heartbeat_interval = 30s;  // client heartbeats (v2)
   Duration heartbeat_timeout = 40s;   // silence from the server after which it is presumed dead
+  // The outgoing queue toward the server, as on the server (TunnelServerConfig).
+  std::size_t max_session_queue = 2u << 20;
+  Duration slow_peer_timeout = 30s;
 
   TunnelClientConfig() = default;
   TunnelClientConfig(std::string url, std::string tok)
@@ -231,6 +240,10 @@ struct NodeConfig {
   Status validate() const;
   friend bool operator==(const NodeConfig&, const NodeConfig&) = default;
 };
+
+// The outgoing-queue settings shared by server and client configs: max_session_queue holds at
+// least one largest message (64 KiB), slow_peer_timeout > 0.
+Status validate_session_queue(std::size_t max_session_queue, Duration slow_peer_timeout);
 
 // On-demand access (AccessManager) settings.
 struct AccessConfig {

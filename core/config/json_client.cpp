@@ -40,6 +40,8 @@ Result<TunnelClientConfig> client_config_from_json(const nlohmann::json& j) {
   ZLT_TRY(r.optional("connect_timeout", c.connect_timeout));
   ZLT_TRY(r.optional("heartbeat_interval", c.heartbeat_interval));
   ZLT_TRY(r.optional("heartbeat_timeout", c.heartbeat_timeout));
+  ZLT_TRY(r.optional("max_session_queue", c.max_session_queue));
+  ZLT_TRY(r.optional("slow_peer_timeout", c.slow_peer_timeout));
   ZLT_TRY(r.finish());
   return c;
 }
@@ -59,6 +61,8 @@ nlohmann::json to_json(const TunnelClientConfig& c) {
       {"connect_timeout", format_duration(c.connect_timeout)},
       {"heartbeat_interval", format_duration(c.heartbeat_interval)},
       {"heartbeat_timeout", format_duration(c.heartbeat_timeout)},
+      {"max_session_queue", c.max_session_queue},
+      {"slow_peer_timeout", format_duration(c.slow_peer_timeout)},
   };
   if (c.overlay_server_url) j["overlay_server_url"] = *c.overlay_server_url;
   if (c.ca_file) j["ca_file"] = *c.ca_file;

@@ -92,6 +92,9 @@ Result<TunnelServerConfig> server_config_from_json(const nlohmann::json& j) {
   ZLT_TRY(r.optional("auth_failure_delay_max", c.auth_failure_delay_max));
   ZLT_TRY(r.optional("max_conns_per_source", c.max_conns_per_source));
   ZLT_TRY(r.optional("max_udp_flows", c.max_udp_flows));
+  ZLT_TRY(r.optional("max_session_queue", c.max_session_queue));
+  ZLT_TRY(r.optional("slow_peer_timeout", c.slow_peer_timeout));
+  ZLT_TRY(r.optional("max_buffered_bytes", c.max_buffered_bytes));
   std::optional<std::string> admin_token;
   ZLT_TRY(r.optional("admin_token", admin_token));
   ZLT_TRY(r.optional("admin_token_hash", c.admin_token_hash));
@@ -137,6 +140,9 @@ nlohmann::json to_json(const TunnelServerConfig& c) {
       {"auth_failure_delay_max", format_duration(c.auth_failure_delay_max)},
       {"max_conns_per_source", c.max_conns_per_source},
       {"max_udp_flows", c.max_udp_flows},
+      {"max_session_queue", c.max_session_queue},
+      {"slow_peer_timeout", format_duration(c.slow_peer_timeout)},
+      {"max_buffered_bytes", c.max_buffered_bytes},
   };
   if (c.tls_cert) j["tls_cert"] = *c.tls_cert;
   if (c.tls_key) j["tls_key"] = *c.tls_key;

@@ -105,6 +105,8 @@ Status TunnelServerConfig::validate() const {
   ZLT_TRY(require_nonzero(max_unauthenticated_per_source, "max_unauthenticated_per_source"));
   if (auth_failure_delay_max.count() < 0) return invalid("auth_failure_delay_max: must be >= 0");
   ZLT_TRY(require_nonzero(max_udp_flows, "max_udp_flows"));
+  ZLT_TRY(validate_session_queue(max_session_queue, slow_peer_timeout));
+  if (max_buffered_bytes == 0) return invalid("max_buffered_bytes: must be > 0");
   if (admin_token_hash && !crypto::is_sha256_hex(*admin_token_hash))
     return invalid("admin_token_hash: must be 64 hex digits");
   ZLT_TRY(require_positive(max_access_ttl, "max_access_ttl"));

@@ -28,6 +28,7 @@ std::string short_id(const Uuid& id) {
 
 ServerSession::ServerSession(TunnelServer& server, Channel& channel)
     : Session(server.runtime(), channel, kLog), server_(server) {
+  set_queue_limits(server.config().max_session_queue, server.config().slow_peer_timeout);
   auth_timer_.attach(loop());
   auth_timer_.start(server.config().auth_timeout, [this] {
     ZLT_LOG(info, kLog).field("peer", peer())
@@ -308,6 +309,13 @@ void ServerSession::open_public_tcp(const TunnelService& service, UvHandle<uv_tc
     socket.reset_abortive();
     return;
   }
+  if (server_.busy()) {
+    ZLT_LOG(warn, kLog).field("tunnel", tunnel_id_->to_string())
+        << label() << ": " << label_text << ": server busy (max_buffered_bytes "
+        << server_.config().max_buffered_bytes << " reached); connection refused";
+    socket.reset_abortive();
+    return;
+  }
   if (!has(proto::feature::kStreams)) {
     v1_connect(service, std::move(socket), client, std::move(slot));
     return;
@@ -345,7 +353,8 @@ void ServerSession::v1_connect(const TunnelService& service, UvHandle<uv_tcp_t> 
 
 Stream* ServerSession::open_public_udp(UdpDemux& socket, const TunnelService& service,
                                        const SockAddr& peer) {
-  if (!alive() || !has(proto::feature::kDatagrams) || at_stream_limit()) return nullptr;
+  if (!alive() || !has(proto::feature::kDatagrams) || at_stream_limit() || server_.busy())
+    return nullptr;
   const Uuid id = crypto::uuid_v4();
   const std::string client = peer.to_string();
   auto stream = std::make_unique<Stream>(*this, id, proto::ServiceProtocol::udp,
@@ -374,6 +383,7 @@ void ServerSession::handle_open(proto::Open& open) {
     send(proto::ConnectFail{open.connection_id, reason});
   };
   if (at_stream_limit()) return refuse("too many streams");
+  if (server_.busy()) return refuse("server busy");
   auto target = OpenTarget::parse(open.target);
   if (!target) return refuse("invalid target");
   if (!allow_.allows(*target)) return refuse("target not allowed");
@@ -442,8 +452,9 @@ nlohmann::json ServerSession::status() const {
   j["version"] = is_v2() ? 2 : 1;
   j["features"] = features();
   j["streams"] = stream_count();
-  // What the server holds for this tunnel right now: bytes waiting to go out on its channel.
-  j["queued_bytes"] = queued_bytes();
+  // What the server holds for this tunnel right now, in real bytes: waiting to go out on its
+  // channel (capped at max_session_queue), and that plus its streams' socket buffers.
+  j.update(queue_status());
   j["traffic"] = counters()->to_json();
   j["rtt_ms"] = rtt_ms() ? nlohmann::json(*rtt_ms()) : nlohmann::json(nullptr);
   return j;

@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "core/runtime/fd_limit.hpp"
+#include "core/common/chunk.hpp"
 #include "core/runtime/log.hpp"
 #include "core/server/admin_api.hpp"
 
@@ -384,10 +385,17 @@ nlohmann::json TunnelServer::connection_status() const {
           {"evicted", s.evicted},
           {"refused_no_fd", s.refused_no_fd}};
 }
+bool TunnelServer::busy() const { return chunk_bytes_in_use() > config_.max_buffered_bytes; }
 
 nlohmann::json TunnelServer::status() const {
   nlohmann::json tunnels = nlohmann::json::array();
   Counters total;
+  std::size_t queued = 0;
+  std::size_t held = 0;
+  for (const auto& [raw, session] : sessions_) {
+    queued += session->queued_bytes();
+    held += session->held_bytes();
+  }
   for (const auto& [id, session] : by_tunnel_) {
     auto* t = const_cast<TunnelRegistry&>(registry_).get_tunnel(id);
     if (t == nullptr) continue;
@@ -413,7 +421,13 @@ nlohmann::json TunnelServer::status() const {
           {"sessions", sessions_.size()},
           {"connections", connection_status()},
           {"tunnels", tunnels},
-          {"traffic", total.to_json()}};
+          {"traffic", total.to_json()},
+          // Real bytes: waiting in the sessions' outgoing queues, held for sessions (queues and
+          // stream buffers), and in buffers process-wide (the max_buffered_bytes figure).
+          {"queued_bytes", queued},
+          {"held_bytes", held},
+          {"buffered_bytes", chunk_bytes_in_use()},
+          {"max_buffered_bytes", config_.max_buffered_bytes}};
 }
 
 }  // namespace zlt

@@ -66,6 +66,9 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   const config::TunnelServerConfig& config() const { return config_; }
   Runtime& runtime() { return runtime_; }
   std::size_t session_count() const { return sessions_.size(); }
+  // Real bytes held in buffers process-wide are above max_buffered_bytes: new streams are
+  // refused ("server busy") instead of growing memory further.
+  bool busy() const;
   // The live session of a tunnel (null if none): where a socket outside the server's own
   // public ports (a node's internal listener) sends its connections.
   ServerSession* session_for_tunnel(const Uuid& tunnel_id);
@@ -87,7 +90,8 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   // ---- used by sessions ----
   Result<TokenGrant> validate_token(std::string_view token, const std::string& token_hash);
   // A token from `peer` ("ip:port") was refused: how long to wait before saying so.
-  std::chrono::milliseconds auth_failed(const std::string& peer);  void tunnel_opened(ServerSession& session);
+  std::chrono::milliseconds auth_failed(const std::string& peer);
+  void tunnel_opened(ServerSession& session);
   // Hands `old`'s tunnel to a successor: its public sockets are kept for the successor's
   // registrations, the tunnel leaves the registry, and `old` is ended.
   void take_over(ServerSession& old);

@@ -23,9 +23,8 @@ class RelayEndpoint final : public StreamEndpoint {
   }
   void deliver_datagram(std::span<const std::uint8_t> bytes) override {
     if (peer_ == nullptr) return;
-    ChunkPtr chunk = acquire_chunk(Chunk::kPayloadOffset);
-    std::copy(bytes.begin(), bytes.end(), chunk->data());
-    chunk->set_range(Chunk::kPayloadOffset, Chunk::kPayloadOffset + bytes.size());
+    ChunkPtr chunk = acquire_chunk_for(bytes.size(), Chunk::kPayloadOffset);
+    chunk->append(bytes);
     peer_->send_datagram(std::move(chunk));
   }
   void deliver_eof() override {

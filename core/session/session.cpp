@@ -60,7 +60,9 @@ Session::Session(Runtime& runtime, Channel& channel, std::string component)
   last_rx_ms_ = uv_now(runtime.loop());
   reaper_.init(uv_idle_init, runtime.loop());
   reaper_.set_data(this);
+  slow_peer_timer_.attach(runtime.loop());
   channel.set_events(this);
+  channel.set_queue_limit(max_queue_);
 }
 
 Session::~Session() {
@@ -86,10 +88,63 @@ void Session::send(const proto::Message& message) {
     return;
   }
   channel_->send(chunk_copy(bytes));
+  check_queue();
 }
 
 void Session::send_chunk(ChunkPtr message) {
-  if (channel_ != nullptr) channel_->send(std::move(message));
+  if (channel_ == nullptr) return;
+  channel_->send(fit_chunk(std::move(message)));
+  check_queue();
+}
+
+void Session::set_queue_limits(std::size_t max_queue, std::chrono::milliseconds slow_peer_timeout) {
+  max_queue_ = max_queue;
+  slow_peer_timeout_ = slow_peer_timeout;
+  if (channel_ != nullptr) channel_->set_queue_limit(max_queue);
+}
+
+std::size_t Session::held_bytes() const {
+  std::size_t n = queued_bytes();
+  for (const auto& [id, s] : streams_) n += s->held_bytes();
+  return n;
+}
+
+nlohmann::json Session::queue_status() const {
+  return {{"queued_bytes", queued_bytes()},
+          {"held_bytes", held_bytes()},
+          {"max_session_queue", max_queue_},
+          {"throttled", throttled_},
+          {"ending", ending_}};
+}
+
+void Session::check_queue() {
+  if (throttled_ || ending_ || channel_ == nullptr || channel_->queued_bytes() <= max_queue_)
+    return;
+  // Streams stopped reading at the high-water mark already; what grows past the cap are
+  // answers to what the peer sends. Reading stops until the peer drains the queue.
+  throttled_ = true;
+  channel_->pause_receive(true);
+  // Once per session at warn: a peer that drains slowly may cross the cap again and again.
+  const bool first = !throttle_logged_;
+  throttle_logged_ = true;
+  const LogLevel level = first ? LogLevel::warn : LogLevel::debug;
+  if (Log::enabled(level))
+    LogLine(level, component_).field("peer", peer_)
+        << label_ << ": outgoing queue over " << max_queue_
+        << " bytes; not reading until the peer drains it";
+  slow_peer_timer_.start(slow_peer_timeout_, [this] {
+    ZLT_LOG(warn, component_).field("peer", peer_)
+        << label_ << ": peer did not drain " << queued_bytes() << " queued bytes within "
+        << slow_peer_timeout_.count() << " ms";
+    end("slow consumer", close_code::kPolicyViolation, true);
+  });
+}
+
+void Session::release_throttle() {
+  if (!throttled_) return;
+  throttled_ = false;
+  slow_peer_timer_.stop();
+  if (channel_ != nullptr && !ending_) channel_->pause_receive(false);
 }
 
 Stream& Session::add_stream(std::unique_ptr<Stream> stream) {
@@ -140,6 +195,7 @@ void Session::end(const std::string& reason, std::uint16_t code, bool disconnect
   ending_ = true;
   end_reason_ = reason;
   ZLT_LOG(info, component_).field("peer", peer_) << label_ << ": ending session: " << reason;
+  slow_peer_timer_.stop();
   close_streams(reason);
   if (disconnect && may_send_disconnect()) send(proto::Disconnect{reason});
   channel_->close(code, reason);
@@ -173,6 +229,7 @@ bool Session::handle_stream_message(proto::Message& message) {
 }
 
 void Session::on_channel_drain() {
+  if (throttled_ && queued_bytes() <= max_queue_) release_throttle();
   auto waiting = std::move(blocked_);
   blocked_.clear();
   for (const auto& id : waiting) {
@@ -186,6 +243,7 @@ void Session::on_channel_drain() {
 
 void Session::on_channel_closed(const Error& why) {
   channel_ = nullptr;
+  slow_peer_timer_.stop();
   ending_ = true;
   close_streams("session ended: " + why.message);
   on_session_closed(why);  // may destroy this

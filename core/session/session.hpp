@@ -4,6 +4,7 @@
 // StreamEndpoint interface.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -22,6 +23,10 @@ namespace zlt {
 
 class Session : public ChannelEvents {
  public:
+  // Defaults of the outgoing queue cap (config max_session_queue, slow_peer_timeout).
+  static constexpr std::size_t kDefaultMaxQueue = 2u << 20;
+  static constexpr std::chrono::milliseconds kDefaultSlowPeerTimeout{30000};
+
   Session(Runtime& runtime, Channel& channel, std::string component);
   ~Session() override;
   Session(const Session&) = delete;
@@ -31,7 +36,21 @@ class Session : public ChannelEvents {
   uv_loop_t* loop() { return runtime_.loop(); }
   // The channel, or null once it has closed.
   Channel* channel() { return channel_; }
+  // Real bytes waiting in the outgoing queue.
   std::size_t queued_bytes() const { return channel_ != nullptr ? channel_->queued_bytes() : 0; }
+  // Real bytes held for this session: its outgoing queue and what its streams buffer toward
+  // their sockets.
+  std::size_t held_bytes() const;
+  // Caps the outgoing queue (data and control replies alike) at `max_queue` real bytes. Above
+  // it this end stops reading the channel; a peer that has not drained it within
+  // `slow_peer_timeout` is disconnected with "slow consumer".
+  void set_queue_limits(std::size_t max_queue, std::chrono::milliseconds slow_peer_timeout);
+  std::size_t max_queue() const { return max_queue_; }
+  // Whether reading is paused because the peer does not drain the queue.
+  bool throttled() const { return throttled_; }
+  // The queue figures for status output: queued_bytes, held_bytes, max_session_queue,
+  // throttled, ending.
+  nlohmann::json queue_status() const;
   bool alive() const { return channel_ != nullptr && !ending_; }
   std::uint32_t features() const { return features_; }
   bool has(std::uint32_t feature) const { return (features_ & feature) != 0; }
@@ -94,6 +113,9 @@ class Session : public ChannelEvents {
   void reap();
   void close_streams(const std::string& reason);
   bool handle_stream_message(proto::Message& message);
+  // After every send: the queue cap (pause reading, arm the slow-peer timer).
+  void check_queue();
+  void release_throttle();
 
   Runtime& runtime_;
   Channel* channel_;
@@ -111,6 +133,11 @@ class Session : public ChannelEvents {
   std::vector<std::unique_ptr<Stream>> graveyard_;
   UvHandle<uv_idle_t> reaper_;
   std::vector<std::uint8_t> scratch_;  // encoding buffer for control messages
+  std::size_t max_queue_ = kDefaultMaxQueue;
+  std::chrono::milliseconds slow_peer_timeout_ = kDefaultSlowPeerTimeout;
+  bool throttled_ = false;
+  bool throttle_logged_ = false;
+  Timer slow_peer_timer_;
 };
 
 }  // namespace zlt

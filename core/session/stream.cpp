@@ -86,6 +86,11 @@ void Stream::send_data(ChunkPtr payload) {
   if (send_allowance() == 0) wait_writable();
 }
 
+std::size_t Stream::held_bytes() const {
+  std::size_t n = endpoint_ ? endpoint_->held_bytes() : 0;
+  return n + pending_datagram_bytes_;
+}
+
 void Stream::wait_writable() {
   if (state_ == State::ended) return;
   waiting_for_writable_ = true;
@@ -97,13 +102,15 @@ void Stream::send_datagram(ChunkPtr payload) {
   const std::size_t n = payload->size();
   touch();
   if (state_ == State::pending) {
-    // Held until ConnectAck, within bounds; the oldest are dropped first.
+    // Held until ConnectAck, within bounds of real bytes; later ones are dropped.
+    payload = fit_chunk(std::move(payload));
+    const std::size_t held = payload->footprint();
     if (pending_datagrams_.size() >= kMaxPendingDatagrams ||
-        pending_datagram_bytes_ + n > kMaxPendingDatagramBytes) {
+        pending_datagram_bytes_ + held > kMaxPendingDatagramBytes) {
       counters_.apply([](Counters& c) { ++c.drops; });
       return;
     }
-    pending_datagram_bytes_ += n;
+    pending_datagram_bytes_ += held;
     pending_datagrams_.push_back(std::move(payload));
     return;
   }
@@ -124,7 +131,7 @@ void Stream::flush_pending_datagrams() {
   while (!pending_datagrams_.empty()) {
     ChunkPtr d = std::move(pending_datagrams_.front());
     pending_datagrams_.pop_front();
-    pending_datagram_bytes_ -= d->size();
+    pending_datagram_bytes_ -= d->footprint();
     send_datagram(std::move(d));
   }
 }
@@ -262,9 +269,8 @@ void Stream::relay_data(std::span<const std::uint8_t> bytes) {
   if (state_ != State::open || sent_eof_) return;
   const std::size_t n = bytes.size();
   send_window_ = n > send_window_ ? 0 : send_window_ - n;
-  ChunkPtr chunk = acquire_chunk(Chunk::kPayloadOffset);
-  std::memcpy(chunk->data(), bytes.data(), n);
-  chunk->set_range(Chunk::kPayloadOffset, Chunk::kPayloadOffset + n);
+  ChunkPtr chunk = acquire_chunk_for(n, Chunk::kPayloadOffset);
+  chunk->append(bytes);
   proto::write_stream_header(chunk->prepend(proto::kStreamHeaderSize), proto::MsgType::Data, id_,
                              n);
   counters_.apply([n](Counters& c) { c.bytes_out += n; });
@@ -301,6 +307,7 @@ void Stream::end(const std::string& why, bool abortive, bool session_gone) {
   open_timer_.stop();
   idle_timer_.stop();
   pending_datagrams_.clear();
+  pending_datagram_bytes_ = 0;
   counters_.apply([](Counters& c) { --c.streams_active; });
   ZLT_LOG(trace, session_.component_).field("stream", id_.to_string())
       << label_ << ": ended (" << why << ")";

@@ -44,6 +44,8 @@ class StreamEndpoint {
   virtual void close(bool abortive) = 0;
   // Bytes accepted by deliver() and not yet handed to the socket.
   virtual std::size_t buffered() const { return 0; }
+  // What holding them really costs (the storage they occupy).
+  virtual std::size_t held_bytes() const { return buffered(); }
   // The stream is ending, and why (`session_gone`: its whole session ended). Called just
   // before close().
   virtual void on_end(const std::string& why, bool session_gone) {
@@ -135,6 +137,9 @@ class Stream {
   bool got_eof() const { return got_eof_; }
   std::uint64_t send_window() const { return send_window_; }
   std::uint64_t recv_window() const { return window_target_; }
+  // Real bytes this stream holds: what its endpoint buffers toward the socket and datagrams
+  // waiting for the ConnectAck.
+  std::size_t held_bytes() const;
 
  private:
   void open();

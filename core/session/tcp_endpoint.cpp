@@ -4,6 +4,7 @@
 
 #include <cassert>
 #include <cstring>
+#include <deque>
 #include <vector>
 
 #include "core/runtime/callback_guard.hpp"
@@ -12,10 +13,87 @@
 
 namespace zlt {
 
-// A write that did not complete at once. Owns its copy of the bytes until libuv is done.
-struct TcpEndpoint::WriteReq {
+// Bytes the socket did not take at once, packed densely: a run of small Data messages fills
+// chunks instead of pinning one each, so what is held is the payload plus at most one partly
+// filled chunk. One uv_write is in flight at a time and covers a prefix of `chunks`; what
+// arrives meanwhile is appended behind it, even into the chunk partly in flight (libuv reads
+// only the range it was given). A writer with a write in flight is owned by that write once
+// its endpoint has gone (`owner` cleared), so libuv never reads freed bytes.
+struct TcpEndpoint::Writer {
+  static constexpr std::size_t kMaxBufs = 64;
+
+  TcpEndpoint* owner = nullptr;
   uv_write_t req{};
-  ChunkPtr bytes;
+  bool in_flight = false;
+  std::deque<ChunkPtr> chunks;
+  std::size_t inflight_chunks = 0;  // chunks the write covers, the last maybe only in part
+  std::size_t inflight_bytes = 0;
+  std::vector<uv_buf_t> bufs;
+  std::size_t bytes = 0;  // content not yet written, in flight included
+  std::size_t held = 0;   // footprints of `chunks`
+
+  void append(std::span<const std::uint8_t> data) {
+    while (!data.empty()) {
+      if (!chunks.empty()) {
+        ChunkPtr& last = chunks.back();
+        const bool last_in_flight = in_flight && inflight_chunks == chunks.size();
+        if (last->tailroom() < data.size() && !last_in_flight &&
+            last->size_class() + 1 < Chunk::kClasses) {
+          // Move up a class rather than start another chunk: small writes stay packed, and
+          // the copy is of a small chunk only.
+          ChunkPtr bigger =
+              acquire_chunk_for(std::min(last->size() + data.size(), Chunk::kCapacity), 0);
+          bigger->append(last->span());
+          held += bigger->footprint();
+          held -= last->footprint();
+          last = std::move(bigger);
+        }
+        const std::size_t n = last->append(data);
+        bytes += n;
+        data = data.subspan(n);
+        if (data.empty()) return;
+      }
+      ChunkPtr c = acquire_chunk_for(std::min(data.size(), Chunk::kCapacity), 0);
+      held += c->footprint();
+      chunks.push_back(std::move(c));
+    }
+  }
+
+  int submit(uv_stream_t* stream, uv_write_cb cb) {
+    const std::size_t n = std::min(chunks.size(), kMaxBufs);
+    bufs.clear();
+    inflight_bytes = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      Chunk& c = *chunks[i];
+      bufs.push_back(uv_buf_init(reinterpret_cast<char*>(c.data()), static_cast<unsigned>(c.size())));
+      inflight_bytes += c.size();
+    }
+    req.data = this;
+    int rc = uv_write(&req, stream, bufs.data(), static_cast<unsigned>(n), cb);
+    if (rc == 0) {
+      in_flight = true;
+      inflight_chunks = n;
+    }
+    return rc;
+  }
+
+  // The write in flight is over: its bytes leave the front.
+  void written() {
+    std::size_t left = inflight_bytes;
+    for (std::size_t i = 0; i < inflight_chunks && !chunks.empty(); ++i) {
+      Chunk& c = *chunks.front();
+      const std::size_t k = std::min(left, c.size());
+      c.consume_front(k);
+      left -= k;
+      if (c.size() > 0) break;  // bytes appended behind the written range
+      held -= c.footprint();
+      chunks.pop_front();
+    }
+    bytes -= inflight_bytes;
+    inflight_bytes = 0;
+    inflight_chunks = 0;
+    in_flight = false;
+  }
 };
 
 // An outgoing connection attempt. While a request is in flight the request owns this object
@@ -261,10 +339,14 @@ void TcpEndpoint::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
   self->stream_.fail(reason_for(static_cast<int>(nread)));
 }
 
+std::size_t TcpEndpoint::buffered() const { return writer_ ? writer_->bytes : 0; }
+
+std::size_t TcpEndpoint::held_bytes() const { return writer_ ? writer_->held : 0; }
+
 void TcpEndpoint::deliver(std::span<const std::uint8_t> bytes) {
   if (closed_ || !socket_ || shutdown_started_) return;
   std::size_t done = 0;
-  if (queued_ == 0) {
+  if (buffered() == 0) {
     uv_buf_t buf = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(bytes.data())),
                                static_cast<unsigned>(bytes.size()));
     int n = uv_try_write(socket_.stream(), &buf, 1);
@@ -276,39 +358,52 @@ void TcpEndpoint::deliver(std::span<const std::uint8_t> bytes) {
   }
   if (done > 0) stream_.consumed(done);
   if (done == bytes.size()) return;
-  auto req = std::make_unique<WriteReq>();
-  req->bytes = chunk_copy(bytes.subspan(done));
-  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(req->bytes->data()),
-                             static_cast<unsigned>(req->bytes->size()));
-  queued_ += req->bytes->size();
-  req->req.data = req.get();
-  int rc = uv_write(&req->req, socket_.stream(), &buf, 1,
-                    guarded<&TcpEndpoint::on_written, "tcp write">);
-  if (rc != 0) {
-    queued_ -= req->bytes->size();
-    stream_.fail(reason_for(rc));
-    return;
+  if (!writer_) {
+    writer_ = std::make_unique<Writer>();
+    writer_->owner = this;
   }
-  req.release();  // owned by libuv until on_written
+  writer_->append(bytes.subspan(done));
+  if (writer_->in_flight) return;
+  int rc = writer_->submit(socket_.stream(), guarded<&TcpEndpoint::on_written, "tcp write">);
+  if (rc != 0) stream_.fail(reason_for(rc));
 }
 
 void TcpEndpoint::on_written(uv_write_t* req, int status) {
-  std::unique_ptr<WriteReq> w(static_cast<WriteReq*>(req->data));
-  auto* self = static_cast<TcpEndpoint*>(req->handle->data);
-  if (self == nullptr) return;  // the socket is closing
-  const std::size_t n = w->bytes->size();
-  self->queued_ -= n;
+  auto* w = static_cast<Writer*>(req->data);
+  TcpEndpoint* self = w->owner;
+  if (self == nullptr) {  // the endpoint went away meanwhile; this write owned the writer
+    delete w;  // NOLINT
+    return;
+  }
+  const std::size_t n = w->inflight_bytes;
+  w->written();
   if (status != 0) {
     self->stream_.fail(reason_for(status));
     return;
   }
   self->stream_.consumed(n);
-  if (self->eof_pending_ && self->queued_ == 0) self->shutdown_write();
+  if (self->closed_) return;
+  if (!w->chunks.empty()) {
+    int rc = w->submit(self->socket_.stream(), guarded<&TcpEndpoint::on_written, "tcp write">);
+    if (rc != 0) self->stream_.fail(reason_for(rc));
+    return;
+  }
+  if (self->eof_pending_) self->shutdown_write();
+}
+
+void TcpEndpoint::abandon_writer() {
+  if (!writer_) return;
+  if (writer_->in_flight) {
+    writer_->owner = nullptr;
+    (void)writer_.release();  // owned by the write in flight; its callback frees it
+    return;
+  }
+  writer_.reset();
 }
 
 void TcpEndpoint::deliver_eof() {
   eof_pending_ = true;
-  if (queued_ == 0) shutdown_write();
+  if (buffered() == 0) shutdown_write();
 }
 
 void TcpEndpoint::shutdown_write() {
@@ -334,6 +429,7 @@ void TcpEndpoint::close(bool abortive) {
   read_chunk_.reset();
   held_.reset();
   abandon_dial();
+  abandon_writer();
   if (!socket_) return;
   if (abortive && !shutdown_started_) {
     // A reset tells the local application the connection was cut, rather than ending it

@@ -1,6 +1,7 @@
 // A stream's TCP socket: reads go straight into chunks that already reserve the message and
-// frame headers; writes try the socket first and queue only the rest; reading pauses while
-// the stream has no window or the channel is congested.
+// frame headers; writes try the socket first and queue only the rest, packed densely (what a
+// queued byte costs is about a byte); reading pauses while the stream has no window or the
+// channel is congested.
 #pragma once
 
 #include <uv.h>
@@ -35,13 +36,14 @@ class TcpEndpoint final : public StreamEndpoint {
   void deliver_eof() override;
   void on_writable() override;
   void close(bool abortive) override;
-  std::size_t buffered() const override { return queued_; }
+  std::size_t buffered() const override;
+  std::size_t held_bytes() const override;
   // Keeps `token` until the connection closes (something counted per connection).
   void hold_while_open(std::shared_ptr<void> token) { held_ = std::move(token); }
 
  private:
   explicit TcpEndpoint(Stream& stream);
-  struct WriteReq;
+  struct Writer;
   struct Dial;
 
   void start_reading();
@@ -52,6 +54,7 @@ class TcpEndpoint final : public StreamEndpoint {
   void connect_first();
   void dial_failed(std::string reason);  // by value: it may point into the dial
   void abandon_dial();
+  void abandon_writer();
   static void on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t* buf);
   static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
   static void on_written(uv_write_t* req, int status);
@@ -64,7 +67,7 @@ class TcpEndpoint final : public StreamEndpoint {
   bool closed_ = false;
   bool eof_pending_ = false;  // peer sent Eof; shut down once the queue is flushed
   bool shutdown_started_ = false;
-  std::size_t queued_ = 0;    // bytes waiting in uv_write requests
+  std::unique_ptr<Writer> writer_;  // bytes the socket has not taken yet; created on demand
   Dial* dial_ = nullptr;  // the connection attempt; owned by its request in flight
   std::shared_ptr<void> held_;
 };

@@ -3,6 +3,7 @@
 // interface only, so the same session code runs on both ends.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -51,9 +52,17 @@ class Channel {
   // Queues one protocol message: the chunk's content. The channel writes its frame header into
   // the chunk's headroom (at least Chunk::kFrameHeadroom bytes must be free in front).
   virtual void send(ChunkPtr message) = 0;
-  // Bytes queued and not yet handed to the kernel.
+  // Real bytes (chunk footprints, not just content) queued and not yet handed to the kernel.
   virtual std::size_t queued_bytes() const = 0;
-  bool congested() const { return queued_bytes() >= kHighWater; }
+  bool congested() const { return queued_bytes() >= high_water_; }
+  // The owner caps the queue at `limit`: the marks move below it, so producers stop (and
+  // on_channel_drain follows) before the cap is reached.
+  void set_queue_limit(std::size_t limit) {
+    high_water_ = std::min(kHighWater, limit);
+    low_water_ = std::min(kLowWater, high_water_ / 4);
+  }
+  std::size_t high_water() const { return high_water_; }
+  std::size_t low_water() const { return low_water_; }
   // Stops (true) or resumes (false) delivering messages; the peer is then held back by TCP.
   virtual void pause_receive(bool paused) = 0;
   // Sends what is queued, then a close frame with `code` and `reason`, then closes.
@@ -61,6 +70,10 @@ class Channel {
   virtual void close(std::uint16_t code, std::string_view reason) = 0;
   // The peer's address as "ip:port" / "[v6]:port".
   virtual std::string peer_address() const = 0;
+
+ private:
+  std::size_t high_water_ = kHighWater;
+  std::size_t low_water_ = kLowWater;
 };
 
 }  // namespace zlt

@@ -197,7 +197,7 @@ void WsClient::teardown() {
   tls_.reset();
   pending_.clear();
   wire_.clear();
-  pending_bytes_ = wire_bytes_ = 0;
+  pending_bytes_ = wire_bytes_ = inflight_bytes_ = 0;
   message_.reset();
 }
 
@@ -762,18 +762,16 @@ void WsClient::send(ChunkPtr message) {
   stats_.bytes_out += message->size();
   frame_in_place(*message, ws::Opcode::binary);
   if (state_ != State::open) {
-    pending_bytes_ += message->size();
+    pending_bytes_ += message->footprint();
     pending_.push_back(std::move(message));
   } else {
     write_frame(std::move(message));
   }
-  if (queued_bytes() >= kHighWater) above_high_water_ = true;
+  if (queued_bytes() >= high_water()) above_high_water_ = true;
 }
 
 void WsClient::send_control(ws::Opcode opcode, std::span<const std::uint8_t> payload) {
-  ChunkPtr c = acquire_chunk();
-  if (!payload.empty()) std::memcpy(c->data(), payload.data(), payload.size());
-  c->set_range(c->headroom(), c->headroom() + payload.size());
+  ChunkPtr c = chunk_copy(payload);
   frame_in_place(*c, opcode);
   write_frame(std::move(c));
 }
@@ -851,8 +849,7 @@ void WsClient::pause_receive(bool paused) {
 // ---- output ----
 
 std::size_t WsClient::queued_bytes() const {
-  std::size_t in_libuv = tcp_ ? uv_stream_get_write_queue_size(tcp_.stream()) : 0;
-  return pending_bytes_ + wire_bytes_ + in_libuv;
+  return pending_bytes_ + wire_bytes_ + inflight_bytes_;
 }
 
 void WsClient::write_frame(ChunkPtr frame) {
@@ -887,7 +884,6 @@ void WsClient::flush_tls_output() {
     Chunk& last = *wire_.back();
     std::size_t n = tls_->take_output({last.data() + last.size(), last.tailroom()});
     last.set_range(last.headroom(), last.headroom() + last.size() + n);
-    wire_bytes_ += n;
   }
   // The rest goes out in groups, so one message costs one write system call.
   while (tls_ && tls_->pending_output() > 0) {
@@ -895,7 +891,7 @@ void WsClient::flush_tls_output() {
     std::size_t count = 0;
     while (count < group.size() && tls_->pending_output() > 0) {
       ChunkPtr c = acquire_chunk(0);
-      std::size_t n = tls_->take_output({c->base(), Chunk::kCapacity});
+      std::size_t n = tls_->take_output({c->base(), c->capacity()});
       if (n == 0) break;
       c->set_range(0, n);
       group[count++] = std::move(c);
@@ -927,7 +923,7 @@ void WsClient::wire_push(std::span<ChunkPtr> chunks) {
   }
   for (std::size_t i = first; i < chunks.size(); ++i) {
     if (chunks[i]->size() == 0) continue;
-    wire_bytes_ += chunks[i]->size();
+    wire_bytes_ += chunks[i]->footprint();
     wire_.push_back(std::move(chunks[i]));
   }
   if (inflight_ == nullptr && !wire_.empty()) submit_writes();
@@ -943,7 +939,8 @@ void WsClient::submit_writes() {
   for (std::size_t i = 0; i < n; ++i) {
     ChunkPtr c = std::move(wire_.front());
     wire_.pop_front();
-    wire_bytes_ -= c->size();
+    wire_bytes_ -= c->footprint();
+    inflight_bytes_ += c->footprint();
     req->bufs.push_back(
         uv_buf_init(reinterpret_cast<char*>(c->data()), static_cast<unsigned>(c->size())));
     req->chunks.push_back(std::move(c));
@@ -962,6 +959,7 @@ void WsClient::on_written(uv_write_t* uvreq, int status) {
   WsClient* self = req->owner;
   if (self == nullptr) return;
   self->inflight_ = nullptr;
+  self->inflight_bytes_ = 0;
   req.reset();  // chunks back to the pool before more are taken
   self->after_write(status);
 }
@@ -987,7 +985,7 @@ bool WsClient::after_write(int status) {
 }
 
 bool WsClient::maybe_drain() {
-  if (!above_high_water_ || queued_bytes() > kLowWater || state_ != State::open || !active())
+  if (!above_high_water_ || queued_bytes() > low_water() || state_ != State::open || !active())
     return true;
   above_high_water_ = false;
   return emit_drain();

@@ -215,9 +215,11 @@ class WsClient final : public Channel {
   ChunkPtr message_;
 
   std::deque<ChunkPtr> pending_;  // frames sent before open
+  // Queue figures are real bytes: the footprints of the chunks held.
   std::size_t pending_bytes_ = 0;
   std::deque<ChunkPtr> wire_;  // bytes for the socket behind the write in flight
   std::size_t wire_bytes_ = 0;
+  std::size_t inflight_bytes_ = 0;  // chunks owned by the write in flight
   bool above_high_water_ = false;
 
   crypto::MaskKeySource masks_;

@@ -158,7 +158,7 @@ class ServerConnection final : public Channel {
   std::string peer_;
   ChannelEvents* events_ = nullptr;
   std::deque<ChunkPtr> queue_;
-  std::size_t queued_ = 0;
+  std::size_t queued_ = 0;  // real bytes (footprints) of queue_
   bool above_high_ = false;
   bool writable_requested_ = false;
   bool close_requested_ = false;
@@ -325,9 +325,9 @@ void ServerConnection::request_writable() {
 
 void ServerConnection::send(ChunkPtr message) {
   if (closed_ || close_requested_) return;
-  queued_ += message->size();
+  queued_ += message->footprint();
   queue_.push_back(std::move(message));
-  if (queued_ >= kHighWater) above_high_ = true;
+  if (queued_ >= high_water()) above_high_ = true;
   request_writable();
 }
 
@@ -395,7 +395,7 @@ int ServerConnection::on_writeable() {
     if (n > 0 && lws_send_pipe_choked(wsi_)) break;
     ChunkPtr c = std::move(queue_.front());
     queue_.pop_front();
-    queued_ -= c->size();
+    queued_ -= c->footprint();
     // lws writes the frame header into the LWS_PRE bytes in front; a partial socket write is
     // buffered by lws, which then holds back WRITEABLE until it has flushed.
     int written = lws_write(wsi_, c->data(), c->size(), LWS_WRITE_BINARY);
@@ -404,7 +404,7 @@ int ServerConnection::on_writeable() {
       return -1;
     }
   }
-  if (above_high_ && queued_ <= kLowWater) {
+  if (above_high_ && queued_ <= low_water()) {
     above_high_ = false;
     if (events_ != nullptr) events_->on_channel_drain();
   }

@@ -54,8 +54,10 @@ std::uint16_t bound_port(int fd) {
 
 }  // namespace
 
-Fd tcp_connect(std::uint16_t port, bool ipv6) {
+Fd tcp_connect(std::uint16_t port, bool ipv6, int receive_buffer) {
   Fd fd(::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (receive_buffer > 0)
+    setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
   socklen_t len = 0;
   auto ss = loopback(port, ipv6, &len);
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) return Fd();

@@ -38,7 +38,9 @@ class Fd {
 };
 
 // Connects to 127.0.0.1:port (or ::1 when ipv6). Invalid Fd on failure.
-Fd tcp_connect(std::uint16_t port, bool ipv6 = false);
+// receive_buffer > 0: SO_RCVBUF set before connecting, so the window stays that small (a
+// peer that reads slowly, or not at all, with little kernel buffering).
+Fd tcp_connect(std::uint16_t port, bool ipv6 = false, int receive_buffer = 0);
 // Connects to 127.0.0.1:port from `source` (another loopback address such as 127.0.0.7), so a
 // test can play many client addresses. Invalid Fd on failure.
 Fd tcp_connect_from(const std::string& source, std::uint16_t port);

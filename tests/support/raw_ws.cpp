@@ -124,8 +124,9 @@ Uuid test_u2() {
 
 RawWs::~RawWs() = default;
 
-std::unique_ptr<RawWs> RawWs::connect(std::uint16_t port, const std::string& path) {
-  return upgrade(tcp_connect(port), port, path);
+std::unique_ptr<RawWs> RawWs::connect(std::uint16_t port, const std::string& path,
+                                      int receive_buffer) {
+  return upgrade(tcp_connect(port, false, receive_buffer), port, path);
 }
 
 std::unique_ptr<RawWs> RawWs::connect_from(const std::string& source, std::uint16_t port,

@@ -48,7 +48,9 @@ class RawWs {
 
   // TCP connect to 127.0.0.1:port and an upgrade request for `path`. http_status() is 101 when
   // the WebSocket is open; anything else leaves the HTTP response in http_response().
-  static std::unique_ptr<RawWs> connect(std::uint16_t port, const std::string& path = "/tunnel/v1");
+  // receive_buffer: as for tcp_connect.
+  static std::unique_ptr<RawWs> connect(std::uint16_t port, const std::string& path = "/tunnel/v1",
+                                        int receive_buffer = 0);
   // The same from another loopback address (127.0.0.x). Null if the TCP connect fails.
   static std::unique_ptr<RawWs> connect_from(const std::string& source, std::uint16_t port,
                                              const std::string& path = "/tunnel/v1");

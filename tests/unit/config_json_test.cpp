@@ -108,6 +108,7 @@ TEST(ConfigJsonTest, ServerWritesEveryFieldAndOmitsUnsetOptionals) {
     "max_connections": 10000, "max_pending_handshakes": 1000,
     "max_unauthenticated_per_source": 64, "auth_failure_delay_max": "5s",
     "max_conns_per_source": 0, "max_udp_flows": 1024,
+    "max_session_queue": 2097152, "slow_peer_timeout": "30s", "max_buffered_bytes": 536870912,
     "max_access_ttl": "86400s"})"));
   json full = to_json(full_server());
   EXPECT_EQ(full["tls_cert"], "/etc/zlt/cert.pem");
@@ -116,6 +117,24 @@ TEST(ConfigJsonTest, ServerWritesEveryFieldAndOmitsUnsetOptionals) {
     "sha256": "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb",
     "allowed_ports": [40000, 40009], "allow": ["service:ssh", "10.0.0.0/8:*"]})"));
   EXPECT_FALSE(full["tokens"][1].contains("allowed_ports"));
+}
+
+TEST(ConfigJsonTest, MemoryLimitsAreReadAndChecked) {
+  auto c = server_config_from_json(json::parse(
+      R"({"max_session_queue": 1048576, "slow_peer_timeout": "5s", "max_buffered_bytes": 9})"));
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->max_session_queue, 1048576u);
+  EXPECT_EQ(c->slow_peer_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(c->max_buffered_bytes, 9u);
+  TunnelServerConfig bad;
+  bad.max_session_queue = 1000;
+  EXPECT_EQ(bad.validate().error().message, "max_session_queue: must be at least 65536 (one message)");
+  bad = TunnelServerConfig{};
+  bad.max_buffered_bytes = 0;
+  EXPECT_EQ(bad.validate().error().message, "max_buffered_bytes: must be > 0");
+  TunnelClientConfig client("ws://host:1/tunnel/v1", "token");
+  client.slow_peer_timeout = std::chrono::milliseconds(0);
+  EXPECT_EQ(client.validate().error().message, "slow_peer_timeout: must be > 0");
 }
 
 TEST(ConfigJsonTest, EmptyObjectGivesDefaults) {
