@@ -136,6 +136,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (s == 201) check(grants_after == grants_before + 1, "an issued grant is not listed");
   if (s == 204) check(grants_after + 1 == grants_before, "a revoked grant is still listed");
-  if (s != 201 && s != 204) check(grants_after == grants_before, "a refused request changed grants");
+  if (s != 201 && s != 204)
+    check(grants_after == grants_before, "a refused request changed grants");
   return 0;
 }

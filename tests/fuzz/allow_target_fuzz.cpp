@@ -67,8 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       zlt::config::detail::is_valid_allow_target(printed))
     check(zlt::AllowList({printed}).allows(*target), "the entry naming a target refuses it",
           printed);
-  const std::string any =
-      target->kind == zlt::OpenTarget::Kind::service ? "service:*" : "*:*";
+  const std::string any = target->kind == zlt::OpenTarget::Kind::service ? "service:*" : "*:*";
   check(zlt::AllowList({any}).allows(*target), "a wildcard entry refuses a target", printed);
   return 0;
 }

@@ -41,10 +41,18 @@ std::optional<std::vector<std::uint8_t>> decode_quoted(std::string_view text) {
     }
     if (++i == text.size()) return std::nullopt;
     switch (text[i]) {
-      case '\\': out.push_back('\\'); break;
-      case 'n': out.push_back('\n'); break;
-      case 'r': out.push_back('\r'); break;
-      case 't': out.push_back('\t'); break;
+      case '\\':
+        out.push_back('\\');
+        break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
       case 'x': {
         int high = i + 1 < text.size() ? hex_digit(text[i + 1]) : -1;
         int low = i + 2 < text.size() ? hex_digit(text[i + 2]) : -1;
