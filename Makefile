@@ -46,7 +46,7 @@ fuzz:
 	@scripts/setup fuzz
 	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DZLT_FUZZ=ON -DZLT_BUILD_BENCH=OFF >/dev/null
-	@cmake --build build-fuzz -j $(JOBS)
+	@cmake --build build-fuzz -j $(JOBS) --target zlt_fuzzers
 	@scripts/fuzz build-fuzz $(FUZZ_SECONDS)
 
 format:

@@ -31,7 +31,15 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::st
   tm.tm_hour = h;
   tm.tm_min = mi;
   tm.tm_sec = s;
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
+  // Years the clock cannot hold (past 2262 with nanosecond ticks) would overflow in
+  // from_time_t: such a time is refused, not wrapped around.
+  using std::chrono::seconds;
+  using std::chrono::system_clock;
+  constexpr auto kMax = std::chrono::duration_cast<seconds>(system_clock::duration::max()).count();
+  constexpr auto kMin = std::chrono::duration_cast<seconds>(system_clock::duration::min()).count();
+  const std::time_t secs = timegm(&tm);
+  if (secs > kMax || secs < kMin) return std::nullopt;
+  return system_clock::from_time_t(secs);
 }
 
 }  // namespace zlt

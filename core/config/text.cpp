@@ -103,13 +103,17 @@ bool is_host_name(std::string_view host) {
   return true;
 }
 
+// inet_pton reads a C string: a NUL inside `host` would end the literal early and let
+// "10.0.0.1\0anything" pass as 10.0.0.1.
 bool is_ipv4_literal(std::string_view host) {
+  if (host.find('\0') != std::string_view::npos) return false;
   std::string text(host);
   std::array<unsigned char, 4> addr{};
   return inet_pton(AF_INET, text.c_str(), addr.data()) == 1;
 }
 
 bool is_ipv6_literal(std::string_view host) {
+  if (host.find('\0') != std::string_view::npos) return false;
   std::string text(host);
   std::array<unsigned char, 16> addr{};
   return inet_pton(AF_INET6, text.c_str(), addr.data()) == 1;

@@ -177,5 +177,15 @@ TEST(Rfc3339Test, RoundTripsWholeSeconds) {
     EXPECT_FALSE(parse_rfc3339(bad)) << bad;
 }
 
+// The clock's nanosecond ticks end in 2262 and begin in 1677; a grants file holding a time
+// outside them is refused instead of overflowing (found by config_json_fuzz under UBSan).
+TEST(Rfc3339Test, RefusesTimesTheClockCannotHold) {
+  EXPECT_TRUE(parse_rfc3339("2262-01-01T00:00:00Z"));
+  EXPECT_TRUE(parse_rfc3339("1678-01-01T00:00:00Z"));
+  for (const char* bad : {"2263-01-01T00:00:00Z", "2999-01-01T00:00:00Z", "9999-12-31T23:59:59Z",
+                          "1677-01-01T00:00:00Z", "0000-01-01T00:00:00Z"})
+    EXPECT_FALSE(parse_rfc3339(bad)) << bad;
+}
+
 }  // namespace
 }  // namespace zlt

@@ -262,6 +262,9 @@ TEST(ServerConfigTest, AllowTargetSyntax) {
       "",
       ":80",
       "a b:80",
+      // A NUL inside an address must not end it early (inet_pton reads a C string).
+      std::string_view("10.0.0.1\0x/8:22", 15),
+      std::string_view("[::1\0x]:22", 10),
   };
   for (std::string_view target : valid) {
     TunnelServerConfig c;
