@@ -16,6 +16,8 @@ std::string indexed(const std::string& path, std::size_t i) {
 
 // An IP literal into `entry` (family, address); false if it is none of the family asked for.
 bool parse_ip(std::string_view text, bool ipv6, AllowEntry& entry) {
+  // inet_pton reads a C string: a NUL inside would end the literal early.
+  if (text.find('\0') != std::string_view::npos) return false;
   const std::string copy(text);
   const int family = ipv6 ? AF_INET6 : AF_INET;
   if (inet_pton(family, copy.c_str(), entry.address.data()) != 1) return false;
