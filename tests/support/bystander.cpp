@@ -60,6 +60,11 @@ void Bystander::run() {
 }
 
 ::testing::AssertionResult Bystander::finish() {
+  // One more whole round after the attack, so a test that attacks faster than an echo round
+  // still shows that the tunnel works afterwards.
+  const std::uint64_t before = rounds_;
+  if (!eventually([&] { return rounds_ > before || failed(); }, options_.max_stall + 10s))
+    fail("no round completed after the attack");
   stop_ = true;
   if (thread_.joinable()) thread_.join();
   std::lock_guard lock(mu_);

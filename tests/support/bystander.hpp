@@ -38,8 +38,8 @@ class Bystander {
   Bystander(const Bystander&) = delete;
   Bystander& operator=(const Bystander&) = delete;
 
-  // Stops the client thread and says whether every byte came back intact, at least one round
-  // completed, and no gap between rounds exceeded max_stall.
+  // Waits for one more round, stops the client thread and says whether every byte came back
+  // intact and no gap between rounds exceeded max_stall.
   ::testing::AssertionResult finish();
 
   std::uint64_t bytes_verified() const { return bytes_verified_.load(); }
