@@ -45,6 +45,11 @@ std::optional<config::PortRange> free_port_range(std::size_t n) {
     bool ok = true;
     for (std::size_t i = 0; i < n && ok; ++i) {
       Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      // As the server binds its public ports (libuv sets SO_REUSEADDR): a port whose last
+      // connection is in TIME_WAIT is free for it. Without this, the even ports that outgoing
+      // connections use are often taken while another test opens thousands of connections.
+      int one = 1;
+      ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
       sockaddr_in a{};
       a.sin_family = AF_INET;
       a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
