@@ -16,7 +16,8 @@ namespace zlt::test {
 bool echoes(std::uint16_t port, const std::string& payload, std::string* why = nullptr);
 // A short unique payload per call, for echoes().
 std::string probe_payload(std::size_t size = 4096);
-// `n` consecutive TCP ports on 127.0.0.1 that were all free a moment ago (kernel-chosen base).
+// `n` consecutive TCP ports on 127.0.0.1 that were all free a moment ago (a random base below
+// the ephemeral range, probed).
 std::optional<config::PortRange> free_port_range(std::size_t n);
 // Sends a raw HTTP request to 127.0.0.1:port and returns the response (head and the body its
 // Content-Length announces); nullopt if none arrives.
