@@ -16,12 +16,8 @@ std::string indexed(const std::string& path, std::size_t i) {
 
 // An IP literal into `entry` (family, address); false if it is none of the family asked for.
 bool parse_ip(std::string_view text, bool ipv6, AllowEntry& entry) {
-  // inet_pton reads a C string: a NUL inside would end the literal early.
-  if (text.find('\0') != std::string_view::npos) return false;
-  const std::string copy(text);
-  const int family = ipv6 ? AF_INET6 : AF_INET;
-  if (inet_pton(family, copy.c_str(), entry.address.data()) != 1) return false;
-  entry.family = family;
+  if (!parse_ip_literal(text, ipv6, entry.address.data())) return false;
+  entry.family = ipv6 ? AF_INET6 : AF_INET;
   return true;
 }
 
@@ -112,6 +108,12 @@ Status validate_service_names(const std::vector<std::string>& names, const std::
       return make_error(Errc::config, indexed(path, i) + ": invalid service name '" + names[i] +
                                           "' (use 1-255 bytes of letters, digits, '-' and '_')");
   return {};
+}
+
+bool parse_ip_literal(std::string_view text, bool ipv6, std::uint8_t* out) {
+  if (text.find('\0') != std::string_view::npos) return false;
+  const std::string copy(text);
+  return inet_pton(ipv6 ? AF_INET6 : AF_INET, copy.c_str(), out) == 1;
 }
 
 }  // namespace zlt::config::detail

@@ -16,6 +16,10 @@ namespace zlt::config::detail {
 
 // One parsed entry. IP literals are networks of full length ("10.0.0.1:80" is 10.0.0.1/32), so
 // a literal and a CIDR are matched by one rule.
+// An IP literal (IPv4 when `ipv6` is false) into `out` (4 or 16 bytes); false if it is none.
+// Text holding a NUL is never a literal (inet_pton would stop at it).
+bool parse_ip_literal(std::string_view text, bool ipv6, std::uint8_t* out);
+
 struct AllowEntry {
   enum class Kind { service, host, network };
   Kind kind = Kind::host;

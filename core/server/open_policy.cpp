@@ -48,9 +48,8 @@ bool iequals(std::string_view a, std::string_view b) {
 
 // An IP literal into 4 or 16 bytes; returns the family or 0.
 int parse_ip(const std::string& text, std::uint8_t* out) {
-  if (text.find('\0') != std::string::npos) return 0;  // inet_pton would stop at it
-  if (inet_pton(AF_INET, text.c_str(), out) == 1) return AF_INET;
-  if (inet_pton(AF_INET6, text.c_str(), out) == 1) return AF_INET6;
+  if (config::detail::parse_ip_literal(text, false, out)) return AF_INET;
+  if (config::detail::parse_ip_literal(text, true, out)) return AF_INET6;
   return 0;
 }
 
