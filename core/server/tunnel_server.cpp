@@ -372,7 +372,7 @@ void TunnelServer::session_closed(ServerSession& session, const Error& why) {
   sessions_.erase(&session);  // destroys the session
 }
 
-std::chrono::milliseconds TunnelServer::auth_failed(const std::string& peer) {
+AuthFailureThrottle::Verdict TunnelServer::auth_failed(const std::string& peer) {
   return auth_failures_.failed(source_of(peer), uv_now(runtime_.loop()));
 }
 

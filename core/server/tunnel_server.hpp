@@ -89,8 +89,9 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
 
   // ---- used by sessions ----
   Result<TokenGrant> validate_token(std::string_view token, const std::string& token_hash);
-  // A token from `peer` ("ip:port") was refused: how long to wait before saying so.
-  std::chrono::milliseconds auth_failed(const std::string& peer);
+  // A token from `peer` ("ip:port") was refused: how long to wait before saying so, and
+  // whether to log it.
+  AuthFailureThrottle::Verdict auth_failed(const std::string& peer);
   void tunnel_opened(ServerSession& session);
   // Hands `old`'s tunnel to a successor: its public sockets are kept for the successor's
   // registrations, the tunnel leaves the registry, and `old` is ended.
