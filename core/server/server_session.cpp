@@ -248,9 +248,7 @@ void ServerSession::handle_register(proto::Register& reg) {
       << label() << ": registered " << reg.name << " ("
       << proto::service_protocol_name(reg.protocol) << ")"
       << (req.internal ? " as internal" : " on public port " + std::to_string(public_port));
-  server_.emit({{"event", "service_registered"},
-                {"tunnel", tunnel_id_->to_string()},
-                {"service", svc != nullptr ? svc->to_json() : nlohmann::json()}});
+  server_.observer().on_service_registered({*tunnel_id_, svc});
 }
 
 void ServerSession::handle_unregister(const proto::Unregister& unreg) {
@@ -261,7 +259,9 @@ void ServerSession::handle_unregister(const proto::Unregister& unreg) {
     return;
   }
   const std::string name = svc->name;
-  const nlohmann::json service_json = svc->to_json();
+  // The event describes the service as it was, before its streams end.
+  TunnelService as_was = *svc;
+  as_was.counters = std::make_shared<Counters>(*svc->counters);
   // Its streams end with it: a UDP peer cannot outlive the socket, and a TCP connection to an
   // unregistered service should not linger unnoticed.
   std::vector<Uuid> doomed;
@@ -274,10 +274,7 @@ void ServerSession::handle_unregister(const proto::Unregister& unreg) {
   (void)server_.registry().remove_service(*tunnel_id_, unreg.service_id);
   ZLT_LOG(info, kLog).field("tunnel", tunnel_id_->to_string()).field("service", name)
       << label() << ": unregistered " << name;
-  server_.emit({{"event", "service_unregistered"},
-                {"tunnel", tunnel_id_->to_string()},
-                {"service", service_json},
-                {"reason", "unregistered by the agent"}});
+  server_.observer().on_service_unregistered({*tunnel_id_, as_was, "unregistered by the agent"});
 }
 
 bool ServerSession::at_stream_limit() const {

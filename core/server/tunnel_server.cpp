@@ -141,8 +141,21 @@ void TunnelServer::stop() {
   listening_.clear();
 }
 
-void TunnelServer::emit(nlohmann::json event) {
-  if (event_sink_) event_sink_(event);
+TunnelServerObserver& TunnelServer::observer() {
+  static TunnelServerObserver none;
+  return observer_ != nullptr ? *observer_ : none;
+}
+
+void TunnelServer::set_observer(TunnelServerObserver* observer) {
+  observer_ = observer;
+  json_observer_.reset();
+}
+
+void TunnelServer::set_event_sink(EventSink sink) {
+  if (!sink) return set_observer(nullptr);
+  auto json = std::make_unique<JsonTunnelServerObserver>(std::move(sink));
+  observer_ = json.get();
+  json_observer_ = std::move(json);
 }
 
 void TunnelServer::on_ws_open(Channel& channel) {
@@ -182,7 +195,7 @@ Result<IssuedGrant> TunnelServer::grant_access(const GrantRequest& request) {
   if (!issued) return issued;
   save_grants();
   arm_grant_timer();
-  emit({{"event", "grant_issued"}, {"grant", issued->grant.to_json()}});
+  observer().on_grant(GrantChange::issued, issued->grant);
   return issued;
 }
 
@@ -192,7 +205,7 @@ Status TunnelServer::revoke_access(const Uuid& grant_id) {
   ZLT_LOG(info, kLog) << "grant " << revoked->name << " revoked";
   save_grants();
   arm_grant_timer();
-  emit({{"event", "grant_revoked"}, {"grant", revoked->to_json()}});
+  observer().on_grant(GrantChange::revoked, *revoked);
   disconnect_token(revoked->token_hash, "fatal: token revoked");
   return {};
 }
@@ -225,7 +238,7 @@ void TunnelServer::expire_grants() {
   auto expired = grants_.take_expired(grants_.now());
   for (const auto& g : expired) {
     ZLT_LOG(info, kLog) << "grant " << g.name << " expired";
-    emit({{"event", "grant_expired"}, {"grant", g.to_json()}});
+    observer().on_grant(GrantChange::expired, g);
     disconnect_token(g.token_hash, "fatal: token expired");
   }
   if (!expired.empty()) save_grants();
@@ -247,11 +260,8 @@ void TunnelServer::tunnel_opened(ServerSession& session) {
   by_tunnel_[*session.tunnel_id()] = &session;
   if (ws_ != nullptr && session.channel() != nullptr) ws_->authenticated(*session.channel());
   const Tunnel* t = registry_.get_tunnel(*session.tunnel_id());
-  emit({{"event", "tunnel_connected"},
-        {"tunnel", session.tunnel_id()->to_string()},
-        {"name", t != nullptr && t->name ? nlohmann::json(*t->name) : nlohmann::json(nullptr)},
-        {"peer", session.peer()},
-        {"version", session.is_v2() ? 2 : 1}});
+  observer().on_tunnel_connected({*session.tunnel_id(), t != nullptr ? t->name : std::nullopt,
+                                  session.peer(), session.is_v2() ? 2 : 1});
 }
 
 void TunnelServer::take_over(ServerSession& old) {
@@ -274,9 +284,7 @@ void TunnelServer::take_over(ServerSession& old) {
   by_tunnel_.erase(tunnel_id);
   old.release_tunnel();
   old.end("session taken over by a new connection of the same client", close_code::kNormal, true);
-  emit({{"event", "tunnel_disconnected"},
-        {"tunnel", tunnel_id.to_string()},
-        {"reason", "taken over"}});
+  observer().on_tunnel_disconnected({tunnel_id, "taken over"});
   if (!reserved_.empty())
     reserved_timer_.start(config_.connect_timeout + std::chrono::milliseconds(10),
                           [this] { expire_reserved(); });
@@ -358,16 +366,13 @@ void TunnelServer::session_closed(ServerSession& session, const Error& why) {
       // Every service ends with its tunnel; hosts hear about each one as for an Unregister.
       for (const auto& [sid, svc] : t->services) {
         public_.erase(sid);
-        emit({{"event", "service_unregistered"},
-              {"tunnel", id->to_string()},
-              {"service", svc.to_json()},
-              {"reason", "tunnel closed: " + why.message}});
+        observer().on_service_unregistered({*id, svc, "tunnel closed: " + why.message});
       }
     }
     by_tunnel_.erase(*id);
     ZLT_LOG(info, kLog).field("tunnel", id->to_string())
         << session.label() << " closed: " << why.message;
-    emit({{"event", "tunnel_disconnected"}, {"tunnel", id->to_string()}, {"reason", why.message}});
+    observer().on_tunnel_disconnected({*id, why.message});
   }
   sessions_.erase(&session);  // destroys the session
 }
