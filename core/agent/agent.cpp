@@ -114,23 +114,6 @@ RegisteredService* TunnelAgent::service_by_id(const Uuid& id) {
   return nullptr;
 }
 
-TunnelAgentObserver& TunnelAgent::observer() {
-  static TunnelAgentObserver none;
-  return observer_ != nullptr ? *observer_ : none;
-}
-
-void TunnelAgent::set_observer(TunnelAgentObserver* observer) {
-  observer_ = observer;
-  json_observer_.reset();
-}
-
-void TunnelAgent::set_event_sink(EventSink sink) {
-  if (!sink) return set_observer(nullptr);
-  auto json = std::make_unique<JsonTunnelAgentObserver>(std::move(sink));
-  observer_ = json.get();
-  json_observer_ = std::move(json);
-}
-
 void TunnelAgent::set_state(AgentState s) {
   if (state_ == s && s != AgentState::reconnecting) return;
   state_ = s;

@@ -16,6 +16,7 @@
 
 #include "core/config/config.hpp"
 #include "core/events/event_json.hpp"
+#include "core/events/observer_slot.hpp"
 #include "core/runtime/runtime.hpp"
 #include "core/runtime/uv_handle.hpp"
 #include "core/session/counters.hpp"
@@ -63,9 +64,9 @@ class TunnelAgent final : public WsClientEvents, public Runtime::Participant {
   TunnelAgent& operator=(const TunnelAgent&) = delete;
 
   // The one observer of this agent's events (null: none). Not owned.
-  void set_observer(TunnelAgentObserver* observer);
+  void set_observer(TunnelAgentObserver* observer) { observers_.set(observer); }
   // The events as JSON to `sink` (an empty sink: none).
-  void set_event_sink(EventSink sink);
+  void set_event_sink(EventSink sink) { observers_.set_json(std::move(sink)); }
   void set_connection_callback(ConnectionCallback cb) { on_connection_ = std::move(cb); }
 
   // Starts connecting; reconnects until stop(). Idempotent.
@@ -105,7 +106,7 @@ class TunnelAgent final : public WsClientEvents, public Runtime::Participant {
   void connect();
   void schedule_reconnect(bool after_auth_failure);
   void set_state(AgentState s);
-  TunnelAgentObserver& observer();
+  TunnelAgentObserver& observer() { return observers_.get(); }
   WsClientOptions client_options() const;
 
   // ---- called by the session ----
@@ -120,8 +121,7 @@ class TunnelAgent final : public WsClientEvents, public Runtime::Participant {
   config::TunnelClientConfig config_;
   Uuid client_id_;  // one per agent: a reconnect takes over the old session at once
   std::vector<RegisteredService> services_;
-  TunnelAgentObserver* observer_ = nullptr;
-  std::unique_ptr<TunnelAgentObserver> json_observer_;
+  ObserverSlot<TunnelAgentObserver, JsonTunnelAgentObserver> observers_;
   ConnectionCallback on_connection_;
 
   std::unique_ptr<WsClient> client_;

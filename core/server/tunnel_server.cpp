@@ -141,23 +141,6 @@ void TunnelServer::stop() {
   listening_.clear();
 }
 
-TunnelServerObserver& TunnelServer::observer() {
-  static TunnelServerObserver none;
-  return observer_ != nullptr ? *observer_ : none;
-}
-
-void TunnelServer::set_observer(TunnelServerObserver* observer) {
-  observer_ = observer;
-  json_observer_.reset();
-}
-
-void TunnelServer::set_event_sink(EventSink sink) {
-  if (!sink) return set_observer(nullptr);
-  auto json = std::make_unique<JsonTunnelServerObserver>(std::move(sink));
-  observer_ = json.get();
-  json_observer_ = std::move(json);
-}
-
 void TunnelServer::on_ws_open(Channel& channel) {
   if (stopped_) {
     channel.close(close_code::kGoingAway, "server shutting down");

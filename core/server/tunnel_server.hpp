@@ -13,6 +13,7 @@
 
 #include "core/config/config.hpp"
 #include "core/events/event_json.hpp"
+#include "core/events/observer_slot.hpp"
 #include "core/runtime/runtime.hpp"
 #include "core/server/auth_throttle.hpp"
 #include "core/server/grants.hpp"
@@ -49,9 +50,9 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   // Replaces the configured token policy with a host decision.
   void set_token_validator(TokenValidator validator) { validator_ = std::move(validator); }
   // The one observer of this server's events (null: none). Not owned.
-  void set_observer(TunnelServerObserver* observer);
+  void set_observer(TunnelServerObserver* observer) { observers_.set(observer); }
   // The events as JSON to `sink` (an empty sink: none).
-  void set_event_sink(EventSink sink);
+  void set_event_sink(EventSink sink) { observers_.set_json(std::move(sink)); }
 
   // Ends every session (Disconnect{"server shutting down"}), closes every socket.
   void stop();
@@ -88,7 +89,7 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
 
   TunnelServer(Runtime& runtime, config::TunnelServerConfig config);
   void teardown();
-  TunnelServerObserver& observer();
+  TunnelServerObserver& observer() { return observers_.get(); }
 
   // ---- used by sessions ----
   Result<TokenGrant> validate_token(std::string_view token, const std::string& token_hash);
@@ -129,8 +130,7 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   config::TunnelServerConfig config_;
   ConfiguredTokens tokens_;
   TokenValidator validator_;
-  TunnelServerObserver* observer_ = nullptr;
-  std::unique_ptr<TunnelServerObserver> json_observer_;
+  ObserverSlot<TunnelServerObserver, JsonTunnelServerObserver> observers_;
   TunnelRegistry registry_;
   std::unique_ptr<WsServer> ws_;
   std::vector<SockAddr> listening_;
