@@ -29,6 +29,7 @@ const (
 	ErrIO         Code = -12 // local file I/O
 	ErrInternal   Code = -13 // a bug in the library: please report it with the message
 	ErrNoMemory   Code = -14 // out of memory
+	ErrClosed     Code = -15 // the object was freed (by another goroutine) before this call ran
 )
 
 // The values above are spelled out so that godoc shows them; these constant expressions
@@ -48,6 +49,7 @@ const (
 	_ = uint(ErrIO-C.ZLT_EIO) + uint(C.ZLT_EIO-ErrIO)
 	_ = uint(ErrInternal-C.ZLT_EINTERNAL) + uint(C.ZLT_EINTERNAL-ErrInternal)
 	_ = uint(ErrNoMemory-C.ZLT_ENOMEM) + uint(C.ZLT_ENOMEM-ErrNoMemory)
+	_ = uint(ErrClosed-C.ZLT_ECLOSED) + uint(C.ZLT_ECLOSED-ErrClosed)
 )
 
 // Error returns the library's short description of the code ("invalid configuration").

@@ -67,6 +67,26 @@ func TestSetLogLevel(t *testing.T) {
 	}
 }
 
+func TestEveryCodeHasTheLibrarysText(t *testing.T) {
+	codes := []zlt.Code{zlt.ErrProtocol, zlt.ErrAuth, zlt.ErrConnection, zlt.ErrRegistry,
+		zlt.ErrConfig, zlt.ErrTimeout, zlt.ErrShutdown, zlt.ErrInvalid, zlt.ErrNotFound,
+		zlt.ErrExists, zlt.ErrLimit, zlt.ErrIO, zlt.ErrInternal, zlt.ErrNoMemory, zlt.ErrClosed}
+	seen := map[string]zlt.Code{}
+	for _, c := range codes {
+		text := c.Error()
+		if text == "" || text == "unknown error" {
+			t.Errorf("code %d: %q", int(c), text)
+		}
+		if other, dup := seen[text]; dup {
+			t.Errorf("codes %d and %d share the text %q", int(c), int(other), text)
+		}
+		seen[text] = c
+	}
+	if int(zlt.ErrClosed) != -15 {
+		t.Fatalf("ErrClosed = %d", int(zlt.ErrClosed))
+	}
+}
+
 func TestErrorsCarryCodeAndMessage(t *testing.T) {
 	rt, err := zlt.NewRuntime()
 	if err != nil {

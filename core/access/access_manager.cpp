@@ -61,6 +61,21 @@ nlohmann::json AccessManager::SessionInfo::to_json() const {
 AccessManager::AccessManager(Runtime& runtime, config::AccessConfig access)
     : runtime_(runtime), access_(std::move(access)) {}
 
+// The agent's events reach the host as they are; a fatal disconnect ends every session.
+class AccessManager::AgentEvents final : public JsonTunnelAgentObserver {
+ public:
+  explicit AgentEvents(AccessManager& manager)
+      : JsonTunnelAgentObserver([&manager](const nlohmann::json& e) { manager.emit(e); }),
+        manager_(manager) {}
+  void on_disconnected(const AgentDisconnected& e) override {
+    JsonTunnelAgentObserver::on_disconnected(e);
+    if (e.fatal.value_or(false)) manager_.on_fatal(fatal_part(e.reason));
+  }
+
+ private:
+  AccessManager& manager_;
+};
+
 Result<std::unique_ptr<AccessManager>> AccessManager::create(Runtime& runtime,
                                                              config::TunnelClientConfig client,
                                                              config::AccessConfig access) {
@@ -76,7 +91,8 @@ Result<std::unique_ptr<AccessManager>> AccessManager::create(Runtime& runtime,
   std::unique_ptr<AccessManager> self(new AccessManager(runtime, std::move(access)));
   self->agent_ = std::move(*agent);
   AccessManager* raw = self.get();
-  self->agent_->set_event_sink([raw](const nlohmann::json& e) { raw->on_agent_event(e); });
+  self->agent_events_ = std::make_unique<AgentEvents>(*raw);
+  self->agent_->set_observer(self->agent_events_.get());
   // Registered after the agent, so the runtime shuts this down first: sessions close before
   // the connection they use.
   runtime.add_participant(raw);
@@ -186,12 +202,6 @@ nlohmann::json AccessManager::status() const {
   j["sessions"] = list_sessions();
   j["fatal_reason"] = fatal_reason_ ? nlohmann::json(*fatal_reason_) : nlohmann::json();
   return j;
-}
-
-void AccessManager::on_agent_event(const nlohmann::json& event) {
-  emit(event);
-  if (event.value("event", "") == "disconnected" && event.value("fatal", false))
-    on_fatal(fatal_part(event.value("reason", "")));
 }
 
 void AccessManager::on_fatal(const std::string& reason) {

@@ -103,9 +103,9 @@ class AccessManager final : public Runtime::Participant {
 
  private:
   struct Entry;
+  class AgentEvents;
   AccessManager(Runtime& runtime, config::AccessConfig access);
 
-  void on_agent_event(const nlohmann::json& event);
   void on_fatal(const std::string& reason);
   // Closes the session's connections with `reason`, removes it and emits `event`; the final
   // snapshot.
@@ -117,6 +117,7 @@ class AccessManager final : public Runtime::Participant {
 
   Runtime& runtime_;
   config::AccessConfig access_;
+  std::unique_ptr<AgentEvents> agent_events_;  // outlives the agent it observes
   std::unique_ptr<TunnelAgent> agent_;
   std::vector<std::unique_ptr<Entry>> sessions_;  // creation order
   EventSink event_sink_;

@@ -114,20 +114,16 @@ RegisteredService* TunnelAgent::service_by_id(const Uuid& id) {
   return nullptr;
 }
 
-void TunnelAgent::emit(nlohmann::json event) {
-  if (event_sink_) event_sink_(event);
-}
-
 void TunnelAgent::set_state(AgentState s) {
   if (state_ == s && s != AgentState::reconnecting) return;
   state_ = s;
-  nlohmann::json ev = {{"event", "state"}, {"state", agent_state_name(s)}};
-  if (s == AgentState::reconnecting) ev["attempt"] = attempt_;
-  if (s == AgentState::connected && tunnel_id_) ev["tunnel_id"] = tunnel_id_->to_string();
+  AgentStateChanged ev{s, std::nullopt, std::nullopt};
+  if (s == AgentState::reconnecting) ev.attempt = attempt_;
+  if (s == AgentState::connected) ev.tunnel_id = tunnel_id_;
   ZLT_LOG(info, kLog).field("server", config_.server_url)
       << "state: " << agent_state_name(s)
       << (s == AgentState::reconnecting ? " (attempt " + std::to_string(attempt_) + ")" : "");
-  emit(std::move(ev));
+  observer().on_state(ev);
 }
 
 WsClientOptions TunnelAgent::client_options() const {
@@ -177,7 +173,7 @@ void TunnelAgent::on_channel_closed(const Error& why) {
   // the channel's events).
   last_error_ = why.message;
   ZLT_LOG(warn, kLog).field("server", config_.server_url) << "cannot connect: " << why.message;
-  emit({{"event", "disconnected"}, {"reason", why.message}});
+  observer().on_disconnected({why.message, std::nullopt});
   client_.reset();  // allowed inside its callback
   schedule_reconnect(false);
 }
@@ -193,19 +189,13 @@ void TunnelAgent::authenticated(const Uuid& tunnel_id, bool v2, std::uint32_t fe
   ZLT_LOG(info, kLog).field("tunnel", tunnel_id.to_string())
       << "authenticated: tunnel " << tunnel_id.to_string() << " (protocol v" << (v2 ? 2 : 1)
       << ", features 0x" << std::hex << features << std::dec << ")";
-  emit({{"event", "authenticated"},
-        {"tunnel_id", tunnel_id.to_string()},
-        {"version", v2 ? 2 : 1},
-        {"features", features}});
+  observer().on_authenticated({tunnel_id, v2 ? 2 : 1, features});
   set_state(AgentState::connected);
 }
 
 bool TunnelAgent::accept_connection(const Uuid& service_id, const Uuid& connection_id,
                                     const std::string& client_addr) {
-  emit({{"event", "incoming_connection"},
-        {"service_id", service_id.to_string()},
-        {"connection_id", connection_id.to_string()},
-        {"client_addr", client_addr}});
+  observer().on_incoming_connection({service_id, connection_id, client_addr});
   return !on_connection_ || on_connection_(service_id, connection_id, client_addr);
 }
 
@@ -221,10 +211,10 @@ void TunnelAgent::session_closed(const Error& why, bool fatal, bool auth_failed)
     s.public_port.reset();
   }
   if (auth_failed) {
-    emit({{"event", "auth_failed"}, {"reason", why.message}});
+    observer().on_auth_failed(why.message);
   }
   // "fatal" tells hosts the agent will not come back (the server said "fatal: ...").
-  emit({{"event", "disconnected"}, {"reason", why.message}, {"fatal", fatal}});
+  observer().on_disconnected({why.message, fatal});
   if (was_up) ++reconnects_;
   // Destroy the session and its channel: we are inside their callbacks, which is allowed,
   // and nothing below touches them.
@@ -259,7 +249,7 @@ void TunnelAgent::schedule_reconnect(bool after_auth_failure) {
   backoff_ = std::min(backoff_ * 2, config_.max_reconnect_interval);
   if (state_ != AgentState::reconnecting) {
     state_ = AgentState::reconnecting;
-    emit({{"event", "state"}, {"state", "reconnecting"}, {"attempt", attempt_ + 1}});
+    observer().on_state({AgentState::reconnecting, attempt_ + 1, std::nullopt});
   }
   ZLT_LOG(info, kLog).field("server", config_.server_url)
       << "reconnecting in " << config::format_duration(delay);

@@ -15,6 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config/config.hpp"
+#include "core/events/event_json.hpp"
+#include "core/events/observer_slot.hpp"
 #include "core/runtime/runtime.hpp"
 #include "core/runtime/uv_handle.hpp"
 #include "core/session/counters.hpp"
@@ -44,9 +46,8 @@ struct RegisteredService {
 
 class TunnelAgent final : public WsClientEvents, public Runtime::Participant {
  public:
-  // {"event": "state"|"authenticated"|"auth_failed"|"service_registered"|"service_failed"|
-  //  "incoming_connection"|"disconnected"|"error", ...}. Called on the loop thread.
-  using EventSink = std::function<void(const nlohmann::json& event)>;
+  // Events as JSON for the host (core/events/event_json.hpp). Called on the loop thread.
+  using EventSink = JsonEventSink;
   // Decides whether to accept a connection (true) before the local service is dialed.
   using ConnectionCallback = std::function<bool(const Uuid& service_id, const Uuid& connection_id,
                                                 const std::string& client_addr)>;
@@ -62,7 +63,10 @@ class TunnelAgent final : public WsClientEvents, public Runtime::Participant {
   TunnelAgent(const TunnelAgent&) = delete;
   TunnelAgent& operator=(const TunnelAgent&) = delete;
 
-  void set_event_sink(EventSink sink) { event_sink_ = std::move(sink); }
+  // The one observer of this agent's events (null: none). Not owned.
+  void set_observer(TunnelAgentObserver* observer) { observers_.set(observer); }
+  // The events as JSON to `sink` (an empty sink: none).
+  void set_event_sink(EventSink sink) { observers_.set_json(std::move(sink)); }
   void set_connection_callback(ConnectionCallback cb) { on_connection_ = std::move(cb); }
 
   // Starts connecting; reconnects until stop(). Idempotent.
@@ -102,7 +106,7 @@ class TunnelAgent final : public WsClientEvents, public Runtime::Participant {
   void connect();
   void schedule_reconnect(bool after_auth_failure);
   void set_state(AgentState s);
-  void emit(nlohmann::json event);
+  TunnelAgentObserver& observer() { return observers_.get(); }
   WsClientOptions client_options() const;
 
   // ---- called by the session ----
@@ -117,7 +121,7 @@ class TunnelAgent final : public WsClientEvents, public Runtime::Participant {
   config::TunnelClientConfig config_;
   Uuid client_id_;  // one per agent: a reconnect takes over the old session at once
   std::vector<RegisteredService> services_;
-  EventSink event_sink_;
+  ObserverSlot<TunnelAgentObserver, JsonTunnelAgentObserver> observers_;
   ConnectionCallback on_connection_;
 
   std::unique_ptr<WsClient> client_;

@@ -119,8 +119,7 @@ void AgentSession::register_service(RegisteredService& svc) {
     if (!has(proto::feature::kServiceRouting)) {
       svc.status = RegisteredService::Status::failed;
       svc.failure = "the server does not support internal services";
-      agent_.emit(
-          {{"event", "service_failed"}, {"name", svc.config.name}, {"reason", svc.failure}});
+      agent_.observer().on_service_failed({svc.config.name, svc.failure});
       ZLT_LOG(warn, kLog) << "service " << svc.config.name << ": " << svc.failure;
       return;
     }
@@ -148,18 +147,14 @@ void AgentSession::on_register_reply(const proto::Message& reply) {
                         : ok->assigned_port ? "on public port " + std::to_string(*ok->assigned_port)
                                             : "(public port not reported by a v1 server)";
     ZLT_LOG(info, kLog).field("service", name) << "registered " << name << " " << where;
-    agent_.emit({{"event", "service_registered"},
-                 {"name", name},
-                 {"service_id", ok->service_id.to_string()},
-                 {"internal", svc->config.internal},
-                 {"public_port",
-                  svc->public_port ? nlohmann::json(*svc->public_port) : nlohmann::json(nullptr)}});
+    agent_.observer().on_service_registered(
+        {name, ok->service_id, svc->config.internal, svc->public_port});
   } else {
     const auto& fail = std::get<proto::RegisterFail>(reply);
     svc->status = RegisteredService::Status::failed;
     svc->failure = fail.reason;
     ZLT_LOG(warn, kLog).field("service", name) << "service " << name << " refused: " << fail.reason;
-    agent_.emit({{"event", "service_failed"}, {"name", name}, {"reason", fail.reason}});
+    agent_.observer().on_service_failed({name, fail.reason});
   }
 }
 

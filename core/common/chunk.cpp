@@ -15,9 +15,9 @@ std::atomic<std::size_t> g_in_use{0};
 constexpr std::align_val_t kAlign{alignof(Chunk)};
 
 void release(Chunk* c) noexcept {
-  const std::size_t bytes = c->footprint();
   c->~Chunk();
-  ::operator delete(static_cast<void*>(c), bytes, kAlign);
+  // The unsized form: clang before 19 does not declare sized deallocation by default.
+  ::operator delete(static_cast<void*>(c), kAlign);
 }
 
 }  // namespace

@@ -100,6 +100,7 @@ struct NodeTunnelManager::Entry {
   Counters base;  // traffic of earlier agents and earlier registrations
 
   // Outbound.
+  std::unique_ptr<TunnelAgentObserver> agent_events;  // outlives the agent it observes
   std::unique_ptr<TunnelAgent> agent;
   std::string route;  // "overlay" or "direct"
   std::optional<std::string> route_reason;
@@ -211,9 +212,36 @@ void NodeTunnelManager::set_state(Entry& e, NodeTunnelState state, std::string r
   emit(std::move(ev));
 }
 
+// One outbound tunnel's agent, as the manager sees it.
+class NodeTunnelManager::AgentEvents final : public TunnelAgentObserver {
+ public:
+  AgentEvents(NodeTunnelManager& manager, Entry& entry) : manager_(manager), entry_(entry) {}
+  void on_authenticated(const AgentAuthenticated&) override {
+    entry_.session_up = true;
+    if (entry_.state != NodeTunnelState::connected)
+      manager_.set_state(entry_, NodeTunnelState::connecting);
+  }
+  void on_service_registered(const AgentServiceRegistered& ev) override {
+    if (ev.name == entry_.tunnel.name) manager_.outbound_registered(entry_);
+  }
+  void on_service_failed(const AgentServiceFailed& ev) override {
+    manager_.set_state(entry_, NodeTunnelState::failed, ev.reason);
+  }
+  void on_auth_failed(const std::string& reason) override {
+    manager_.set_state(entry_, NodeTunnelState::failed, "authentication refused: " + reason);
+  }
+  void on_disconnected(const AgentDisconnected& ev) override {
+    manager_.outbound_disconnected(entry_, ev.reason, ev.fatal.value_or(false));
+  }
+
+ private:
+  NodeTunnelManager& manager_;
+  Entry& entry_;
+};
+
 void NodeTunnelManager::bury(std::unique_ptr<TunnelAgent> agent) {
   if (!agent) return;
-  agent->set_event_sink({});
+  agent->set_observer(nullptr);
   agent->stop();
   graveyard_.push_back(std::move(agent));
   reaper_.start(std::chrono::milliseconds(0), [this] { reap(); });
@@ -358,7 +386,7 @@ Status NodeTunnelManager::start_server() {
   server_ = std::move(*created);
   server_->set_token_validator(
       [this](std::string_view, const std::string& hash) { return check_token(hash); });
-  server_->set_event_sink([this](const nlohmann::json& ev) { on_server_event(ev); });
+  server_->set_observer(this);
   auto addr = server_->listen();
   if (!addr) {
     server_.reset();
@@ -392,7 +420,7 @@ void NodeTunnelManager::shutdown() {
   reap();
   reaper_.stop();
   if (server_) {
-    server_->set_event_sink({});
+    server_->set_observer(nullptr);
     server_->stop();
     server_.reset();
   }
@@ -475,8 +503,8 @@ Status NodeTunnelManager::start_outbound(const std::string& name) {
   }
   e->agent = std::move(*created);
   e->session_up = false;
-  Entry* entry = e;
-  e->agent->set_event_sink([this, entry](const nlohmann::json& ev) { on_agent_event(*entry, ev); });
+  e->agent_events = std::make_unique<AgentEvents>(*this, *e);
+  e->agent->set_observer(e->agent_events.get());
   ZLT_LOG(info, kLog).field("tunnel", name).field("route", e->route)
       << "tunnel " << name << ": connecting to " << url << " (" << e->route << ")";
   nlohmann::json route_ev = {
@@ -497,63 +525,51 @@ Status NodeTunnelManager::stop_outbound(const std::string& name) {
   return {};
 }
 
-void NodeTunnelManager::on_agent_event(Entry& e, const nlohmann::json& ev) {
-  const std::string type = ev.value("event", "");
-  if (type == "authenticated") {
-    e.session_up = true;
-    if (e.state != NodeTunnelState::connected) set_state(e, NodeTunnelState::connecting);
-  } else if (type == "service_registered") {
-    if (ev.value("name", e.tunnel.name) != e.tunnel.name) return;
-    if (e.ever_connected) ++e.reconnects;
-    e.ever_connected = true;
-    e.connected_at = std::chrono::system_clock::now();
-    e.last_activity = e.connected_at;
-    set_state(e, NodeTunnelState::connected);
-    arm_overlay_probe(e);
-  } else if (type == "service_failed") {
-    set_state(e, NodeTunnelState::failed, ev.value("reason", "registration refused"));
-  } else if (type == "auth_failed") {
-    set_state(e, NodeTunnelState::failed,
-              "authentication refused: " + ev.value("reason", std::string()));
-  } else if (type == "disconnected") {
-    const std::string why = ev.value("reason", std::string("disconnected"));
-    const bool fatal = ev.value("fatal", false);
-    const config::NodeTunnel& t = e.tunnel;
-    if (t.routing_mode == config::RoutingMode::prefer_overlay && e.agent) {
-      if (e.route == "overlay" && !e.session_up && t.direct_url) {
-        // The overlay did not answer: the direct path for now, the overlay again next time.
-        const std::string overlay_url = e.agent->config().server_url;
-        e.route = "direct";
-        e.route_reason = "overlay " + overlay_url + " unreachable: " + why;
-        ZLT_LOG(warn, kLog).field("tunnel", t.name).field("route", "direct")
-            << "tunnel " << t.name << ": " << *e.route_reason << "; falling back to "
-            << *t.direct_url;
-        e.agent->set_server_url(*t.direct_url);
-        emit({{"event", "route"},
-              {"tunnel", t.name},
-              {"route", "direct"},
-              {"url", *t.direct_url},
-              {"reason", *e.route_reason}});
-      } else if (e.route == "direct" && e.session_up) {
-        if (auto overlay = overlay_url_for(t, resolver_)) {
-          // The direct session ended: the next attempt tries the overlay first again.
-          e.route = "overlay";
-          e.route_reason.reset();
-          ZLT_LOG(info, kLog).field("tunnel", t.name).field("route", "overlay")
-              << "tunnel " << t.name << ": direct session ended; trying the overlay " << *overlay
-              << " first";
-          e.agent->set_server_url(*overlay);
-          emit({{"event", "route"}, {"tunnel", t.name}, {"route", "overlay"}, {"url", *overlay}});
-        }
+void NodeTunnelManager::outbound_registered(Entry& e) {
+  if (e.ever_connected) ++e.reconnects;
+  e.ever_connected = true;
+  e.connected_at = std::chrono::system_clock::now();
+  e.last_activity = e.connected_at;
+  set_state(e, NodeTunnelState::connected);
+  arm_overlay_probe(e);
+}
+
+void NodeTunnelManager::outbound_disconnected(Entry& e, const std::string& why, bool fatal) {
+  const config::NodeTunnel& t = e.tunnel;
+  if (t.routing_mode == config::RoutingMode::prefer_overlay && e.agent) {
+    if (e.route == "overlay" && !e.session_up && t.direct_url) {
+      // The overlay did not answer: the direct path for now, the overlay again next time.
+      const std::string overlay_url = e.agent->config().server_url;
+      e.route = "direct";
+      e.route_reason = "overlay " + overlay_url + " unreachable: " + why;
+      ZLT_LOG(warn, kLog).field("tunnel", t.name).field("route", "direct")
+          << "tunnel " << t.name << ": " << *e.route_reason << "; falling back to "
+          << *t.direct_url;
+      e.agent->set_server_url(*t.direct_url);
+      emit({{"event", "route"},
+            {"tunnel", t.name},
+            {"route", "direct"},
+            {"url", *t.direct_url},
+            {"reason", *e.route_reason}});
+    } else if (e.route == "direct" && e.session_up) {
+      if (auto overlay = overlay_url_for(t, resolver_)) {
+        // The direct session ended: the next attempt tries the overlay first again.
+        e.route = "overlay";
+        e.route_reason.reset();
+        ZLT_LOG(info, kLog).field("tunnel", t.name).field("route", "overlay")
+            << "tunnel " << t.name << ": direct session ended; trying the overlay " << *overlay
+            << " first";
+        e.agent->set_server_url(*overlay);
+        emit({{"event", "route"}, {"tunnel", t.name}, {"route", "overlay"}, {"url", *overlay}});
       }
     }
-    e.session_up = false;
-    // A failure (refused token, refused registration) stays the state until a session works.
-    if (fatal)
-      set_state(e, NodeTunnelState::failed, why);
-    else if (e.state != NodeTunnelState::failed)
-      set_state(e, NodeTunnelState::disconnected, why);
   }
+  e.session_up = false;
+  // A failure (refused token, refused registration) stays the state until a session works.
+  if (fatal)
+    set_state(e, NodeTunnelState::failed, why);
+  else if (e.state != NodeTunnelState::failed)
+    set_state(e, NodeTunnelState::disconnected, why);
 }
 
 void NodeTunnelManager::arm_overlay_probe(Entry& e) {
@@ -680,26 +696,22 @@ void NodeTunnelManager::detach_inbound(Entry& e, NodeTunnelState state, const st
   set_state(e, state, reason);
 }
 
-void NodeTunnelManager::on_server_event(const nlohmann::json& ev) {
-  const std::string type = ev.value("event", "");
-  auto tunnel_id = Uuid::parse(ev.value("tunnel", std::string()));
-  if (!tunnel_id) return;
-  if (type == "service_registered" || type == "service_unregistered") {
-    auto it = ev.find("service");
-    if (it == ev.end() || !it->is_object()) return;
-    Entry* e = find(it->value("name", std::string()));
-    if (e == nullptr || !is_inbound(*e)) return;
-    if (type == "service_registered") {
-      attach_inbound(*e, *tunnel_id);
-    } else if (e->inbound_tunnel == tunnel_id) {
-      detach_inbound(*e, NodeTunnelState::disconnected, ev.value("reason", "unregistered"));
-    }
-  } else if (type == "tunnel_disconnected") {
-    for (auto& e : entries_)
-      if (e->inbound_tunnel == tunnel_id)
-        detach_inbound(*e, NodeTunnelState::disconnected,
-                       "agent disconnected: " + ev.value("reason", std::string("closed")));
-  }
+void NodeTunnelManager::on_service_registered(const ServiceRegistered& ev) {
+  if (ev.service == nullptr) return;
+  Entry* e = find(ev.service->name);
+  if (e != nullptr && is_inbound(*e)) attach_inbound(*e, ev.tunnel);
+}
+
+void NodeTunnelManager::on_service_unregistered(const ServiceUnregistered& ev) {
+  Entry* e = find(ev.service.name);
+  if (e != nullptr && is_inbound(*e) && e->inbound_tunnel == ev.tunnel)
+    detach_inbound(*e, NodeTunnelState::disconnected, ev.reason);
+}
+
+void NodeTunnelManager::on_tunnel_disconnected(const TunnelDisconnected& ev) {
+  for (auto& e : entries_)
+    if (e->inbound_tunnel == ev.tunnel)
+      detach_inbound(*e, NodeTunnelState::disconnected, "agent disconnected: " + ev.reason);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ struct NodeTunnelStatus {
   nlohmann::json to_json() const;
 };
 
-class NodeTunnelManager final : public Runtime::Participant {
+class NodeTunnelManager final : public Runtime::Participant, private TunnelServerObserver {
  public:
   // {"event": "tunnel_state", "tunnel": NAME, "state": STATE, "direction": ..., "reason"?},
   // {"event": "route", "tunnel": NAME, "route": "overlay"|"direct", "url": ..., "reason"?}.
@@ -154,10 +154,15 @@ class NodeTunnelManager final : public Runtime::Participant {
   void stop_entry(Entry& e, const std::string& reason);
   Status start_server();
   void bind_inbound(Entry& e);
-  void on_agent_event(Entry& e, const nlohmann::json& event);
+  class AgentEvents;
+  void outbound_registered(Entry& e);
+  void outbound_disconnected(Entry& e, const std::string& why, bool fatal);
   void arm_overlay_probe(Entry& e);
   void probe_overlay(Entry& e);
-  void on_server_event(const nlohmann::json& event);
+  // TunnelServerObserver: the inbound side.
+  void on_service_registered(const ServiceRegistered& ev) override;
+  void on_service_unregistered(const ServiceUnregistered& ev) override;
+  void on_tunnel_disconnected(const TunnelDisconnected& ev) override;
   void attach_inbound(Entry& e, const Uuid& tunnel_id);
   void detach_inbound(Entry& e, NodeTunnelState state, const std::string& reason);
   Result<TokenGrant> check_token(const std::string& token_hash) const;

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "core/config/allow_target.hpp"
+#include "core/config/text.hpp"
 
 namespace zlt {
 namespace {
@@ -108,6 +109,14 @@ Result<OpenTarget> OpenTarget::parse(std::string_view text) {
     return make_error(Errc::invalid_argument, "invalid target '" + std::string(text) +
                                                   "': expected host:port, [v6]:port or "
                                                   "service:NAME");
+  // The host is dialed and written into logs and events: only a DNS name (labels of letters,
+  // digits, '-' and '_', at most 253 bytes) or an IP literal, never spaces or control bytes.
+  const bool host_ok = text.starts_with('[') ? config::detail::is_ipv6_literal(host)
+                                             : config::detail::is_host_name(host);
+  if (!host_ok)
+    return make_error(Errc::invalid_argument,
+                      "invalid target '" + std::string(text) +
+                          "': the host is neither a DNS name nor an IP literal");
   t.host = std::string(host);
   return t;
 }

@@ -11,13 +11,6 @@
 
 namespace zlt {
 
-struct ServerSession::V1Pending {
-  UvHandle<uv_tcp_t> socket;
-  std::shared_ptr<void> slot;
-  Timer timer;
-  std::string label;
-};
-
 namespace {
 constexpr const char* kLog = "server";
 
@@ -27,7 +20,7 @@ std::string short_id(const Uuid& id) {
 }  // namespace
 
 ServerSession::ServerSession(TunnelServer& server, Channel& channel)
-    : Session(server.runtime(), channel, kLog), server_(server) {
+    : Session(server.runtime(), channel, kLog), server_(server), v1_(loop(), tunnel_id_) {
   set_queue_limits(server.config().max_session_queue, server.config().slow_peer_timeout);
   auth_timer_.attach(loop());
   auth_timer_.start(server.config().auth_timeout, [this] {
@@ -86,25 +79,13 @@ void ServerSession::handle_control(proto::Message& message) {
             << label() << ": client heartbeat in a session without CLIENT_HEARTBEAT; ignored";
       }
       return;
+    // Streams are answered in Session; what reaches here is a v1 agent's answer.
     case proto::MsgType::ConnectAck:
+      v1_.acknowledged(std::get<proto::ConnectAck>(message).connection_id);
+      return;
     case proto::MsgType::ConnectFail: {
-      // Streams are answered in Session; what reaches here is a v1 agent's answer.
-      const Uuid id = type == proto::MsgType::ConnectAck
-                          ? std::get<proto::ConnectAck>(message).connection_id
-                          : std::get<proto::ConnectFail>(message).connection_id;
-      auto it = v1_pending_.find(id);
-      if (it == v1_pending_.end()) return;  // a stream that already ended
-      if (type == proto::MsgType::ConnectFail) {
-        ZLT_LOG(info, kLog).field("tunnel", tunnel_id_->to_string())
-            << it->second->label
-            << ": refused by the agent: " << std::get<proto::ConnectFail>(message).reason;
-        v1_pending_.erase(it);
-      } else {
-        ZLT_LOG(info, kLog).field("tunnel", tunnel_id_->to_string())
-            << it->second->label
-            << ": acknowledged by a version 1 agent, which cannot carry data; the connection "
-               "will be closed after connect_timeout";
-      }
+      const auto& fail = std::get<proto::ConnectFail>(message);
+      v1_.refused(fail.connection_id, fail.reason);
       return;
     }
     case proto::MsgType::Disconnect:
@@ -139,9 +120,13 @@ void ServerSession::handle_auth(proto::Auth& auth) {
   const std::string hash = crypto::hash_token(auth.token);
   auto grant = server_.validate_token(auth.token, hash);
   if (!grant) {
-    ZLT_LOG(info, kLog).field("peer", peer())
-        << "authentication refused: " << grant.error().message;
-    refuse_auth(grant.error().display(), server_.auth_failed(peer()));
+    // A flood of bad tokens must not flood the log (AuthFailureThrottle decides).
+    const AuthFailureThrottle::Verdict verdict = server_.auth_failed(peer());
+    if (verdict.log)
+      ZLT_LOG(info, kLog).field("peer", peer())
+          << "authentication refused: " << grant.error().message
+          << LogThrottle::left_out_note(*verdict.log);
+    refuse_auth(grant.error().display(), verdict.delay);
     return;
   }
   const bool v2 = auth.v2.has_value() && auth.v2->proto_version >= proto::kProtoVersion2;
@@ -263,9 +248,7 @@ void ServerSession::handle_register(proto::Register& reg) {
       << label() << ": registered " << reg.name << " ("
       << proto::service_protocol_name(reg.protocol) << ")"
       << (req.internal ? " as internal" : " on public port " + std::to_string(public_port));
-  server_.emit({{"event", "service_registered"},
-                {"tunnel", tunnel_id_->to_string()},
-                {"service", svc != nullptr ? svc->to_json() : nlohmann::json()}});
+  server_.observer().on_service_registered({*tunnel_id_, svc});
 }
 
 void ServerSession::handle_unregister(const proto::Unregister& unreg) {
@@ -276,7 +259,9 @@ void ServerSession::handle_unregister(const proto::Unregister& unreg) {
     return;
   }
   const std::string name = svc->name;
-  const nlohmann::json service_json = svc->to_json();
+  // The event describes the service as it was, before its streams end.
+  TunnelService as_was = *svc;
+  as_was.counters = std::make_shared<Counters>(*svc->counters);
   // Its streams end with it: a UDP peer cannot outlive the socket, and a TCP connection to an
   // unregistered service should not linger unnoticed.
   std::vector<Uuid> doomed;
@@ -289,14 +274,24 @@ void ServerSession::handle_unregister(const proto::Unregister& unreg) {
   (void)server_.registry().remove_service(*tunnel_id_, unreg.service_id);
   ZLT_LOG(info, kLog).field("tunnel", tunnel_id_->to_string()).field("service", name)
       << label() << ": unregistered " << name;
-  server_.emit({{"event", "service_unregistered"},
-                {"tunnel", tunnel_id_->to_string()},
-                {"service", service_json},
-                {"reason", "unregistered by the agent"}});
+  server_.observer().on_service_unregistered({*tunnel_id_, as_was, "unregistered by the agent"});
 }
 
 bool ServerSession::at_stream_limit() const {
-  return stream_count() + v1_pending_.size() >= server_.config().max_streams_per_tunnel;
+  return stream_count() + v1_.size() >= server_.config().max_streams_per_tunnel;
+}
+
+Stream& ServerSession::open_stream(const TunnelService& service, proto::ServiceProtocol protocol,
+                                   const std::string& client, const EndpointFactory& endpoint) {
+  const Uuid id = crypto::uuid_v4();
+  auto stream = std::make_unique<Stream>(*this, id, protocol, Stream::Role::opener,
+                                         service.name + " " + client);
+  stream->attach_service_counters(service.counters);
+  if (endpoint) stream->set_endpoint(endpoint(*stream));
+  Stream& s = add_stream(std::move(stream));
+  send(proto::Connect{service.id, id, client});
+  s.start_open_timer(server_.config().connect_timeout);
+  return s;
 }
 
 void ServerSession::open_public_tcp(const TunnelService& service, UvHandle<uv_tcp_t> socket,
@@ -317,53 +312,24 @@ void ServerSession::open_public_tcp(const TunnelService& service, UvHandle<uv_tc
     return;
   }
   if (!has(proto::feature::kStreams)) {
-    v1_connect(service, std::move(socket), client, std::move(slot));
+    const Uuid id =
+        v1_.hold(std::move(socket), std::move(slot), label_text, server_.config().connect_timeout);
+    send(proto::Connect{service.id, id, client});
     return;
   }
-  const Uuid id = crypto::uuid_v4();
-  auto stream = std::make_unique<Stream>(*this, id, proto::ServiceProtocol::tcp,
-                                         Stream::Role::opener, label_text);
-  stream->attach_service_counters(service.counters);
-  auto endpoint = std::make_unique<TcpEndpoint>(*stream, std::move(socket));
-  endpoint->hold_while_open(std::move(slot));
-  stream->set_endpoint(std::move(endpoint));
-  Stream& s = add_stream(std::move(stream));
-  send(proto::Connect{service.id, id, client});
-  s.start_open_timer(server_.config().connect_timeout);
-}
-
-void ServerSession::v1_connect(const TunnelService& service, UvHandle<uv_tcp_t> socket,
-                               const std::string& client, std::shared_ptr<void> slot) {
-  const Uuid id = crypto::uuid_v4();
-  auto pending = std::make_unique<V1Pending>();
-  pending->socket = std::move(socket);
-  pending->slot = std::move(slot);
-  pending->label = service.name + " " + client;
-  pending->timer.attach(loop());
-  pending->timer.start(server_.config().connect_timeout, [this, id] {
-    auto it = v1_pending_.find(id);
-    if (it == v1_pending_.end()) return;
-    ZLT_LOG(info, kLog).field("tunnel", tunnel_id_ ? tunnel_id_->to_string() : "")
-        << it->second->label << ": closed: the agent speaks protocol v1 and cannot carry data";
-    v1_pending_.erase(it);
+  open_stream(service, proto::ServiceProtocol::tcp, client, [&](Stream& stream) {
+    auto endpoint = std::make_unique<TcpEndpoint>(stream, std::move(socket));
+    endpoint->hold_while_open(std::move(slot));
+    return endpoint;
   });
-  v1_pending_[id] = std::move(pending);
-  send(proto::Connect{service.id, id, client});
 }
 
 Stream* ServerSession::open_public_udp(UdpDemux& socket, const TunnelService& service,
                                        const SockAddr& peer) {
   if (!alive() || !has(proto::feature::kDatagrams) || at_stream_limit() || server_.busy())
     return nullptr;
-  const Uuid id = crypto::uuid_v4();
-  const std::string client = peer.to_string();
-  auto stream = std::make_unique<Stream>(*this, id, proto::ServiceProtocol::udp,
-                                         Stream::Role::opener, service.name + " " + client);
-  stream->attach_service_counters(service.counters);
-  stream->set_endpoint(socket.make_endpoint(peer, id));
-  Stream& s = add_stream(std::move(stream));
-  send(proto::Connect{service.id, id, client});
-  s.start_open_timer(server_.config().connect_timeout);
+  Stream& s = open_stream(service, proto::ServiceProtocol::udp, peer.to_string(),
+                          [&](Stream& stream) { return socket.make_endpoint(peer, stream.id()); });
   s.set_idle_timeout(server_.config().udp_idle_timeout);
   return &s;
 }
@@ -436,14 +402,8 @@ void ServerSession::open_service_target(const proto::Open& open, const std::stri
 Stream* ServerSession::open_spliced(const TunnelService& service, proto::ServiceProtocol protocol,
                                     const std::string& client_addr) {
   if (!alive() || !has(proto::feature::kStreams) || at_stream_limit()) return nullptr;
-  const Uuid id = crypto::uuid_v4();
-  auto stream = std::make_unique<Stream>(*this, id, protocol, Stream::Role::opener,
-                                         service.name + " " + client_addr);
-  stream->attach_service_counters(service.counters);
-  Stream& s = add_stream(std::move(stream));
-  send(proto::Connect{service.id, id, client_addr});
-  s.start_open_timer(server_.config().connect_timeout);
-  return &s;
+  // No endpoint: the opener's half is spliced to this one.
+  return &open_stream(service, protocol, client_addr, nullptr);
 }
 
 nlohmann::json ServerSession::status() const {
@@ -463,7 +423,7 @@ nlohmann::json ServerSession::status() const {
 void ServerSession::on_session_closed(const Error& why) {
   auth_timer_.stop();
   heartbeat_timer_.stop();
-  v1_pending_.clear();
+  v1_.clear();
   server_.session_closed(*this, why);  // destroys this
 }
 

@@ -3,7 +3,7 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/server/open_policy.hpp"
+#include "core/server/server_session_v1.hpp"
 #include "core/server/token_auth.hpp"
 #include "core/session/rtt.hpp"
 #include "core/session/session.hpp"
@@ -58,8 +59,6 @@ class ServerSession final : public Session {
   bool may_send_disconnect() const override { return true; }
 
  private:
-  struct V1Pending;
-
   void handle_auth(proto::Auth& auth);
   void handle_register(proto::Register& reg);
   void handle_unregister(const proto::Unregister& unreg);
@@ -70,8 +69,12 @@ class ServerSession final : public Session {
   void refuse_auth(const std::string& reason,
                    std::chrono::milliseconds delay = std::chrono::milliseconds(0));
   bool at_stream_limit() const;
-  void v1_connect(const TunnelService& service, UvHandle<uv_tcp_t> socket, const std::string& peer,
-                  std::shared_ptr<void> slot);
+  // The one way this server opens a stream toward the agent (a public TCP connection, a UDP
+  // peer, the owner's half of a splice): Connect{service, id, client}, answered within
+  // connect_timeout. `endpoint` makes the stream's local side (null: none, a spliced half).
+  using EndpointFactory = std::function<std::unique_ptr<StreamEndpoint>(Stream&)>;
+  Stream& open_stream(const TunnelService& service, proto::ServiceProtocol protocol,
+                      const std::string& client, const EndpointFactory& endpoint);
 
   TunnelServer& server_;
   std::optional<Uuid> tunnel_id_;
@@ -84,9 +87,7 @@ class ServerSession final : public Session {
   Timer heartbeat_timer_;
   std::uint64_t last_ack_ms_ = 0;
   RttEstimator rtt_;
-  // A v1 agent acknowledges connections but cannot carry their bytes: the public socket is
-  // held until connect_timeout and then closed.
-  std::map<Uuid, std::unique_ptr<V1Pending>> v1_pending_;
+  V1Connections v1_;  // public connections announced to a v1 agent
 };
 
 }  // namespace zlt

@@ -141,10 +141,6 @@ void TunnelServer::stop() {
   listening_.clear();
 }
 
-void TunnelServer::emit(nlohmann::json event) {
-  if (event_sink_) event_sink_(event);
-}
-
 void TunnelServer::on_ws_open(Channel& channel) {
   if (stopped_) {
     channel.close(close_code::kGoingAway, "server shutting down");
@@ -182,7 +178,7 @@ Result<IssuedGrant> TunnelServer::grant_access(const GrantRequest& request) {
   if (!issued) return issued;
   save_grants();
   arm_grant_timer();
-  emit({{"event", "grant_issued"}, {"grant", issued->grant.to_json()}});
+  observer().on_grant(GrantChange::issued, issued->grant);
   return issued;
 }
 
@@ -192,7 +188,7 @@ Status TunnelServer::revoke_access(const Uuid& grant_id) {
   ZLT_LOG(info, kLog) << "grant " << revoked->name << " revoked";
   save_grants();
   arm_grant_timer();
-  emit({{"event", "grant_revoked"}, {"grant", revoked->to_json()}});
+  observer().on_grant(GrantChange::revoked, *revoked);
   disconnect_token(revoked->token_hash, "fatal: token revoked");
   return {};
 }
@@ -225,7 +221,7 @@ void TunnelServer::expire_grants() {
   auto expired = grants_.take_expired(grants_.now());
   for (const auto& g : expired) {
     ZLT_LOG(info, kLog) << "grant " << g.name << " expired";
-    emit({{"event", "grant_expired"}, {"grant", g.to_json()}});
+    observer().on_grant(GrantChange::expired, g);
     disconnect_token(g.token_hash, "fatal: token expired");
   }
   if (!expired.empty()) save_grants();
@@ -247,11 +243,8 @@ void TunnelServer::tunnel_opened(ServerSession& session) {
   by_tunnel_[*session.tunnel_id()] = &session;
   if (ws_ != nullptr && session.channel() != nullptr) ws_->authenticated(*session.channel());
   const Tunnel* t = registry_.get_tunnel(*session.tunnel_id());
-  emit({{"event", "tunnel_connected"},
-        {"tunnel", session.tunnel_id()->to_string()},
-        {"name", t != nullptr && t->name ? nlohmann::json(*t->name) : nlohmann::json(nullptr)},
-        {"peer", session.peer()},
-        {"version", session.is_v2() ? 2 : 1}});
+  observer().on_tunnel_connected({*session.tunnel_id(), t != nullptr ? t->name : std::nullopt,
+                                  session.peer(), session.is_v2() ? 2 : 1});
 }
 
 void TunnelServer::take_over(ServerSession& old) {
@@ -274,9 +267,7 @@ void TunnelServer::take_over(ServerSession& old) {
   by_tunnel_.erase(tunnel_id);
   old.release_tunnel();
   old.end("session taken over by a new connection of the same client", close_code::kNormal, true);
-  emit({{"event", "tunnel_disconnected"},
-        {"tunnel", tunnel_id.to_string()},
-        {"reason", "taken over"}});
+  observer().on_tunnel_disconnected({tunnel_id, "taken over"});
   if (!reserved_.empty())
     reserved_timer_.start(config_.connect_timeout + std::chrono::milliseconds(10),
                           [this] { expire_reserved(); });
@@ -358,21 +349,18 @@ void TunnelServer::session_closed(ServerSession& session, const Error& why) {
       // Every service ends with its tunnel; hosts hear about each one as for an Unregister.
       for (const auto& [sid, svc] : t->services) {
         public_.erase(sid);
-        emit({{"event", "service_unregistered"},
-              {"tunnel", id->to_string()},
-              {"service", svc.to_json()},
-              {"reason", "tunnel closed: " + why.message}});
+        observer().on_service_unregistered({*id, svc, "tunnel closed: " + why.message});
       }
     }
     by_tunnel_.erase(*id);
     ZLT_LOG(info, kLog).field("tunnel", id->to_string())
         << session.label() << " closed: " << why.message;
-    emit({{"event", "tunnel_disconnected"}, {"tunnel", id->to_string()}, {"reason", why.message}});
+    observer().on_tunnel_disconnected({*id, why.message});
   }
   sessions_.erase(&session);  // destroys the session
 }
 
-std::chrono::milliseconds TunnelServer::auth_failed(const std::string& peer) {
+AuthFailureThrottle::Verdict TunnelServer::auth_failed(const std::string& peer) {
   return auth_failures_.failed(source_of(peer), uv_now(runtime_.loop()));
 }
 

@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config/config.hpp"
+#include "core/events/event_json.hpp"
+#include "core/events/observer_slot.hpp"
 #include "core/runtime/runtime.hpp"
 #include "core/server/auth_throttle.hpp"
 #include "core/server/grants.hpp"
@@ -25,9 +27,8 @@ namespace zlt {
 
 class TunnelServer final : public WsServer::Handler, public Runtime::Participant {
  public:
-  // Events for the host: {"event": "tunnel_connected"|"tunnel_disconnected"|
-  // "service_registered"|"service_unregistered", ...}. Called on the loop thread.
-  using EventSink = std::function<void(const nlohmann::json& event)>;
+  // Events as JSON for the host (core/events/event_json.hpp). Called on the loop thread.
+  using EventSink = JsonEventSink;
   // Features this server grants to v2 peers.
   static constexpr std::uint32_t kFeatures =
       proto::feature::kStreams | proto::feature::kDatagrams | proto::feature::kOpen |
@@ -48,7 +49,10 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   Status accept(int fd);
   // Replaces the configured token policy with a host decision.
   void set_token_validator(TokenValidator validator) { validator_ = std::move(validator); }
-  void set_event_sink(EventSink sink) { event_sink_ = std::move(sink); }
+  // The one observer of this server's events (null: none). Not owned.
+  void set_observer(TunnelServerObserver* observer) { observers_.set(observer); }
+  // The events as JSON to `sink` (an empty sink: none).
+  void set_event_sink(EventSink sink) { observers_.set_json(std::move(sink)); }
 
   // Ends every session (Disconnect{"server shutting down"}), closes every socket.
   void stop();
@@ -85,12 +89,13 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
 
   TunnelServer(Runtime& runtime, config::TunnelServerConfig config);
   void teardown();
-  void emit(nlohmann::json event);
+  TunnelServerObserver& observer() { return observers_.get(); }
 
   // ---- used by sessions ----
   Result<TokenGrant> validate_token(std::string_view token, const std::string& token_hash);
-  // A token from `peer` ("ip:port") was refused: how long to wait before saying so.
-  std::chrono::milliseconds auth_failed(const std::string& peer);
+  // A token from `peer` ("ip:port") was refused: how long to wait before saying so, and
+  // whether to log it.
+  AuthFailureThrottle::Verdict auth_failed(const std::string& peer);
   void tunnel_opened(ServerSession& session);
   // Hands `old`'s tunnel to a successor: its public sockets are kept for the successor's
   // registrations, the tunnel leaves the registry, and `old` is ended.
@@ -125,7 +130,7 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   config::TunnelServerConfig config_;
   ConfiguredTokens tokens_;
   TokenValidator validator_;
-  EventSink event_sink_;
+  ObserverSlot<TunnelServerObserver, JsonTunnelServerObserver> observers_;
   TunnelRegistry registry_;
   std::unique_ptr<WsServer> ws_;
   std::vector<SockAddr> listening_;

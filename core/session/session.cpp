@@ -56,10 +56,9 @@ Session::Session(Runtime& runtime, Channel& channel, std::string component)
       runtime_(runtime),
       channel_(&channel),
       peer_(channel.peer_address()),
-      label_(peer_) {
+      label_(peer_),
+      ended_streams_(runtime.loop()) {
   last_rx_ms_ = uv_now(runtime.loop());
-  reaper_.init(uv_idle_init, runtime.loop());
-  reaper_.set_data(this);
   slow_peer_timer_.attach(runtime.loop());
   channel.set_events(this);
   channel.set_queue_limit(max_queue_);
@@ -71,7 +70,7 @@ Session::~Session() {
     channel_ = nullptr;
   }
   close_streams("session destroyed");
-  graveyard_.clear();
+  ended_streams_.flush();
 }
 
 void Session::send(const proto::Message& message) {
@@ -166,18 +165,9 @@ void Session::wait_for_drain(Stream& stream) {
 void Session::stream_ended(Stream& stream) {
   auto it = streams_.find(stream.id());
   if (it == streams_.end()) return;
-  graveyard_.push_back(std::move(it->second));
+  std::unique_ptr<Stream> ended = std::move(it->second);
   streams_.erase(it);
-  if (graveyard_.size() == 1)
-    uv_idle_start(reaper_.get(), guarded_lambda<"stream reaper">([](uv_idle_t* h) {
-      if (auto* self = static_cast<Session*>(h->data)) self->reap();
-    }));
-}
-
-void Session::reap() {
-  uv_idle_stop(reaper_.get());
-  auto dead = std::move(graveyard_);
-  graveyard_.clear();
+  ended_streams_.later(std::move(ended));
 }
 
 void Session::close_streams(const std::string& reason) {

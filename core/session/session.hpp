@@ -13,6 +13,7 @@
 
 #include "core/common/error.hpp"
 #include "core/protocol/message.hpp"
+#include "core/runtime/deferred_delete.hpp"
 #include "core/runtime/runtime.hpp"
 #include "core/runtime/uv_handle.hpp"
 #include "core/session/counters.hpp"
@@ -110,7 +111,6 @@ class Session : public ChannelEvents {
  private:
   friend class Stream;
   void stream_ended(Stream& stream);
-  void reap();
   void close_streams(const std::string& reason);
   bool handle_stream_message(proto::Message& message);
   // After every send: the queue cap (pause reading, arm the slow-peer timer).
@@ -129,15 +129,15 @@ class Session : public ChannelEvents {
   std::shared_ptr<Counters> counters_ = std::make_shared<Counters>();
   std::unordered_map<Uuid, std::unique_ptr<Stream>, UuidHash> streams_;
   std::vector<Uuid> blocked_;  // streams waiting for the channel to drain
-  // Streams end from inside their own callbacks; they are destroyed on the next loop turn.
-  std::vector<std::unique_ptr<Stream>> graveyard_;
-  UvHandle<uv_idle_t> reaper_;
   std::vector<std::uint8_t> scratch_;  // encoding buffer for control messages
   std::size_t max_queue_ = kDefaultMaxQueue;
   std::chrono::milliseconds slow_peer_timeout_ = kDefaultSlowPeerTimeout;
   bool throttled_ = false;
   bool throttle_logged_ = false;
   Timer slow_peer_timer_;
+  // Streams end from inside their own callbacks; they are destroyed on the next loop turn.
+  // Last member: a buried stream still uses everything above, so it must go first.
+  DeferredDelete ended_streams_;
 };
 
 }  // namespace zlt

@@ -88,7 +88,7 @@ WsClient::WsClient(uv_loop_t* loop, WsClientOptions options, WsClientEvents* eve
       connect_timer_(loop),
       close_timer_(loop),
       defer_timer_(loop),
-      checker_(ws::Sender::server, max_message_) {
+      codec_(ws::Sender::server, max_message_) {
   in_ = std::make_unique<std::uint8_t[]>(kReadBufferSize);
   auto url = parse_url(options_.url);
   if (!url) {
@@ -636,24 +636,17 @@ bool WsClient::on_upgraded() {
 bool WsClient::process_frames() {
   while (active() && (state_ == State::open || state_ == State::closing)) {
     if (paused_ && state_ == State::open) break;
-    std::span<const std::uint8_t> avail(in_.get() + in_begin_, in_end_ - in_begin_);
-    ws::FrameHeader h;
-    ws::ParseStatus ps = ws::parse_header(avail, h);
-    if (ps == ws::ParseStatus::need_more) break;
-    if (ps == ws::ParseStatus::bad_length) return fail_protocol(ws::oversize_length_violation());
-    // Checked before the frame is complete: a frame over the limit would never fit.
-    if (auto violation = checker_.check(h)) return fail_protocol(std::move(*violation));
+    // Every acceptable frame fits the buffer, so the codec waits for whole frames and the
+    // payload is read in place.
+    ws::Codec::Next f = codec_.next({in_.get() + in_begin_, in_end_ - in_begin_});
+    if (f.status == ws::Codec::Next::need_more) break;
+    if (f.status == ws::Codec::Next::violation) return fail_protocol(*codec_.violation());
+    const ws::FrameHeader& h = f.header;
+    const std::uint8_t* payload = f.payload.data();
+    const std::size_t len = f.payload.size();
+    in_begin_ += f.consumed;  // consumed before any callback, which may pause or close
 
-    const bool control = ws::is_control(h.opcode);
-    // Every acceptable frame fits the buffer, so wait until it is complete and work in place.
-    const std::size_t frame_len = h.header_len + static_cast<std::size_t>(h.payload_len);
-    if (avail.size() < frame_len) break;
-    const std::uint8_t* payload = avail.data() + h.header_len;
-    const auto len = static_cast<std::size_t>(h.payload_len);
-    in_begin_ += frame_len;  // consumed before any callback, which may pause or close
-    checker_.advance(h);
-
-    if (control) {
+    if (ws::is_control(h.opcode)) {
       if (!handle_control(h.opcode, payload, len)) return false;
       continue;
     }
@@ -697,9 +690,7 @@ bool WsClient::handle_control(std::uint8_t opcode, const std::uint8_t* payload, 
     default:
       break;
   }
-  // Close.
-  if (auto violation = ws::check_close_payload({payload, len}))
-    return fail_protocol(std::move(*violation));
+  // Close (its payload passed the codec's checks).
   std::uint16_t code = 1005;  // "no status received"
   std::string_view reason;
   if (len >= 2) {
@@ -737,18 +728,10 @@ bool WsClient::fail_protocol(ws::Violation violation) {
 // ---- frames out ----
 
 void WsClient::frame_in_place(Chunk& chunk, ws::Opcode opcode) {
-  const std::size_t len = chunk.size();
-  const std::size_t header = ws::header_size(len, true);
-  if (chunk.headroom() < header) {
-    // Not produced by acquire_chunk: make room by moving the payload (it still fits).
-    std::memmove(chunk.base() + header, chunk.data(), len);
-    chunk.set_range(header, header + len);
-  }
   ws::MaskKey key;
   const std::uint32_t k = masks_.next();
   std::memcpy(key.data(), &k, 4);
-  ws::apply_mask(chunk.data(), len, key);
-  ws::encode_header(chunk.prepend(header), true, opcode, len, &key);
+  ws::frame_in_place(chunk, opcode, &key);
 }
 
 void WsClient::send(ChunkPtr message) {

@@ -28,7 +28,7 @@
 #include "core/transport/channel.hpp"
 #include "core/transport/tls_client.hpp"
 #include "core/transport/url.hpp"
-#include "core/transport/ws_frame.hpp"
+#include "core/transport/ws_codec.hpp"
 
 namespace zlt {
 
@@ -208,7 +208,7 @@ class WsClient final : public Channel {
   std::size_t in_end_ = 0;
   bool paused_ = false;
 
-  ws::FrameChecker checker_;  // the rules over the server's frames
+  ws::Codec codec_;  // the rules over the server's frames
   // A fragmented message being reassembled.
   bool message_is_text_ = false;
   std::size_t message_size_ = 0;

@@ -69,7 +69,7 @@ WsGuard::WsGuard(uv_loop_t* loop, Options options, Events* events)
     : loop_(loop),
       options_(std::move(options)),
       events_(events),
-      parser_(ws::Sender::client, options_.max_message_size),
+      codec_(ws::Sender::client, options_.max_message_size),
       linger_(loop) {}
 
 WsGuard::~WsGuard() = default;
@@ -218,9 +218,9 @@ bool WsGuard::plain_from_peer(std::span<const std::uint8_t> bytes) {
     send(Side::lws, bytes);
     return true;
   }
-  const std::size_t good = parser_.feed(bytes);
+  const std::size_t good = codec_.feed(bytes);
   if (good > 0) send(Side::lws, bytes.first(good));
-  if (const auto& violation = parser_.violation()) {
+  if (const auto& violation = codec_.violation()) {
     dropping_ = true;
     update_reading();
     events_->on_guard_violation(*this, *violation);

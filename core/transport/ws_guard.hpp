@@ -24,7 +24,7 @@
 #include "core/common/error.hpp"
 #include "core/runtime/uv_handle.hpp"
 #include "core/transport/tls_client.hpp"
-#include "core/transport/ws_frame.hpp"
+#include "core/transport/ws_codec.hpp"
 
 namespace zlt {
 
@@ -103,7 +103,7 @@ class WsGuard {
   bool tls_ready_ = false;
   Mode mode_ = Mode::head;
   std::string head_;
-  ws::FrameParser parser_;
+  ws::Codec codec_;  // the rules over the client's frames
   bool dropping_ = false;     // after a violation: the peer's bytes go nowhere
   bool peer_open_ = true;     // the peer may still send
   bool lws_open_ = true;      // libwebsockets may still send

@@ -19,7 +19,7 @@
 #include "core/runtime/log_throttle.hpp"
 #include "core/transport/lws_context.hpp"
 #include "core/transport/tls_client.hpp"
-#include "core/transport/ws_frame.hpp"
+#include "core/transport/ws_codec.hpp"
 #include "core/transport/ws_guard.hpp"
 
 namespace zlt {

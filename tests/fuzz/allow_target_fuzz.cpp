@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/config/allow_target.hpp"
+#include "core/config/text.hpp"
 #include "core/server/open_policy.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
@@ -50,21 +51,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(!target->host.empty() && target->port != 0, "address target without host or port");
   }
 
-  // Open takes a bracketed host without checking it is an IPv6 literal ("[[]:80" is host "[",
-  // printed "[:80"), so only hosts without brackets print back to themselves.
+  // Every accepted target prints back to itself.
   const std::string printed = target->to_string();
-  if (target->host.find_first_of("[]") == std::string::npos) {
-    auto again = zlt::OpenTarget::parse(printed);
-    check(again.ok(), "a printed target does not parse", printed);
-    check(same_target(*again, *target), "a printed target parses to another target", printed);
+  if (target->kind != zlt::OpenTarget::Kind::service) {
+    check(zlt::config::detail::is_host_name(target->host) ||
+              zlt::config::detail::is_ipv6_literal(target->host),
+          "a host that is neither a DNS name nor an IP literal", printed);
   }
+  auto again = zlt::OpenTarget::parse(printed);
+  check(again.ok(), "a printed target does not parse", printed);
+  check(same_target(*again, *target), "a printed target parses to another target", printed);
 
   (void)allow.allows(*target);
   check(!zlt::AllowList().allows(*target), "an empty allow list allows a target");
-  // Open takes any host text; only names and IP literals print as an entry that means them
-  // ("10.0.0.0/8:80" printed from host "10.0.0.0/8" is a CIDR entry, which no name matches).
-  if (target->host.find('/') == std::string::npos &&
-      zlt::config::detail::is_valid_allow_target(printed))
+  // A name or IP literal prints as the allow entry that means exactly it.
+  if (zlt::config::detail::is_valid_allow_target(printed))
     check(zlt::AllowList({printed}).allows(*target), "the entry naming a target refuses it",
           printed);
   const std::string any = target->kind == zlt::OpenTarget::Kind::service ? "service:*" : "*:*";

@@ -357,6 +357,32 @@ class LogCapture {
   std::vector<std::string> lines_;
 };
 
+// Each source's first failed Auth is logged; its repeats share one line per log period.
+TEST(HostileConn, AFloodOfBadAuthsDoesNotFloodTheLog) {
+  auto config = test_config();
+  config.auth_failure_delay_max = std::chrono::milliseconds(0);  // answers at once
+  Harness h;
+  h.start_server(config);
+  const LogLevel previous_level = Log::level();
+  if (!Log::enabled(LogLevel::info)) Log::set_level(LogLevel::info);
+  LogCapture log("authentication refused");
+  auto failed_auth = [&](const std::string& source) {
+    auto ws = RawWs::connect_from(source, h.control_port());
+    ASSERT_TRUE(ws && ws->is_open());
+    auto answer = ws->authenticate("wrong-token", crypto::uuid_v4());
+    ASSERT_TRUE(answer);
+    EXPECT_TRUE(decode_as<proto::AuthFail>(*answer));
+  };
+  for (int i = 0; i < 20; ++i) failed_auth(attacker(21));
+  failed_auth(attacker(22));
+  // The server logs before it answers: every line is in by now.
+  const auto lines = log.lines();
+  Log::set_level(previous_level);
+  // attacker 21's first failure, the first repeat (the period's one line), attacker 22's first.
+  EXPECT_EQ(lines.size(), 3u);
+  for (const auto& l : lines) EXPECT_THAT(l, HasSubstr("authentication refused"));
+}
+
 int highest_open_fd() {
   int highest = 0;
   DIR* dir = opendir("/proc/self/fd");

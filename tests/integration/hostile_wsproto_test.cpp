@@ -15,7 +15,7 @@
 #include "core/crypto/crypto.hpp"
 #include "core/runtime/log.hpp"
 #include "core/transport/sockaddr.hpp"
-#include "core/transport/ws_frame.hpp"
+#include "core/transport/ws_codec.hpp"
 #include "support/bystander.hpp"
 #include "support/harness.hpp"
 #include "support/raw_ws.hpp"

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "core/crypto/crypto.hpp"
-#include "core/transport/ws_frame.hpp"
+#include "core/transport/ws_codec.hpp"
 
 namespace zlt::test {
 namespace {

@@ -37,8 +37,17 @@ TEST(OpenTargetTest, ParsesEveryForm) {
   ASSERT_TRUE(v6);
   EXPECT_EQ(v6->host, "::1");
   EXPECT_EQ(v6->to_string(), "[::1]:22");
+  EXPECT_TRUE(OpenTarget::parse("db.internal.:5432"));     // fully qualified
+  EXPECT_TRUE(OpenTarget::parse("under_score-1.x:1"));      // '_' as in service records
+  EXPECT_TRUE(OpenTarget::parse(std::string(63, 'a') + ".b:1"));
+  EXPECT_FALSE(OpenTarget::parse(std::string(64, 'a') + ".b:1"));   // a label over 63 bytes
+  EXPECT_FALSE(OpenTarget::parse(std::string(254, 'a') + ":1"));    // a name over 253 bytes
+  EXPECT_FALSE(OpenTarget::parse(std::string("a\0b:80", 5)));       // NUL inside the host
   for (const char* bad : {"", "service:", "db", "host:", "host:0", "host:65536", "[::1:22",
-                          "service:bad name", ":80"}) {
+                          "service:bad name", ":80",
+                          // hosts that are neither a DNS name nor an IP literal
+                          "bad host:80", "a..b:80", ".a:80", "[[]:80", "[10.0.0.1]:80", "[]:80",
+                          "a\nb:80", "a\tb:80", "h\x7f:80", "caf\xc3\xa9:80"}) {
     auto r = OpenTarget::parse(bad);
     EXPECT_FALSE(r) << bad;
     if (!r) {

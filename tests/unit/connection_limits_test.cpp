@@ -85,45 +85,59 @@ TEST(ConnectionAdmission, ConnectionCapCountsAuthenticatedConnectionsToo) {
 TEST(AuthFailureThrottleTest, FreeFailuresThenDoublingUpToTheCap) {
   AuthFailureThrottle t({.free_failures = 3, .first_delay = 250ms, .max_delay = 2s});
   std::uint64_t now = 1000;
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(t.failed("1.2.3.4", now), 0ms);
-  EXPECT_EQ(t.failed("1.2.3.4", now), 250ms);
-  EXPECT_EQ(t.failed("1.2.3.4", now), 500ms);
-  EXPECT_EQ(t.failed("1.2.3.4", now), 1000ms);
-  EXPECT_EQ(t.failed("1.2.3.4", now), 2000ms);
-  for (int i = 0; i < 50; ++i) EXPECT_EQ(t.failed("1.2.3.4", now), 2000ms);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(t.failed("1.2.3.4", now).delay, 0ms);
+  EXPECT_EQ(t.failed("1.2.3.4", now).delay, 250ms);
+  EXPECT_EQ(t.failed("1.2.3.4", now).delay, 500ms);
+  EXPECT_EQ(t.failed("1.2.3.4", now).delay, 1000ms);
+  EXPECT_EQ(t.failed("1.2.3.4", now).delay, 2000ms);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(t.failed("1.2.3.4", now).delay, 2000ms);
   // Another address is not slowed by the first one's failures.
-  EXPECT_EQ(t.failed("5.6.7.8", now), 0ms);
+  EXPECT_EQ(t.failed("5.6.7.8", now).delay, 0ms);
 }
 
 TEST(AuthFailureThrottleTest, QuietTimeForgivesFailures) {
   AuthFailureThrottle t({.free_failures = 1, .first_delay = 100ms, .max_delay = 5s,
                          .forgive_every = 10s});
   std::uint64_t now = 0;
-  EXPECT_EQ(t.failed("a", now), 0ms);
-  EXPECT_EQ(t.failed("a", now), 100ms);
-  EXPECT_EQ(t.failed("a", now), 200ms);
+  EXPECT_EQ(t.failed("a", now).delay, 0ms);
+  EXPECT_EQ(t.failed("a", now).delay, 100ms);
+  EXPECT_EQ(t.failed("a", now).delay, 200ms);
   now += 20000;  // two failures forgiven: one is left, this is the second
-  EXPECT_EQ(t.failed("a", now), 100ms);
+  EXPECT_EQ(t.failed("a", now).delay, 100ms);
   now += 1000000;
-  EXPECT_EQ(t.failed("a", now), 0ms);
+  EXPECT_EQ(t.failed("a", now).delay, 0ms);
 }
 
 TEST(AuthFailureThrottleTest, TableIsBoundedAndForgetsTheLongestQuiet) {
   AuthFailureThrottle t({.free_failures = 0, .first_delay = 100ms, .max_delay = 5s,
                          .forgive_every = 3600s, .max_sources = 3});
-  EXPECT_EQ(t.failed("a", 0), 100ms);
-  EXPECT_EQ(t.failed("b", 1), 100ms);
-  EXPECT_EQ(t.failed("c", 2), 100ms);
-  EXPECT_EQ(t.failed("a", 3), 200ms);  // a is the most recent now
-  EXPECT_EQ(t.failed("d", 4), 100ms);  // evicts b
+  EXPECT_EQ(t.failed("a", 0).delay, 100ms);
+  EXPECT_EQ(t.failed("b", 1).delay, 100ms);
+  EXPECT_EQ(t.failed("c", 2).delay, 100ms);
+  EXPECT_EQ(t.failed("a", 3).delay, 200ms);  // a is the most recent now
+  EXPECT_EQ(t.failed("d", 4).delay, 100ms);  // evicts b
   EXPECT_EQ(t.size(), 3u);
-  EXPECT_EQ(t.failed("b", 5), 100ms);  // b starts over (evicts c)
-  EXPECT_EQ(t.failed("a", 6), 400ms);  // a kept its history
+  EXPECT_EQ(t.failed("b", 5).delay, 100ms);  // b starts over (evicts c)
+  EXPECT_EQ(t.failed("a", 6).delay, 400ms);  // a kept its history
 }
 
 TEST(AuthFailureThrottleTest, ZeroCapNeverWaits) {
   AuthFailureThrottle t({.free_failures = 0, .max_delay = 0ms});
-  for (int i = 0; i < 10; ++i) EXPECT_EQ(t.failed("a", 0), 0ms);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(t.failed("a", 0).delay, 0ms);
+}
+
+TEST(AuthFailureThrottleTest, LogsEachSourcesFirstFailureAndThrottlesTheRest) {
+  AuthFailureThrottle t({.max_delay = 0ms, .forgive_every = 3600s, .log_period = 10s});
+  // Each source's first failure is logged, whatever the others did.
+  EXPECT_EQ(t.failed("a", 0).log, 0u);
+  EXPECT_EQ(t.failed("b", 1).log, 0u);
+  // Repeats share one line per period; the next line says how many were left out.
+  EXPECT_EQ(t.failed("a", 2).log, 0u);
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(t.failed("a", 3).log.has_value());
+  EXPECT_FALSE(t.failed("b", 4).log.has_value());
+  EXPECT_EQ(t.failed("c", 5).log, 0u);  // a new source is still visible
+  EXPECT_EQ(t.failed("b", 10002).log, 6u);
+  EXPECT_FALSE(t.failed("a", 10003).log.has_value());
 }
 
 TEST(SourceOf, GroupsIpv6By64AndUnmapsIpv4) {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import unittest
 
 import zlayer_tunnel as zt
+from zlayer_tunnel.errors import error_for_code
 from tunnel_support import agent_config, server_config
 
 
@@ -78,6 +79,17 @@ class ConfigErrorTest(unittest.TestCase):
         err = zt.AuthError("refused")
         self.assertEqual((err.code, err.message), (-2, "refused"))
         self.assertIn("AuthError", repr(err))
+
+    def test_every_library_code_has_its_class(self) -> None:
+        # ZLT_EPROTOCOL (-1) .. ZLT_ECLOSED (-15): none falls back to the base class.
+        for code in range(-15, 0):
+            err = error_for_code(code, "x")
+            self.assertIsNot(type(err), zt.TunnelError, code)
+            self.assertEqual(err.code, code)
+        closed = error_for_code(-15, "freed")
+        self.assertIsInstance(closed, zt.ClosedError)
+        # A freed object is a closed one: handlers of ShutdownError keep catching it.
+        self.assertIsInstance(closed, zt.ShutdownError)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from .node import NodeManager, OverlayResolver
 from .errors import (
     AlreadyExistsError,
     AuthError,
+    ClosedError,
     ConfigError,
     InternalError,
     InvalidArgumentError,
@@ -101,6 +102,7 @@ __all__ = [
     "TunnelIOError",
     "InternalError",
     "TunnelMemoryError",
+    "ClosedError",
     "LibraryNotFoundError",
     "Event",
     "EventHandler",

@@ -23,6 +23,7 @@ __all__ = [
     "TunnelIOError",
     "InternalError",
     "TunnelMemoryError",
+    "ClosedError",
     "LibraryNotFoundError",
     "error_for_code",
 ]
@@ -43,6 +44,7 @@ ELIMIT = -11
 EIO = -12
 EINTERNAL = -13
 ENOMEM = -14
+ECLOSED = -15
 
 
 class TunnelError(Exception):
@@ -152,6 +154,15 @@ class TunnelMemoryError(TunnelError):
     default_code = ENOMEM
 
 
+class ClosedError(ShutdownError):
+    """The object was freed by another thread before this call ran (``ZLT_ECLOSED``).
+
+    A subclass of :class:`ShutdownError`, so code that handles a closed object keeps working.
+    """
+
+    default_code = ECLOSED
+
+
 class LibraryNotFoundError(OSError):
     """The shared library libzlayer_tunnel.so.0 could not be found or loaded."""
 
@@ -173,6 +184,7 @@ _BY_CODE: dict[int, type[TunnelError]] = {
         TunnelIOError,
         InternalError,
         TunnelMemoryError,
+        ClosedError,
     )
 }
 

@@ -37,6 +37,8 @@ pub enum ErrorCode {
     Internal,
     /// Out of memory (`ZLT_ENOMEM`).
     NoMemory,
+    /// The object was freed by another thread before this call ran (`ZLT_ECLOSED`).
+    Closed,
     /// A code this version of the binding does not know (from a newer library).
     Other(i32),
 }
@@ -59,6 +61,7 @@ impl ErrorCode {
             sys::ZLT_EIO => Self::Io,
             sys::ZLT_EINTERNAL => Self::Internal,
             sys::ZLT_ENOMEM => Self::NoMemory,
+            sys::ZLT_ECLOSED => Self::Closed,
             other => Self::Other(other),
         }
     }
@@ -80,6 +83,7 @@ impl ErrorCode {
             Self::Io => sys::ZLT_EIO,
             Self::Internal => sys::ZLT_EINTERNAL,
             Self::NoMemory => sys::ZLT_ENOMEM,
+            Self::Closed => sys::ZLT_ECLOSED,
             Self::Other(code) => code,
         }
     }

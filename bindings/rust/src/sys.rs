@@ -36,6 +36,7 @@ pub const ZLT_ELIMIT: c_int = -11;
 pub const ZLT_EIO: c_int = -12;
 pub const ZLT_EINTERNAL: c_int = -13;
 pub const ZLT_ENOMEM: c_int = -14;
+pub const ZLT_ECLOSED: c_int = -15;
 
 // ---- Log levels ----
 

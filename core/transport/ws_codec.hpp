@@ -1,6 +1,8 @@
-// RFC 6455 §5 frame headers, masking and the frame rules, shared by both ends: the client reads
-// server frames with them, the server checks every client frame before libwebsockets sees it,
-// and the tests play either side. No I/O.
+// The RFC 6455 engine of both ends, without I/O: frame headers, masking, the rules over frame
+// sequences (masking by role, fragmentation, control frames, close codes, the message size
+// limit, UTF-8 text), reading bytes in any pieces and framing outgoing messages. The client
+// reads server frames with it, the server's guard checks every client frame with it before
+// libwebsockets sees it, and the tests play either side.
 #pragma once
 
 #include <array>
@@ -10,6 +12,9 @@
 #include <optional>
 #include <span>
 #include <string>
+
+#include "core/common/chunk.hpp"
+#include "core/transport/utf8_stream.hpp"
 
 namespace zlt::ws {
 
@@ -64,6 +69,11 @@ const char* check_header(const FrameHeader& h, bool expect_masked);
 // modulo 4 when masking a payload in pieces). Masking and unmasking are the same operation.
 void apply_mask(std::uint8_t* data, std::size_t len, const MaskKey& key, std::size_t phase = 0);
 
+// Frames `chunk`'s content in place as one unfragmented message: masks it with `mask` when
+// given (a client's frames) and prepends the header, moving the payload back if the chunk
+// lacks the headroom. The payload plus header must fit a chunk.
+void frame_in_place(Chunk& chunk, Opcode opcode, const MaskKey* mask);
+
 // Close codes a peer may send (RFC 6455 §7.4 and the IANA registry): 1000-1003, 1007-1014,
 // 3000-4999.
 bool is_valid_close_code(std::uint16_t code);
@@ -73,7 +83,7 @@ bool is_valid_close_code(std::uint16_t code);
 enum class Sender { client, server };
 
 // Why a connection must be failed, and the close code to fail it with: 1002 (protocol error),
-// 1007 (close reason not UTF-8) or 1009 (message over the limit).
+// 1007 (text or close reason not UTF-8) or 1009 (message over the limit).
 struct Violation {
   std::uint16_t close_code = 1002;
   std::string reason;  // "unmasked client frame"
@@ -109,10 +119,11 @@ Violation oversize_length_violation();
 // The payload of a close frame (unmasked): empty, or a valid code and a UTF-8 reason.
 std::optional<Violation> check_close_payload(std::span<const std::uint8_t> payload);
 
-// An incremental parser for one direction: bytes in any pieces, each frame checked as soon as
-// its header is complete and close frames once their payload is. Control payloads are kept
-// (unmasked); data payloads are only counted, so memory stays constant.
-class FrameParser {
+// The engine for one direction of a connection: the frames one sender sends, checked as they
+// come. Two ways in, one set of rules: feed() takes bytes in any pieces and keeps memory
+// constant (the server's guard, which passes the bytes on), next() hands out whole frames in
+// place (the client, whose buffer holds any acceptable frame). Do not mix them on one codec.
+class Codec {
  public:
   struct Frame {
     const FrameHeader& header;
@@ -120,28 +131,50 @@ class FrameParser {
   };
   using FrameHandler = std::function<void(const Frame&)>;
 
-  FrameParser(Sender sender, std::uint64_t max_message_size) : checker_(sender, max_message_size) {}
+  Codec(Sender sender, std::uint64_t max_message_size) : checker_(sender, max_message_size) {}
 
   // Parses `in`. Returns how many of its bytes come before the first byte of a violating
   // frame: all of them while every frame passes. A frame is rejected at the latest with its
   // last byte, so a caller that passes on only the returned prefix never passes on a whole
   // bad frame. After a violation nothing more is parsed (feed returns 0). `on_frame` sees
-  // every complete frame that passed.
+  // every complete frame that passed. Text payloads are unmasked aside to be checked, `in` is
+  // left as it is.
   std::size_t feed(std::span<const std::uint8_t> in, const FrameHandler& on_frame = {});
+
+  struct Next {
+    enum Status { need_more, frame, violation } status = need_more;
+    FrameHeader header;
+    std::span<std::uint8_t> payload;  // unmasked in place
+    std::size_t consumed = 0;         // header and payload
+  };
+  // The frame at the start of `in` once it is complete, unmasked in place. Its header is
+  // checked as soon as it is complete, so a frame that will never be acceptable is refused
+  // before its payload is read. After a violation (see violation()) every call returns it.
+  Next next(std::span<std::uint8_t> in);
 
   const std::optional<Violation>& violation() const { return violation_; }
   bool in_message() const { return checker_.in_message(); }
 
  private:
   bool fail(Violation v);
+  // The per-frame rules beyond the header, shared by both ways in; each returns false on a
+  // violation. Text payloads arrive unmasked, in pieces.
+  void begin_frame(const FrameHeader& h);
+  bool text_piece(std::span<const std::uint8_t> unmasked);
+  bool end_frame(const FrameHeader& h, std::span<const std::uint8_t> control);
+  bool text_data(const FrameHeader& h) const { return !is_control(h.opcode) && text_; }
 
   FrameChecker checker_;
   std::optional<Violation> violation_;
+  bool text_ = false;  // the message in progress is text
+  Utf8Stream utf8_;
+  // feed()'s state for a frame split across pieces.
   std::uint8_t header_bytes_[kMaxHeaderSize]{};
   std::size_t header_have_ = 0;  // > 0: a header split across feeds is being collected
   bool in_payload_ = false;
   FrameHeader header_;
   std::uint64_t payload_left_ = 0;
+  std::uint64_t payload_have_ = 0;
   std::uint8_t control_[kMaxControlPayload]{};
   std::size_t control_have_ = 0;
 };

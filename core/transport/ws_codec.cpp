@@ -1,4 +1,4 @@
-#include "core/transport/ws_frame.hpp"
+#include "core/transport/ws_codec.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -141,8 +141,7 @@ bool is_valid_close_code(std::uint16_t code) {
 // ---- rules over frame sequences ----
 
 std::optional<Violation> FrameChecker::check(const FrameHeader& h) const {
-  if (const char* why = check_header(h, sender_ == Sender::client))
-    return Violation{1002, why};
+  if (const char* why = check_header(h, sender_ == Sender::client)) return Violation{1002, why};
   if (is_control(h.opcode)) return std::nullopt;  // may come between fragments
   const bool continuation = h.opcode == 0;
   if (continuation && !in_message_)
@@ -152,8 +151,8 @@ std::optional<Violation> FrameChecker::check(const FrameHeader& h) const {
   // No overflow: payload_len < 2^63 and message_size_ <= max_message_.
   const std::uint64_t total = (continuation ? message_size_ : 0) + h.payload_len;
   if (total > max_message_)
-    return Violation{1009, "message of " + std::to_string(total) +
-                               "+ bytes exceeds the limit of " + std::to_string(max_message_)};
+    return Violation{1009, "message of " + std::to_string(total) + "+ bytes exceeds the limit of " +
+                               std::to_string(max_message_)};
   return std::nullopt;
 }
 
@@ -178,14 +177,79 @@ std::optional<Violation> check_close_payload(std::span<const std::uint8_t> paylo
   return std::nullopt;
 }
 
-// ---- incremental parser ----
+// ---- outgoing frames ----
 
-bool FrameParser::fail(Violation v) {
+void frame_in_place(Chunk& chunk, Opcode opcode, const MaskKey* mask) {
+  const std::size_t len = chunk.size();
+  const std::size_t header = header_size(len, mask != nullptr);
+  if (chunk.headroom() < header) {
+    // Not produced by acquire_chunk: make room by moving the payload (it still fits).
+    std::memmove(chunk.base() + header, chunk.data(), len);
+    chunk.set_range(header, header + len);
+  }
+  if (mask != nullptr) apply_mask(chunk.data(), len, *mask);
+  encode_header(chunk.prepend(header), true, opcode, len, mask);
+}
+
+// ---- the engine ----
+
+bool Codec::fail(Violation v) {
   violation_ = std::move(v);
   return false;
 }
 
-std::size_t FrameParser::feed(std::span<const std::uint8_t> in, const FrameHandler& on_frame) {
+void Codec::begin_frame(const FrameHeader& h) {
+  if (is_control(h.opcode) || h.opcode == 0) return;
+  text_ = h.opcode == static_cast<std::uint8_t>(Opcode::text);
+  utf8_.reset();
+}
+
+bool Codec::text_piece(std::span<const std::uint8_t> unmasked) {
+  if (utf8_.feed(unmasked)) return true;
+  return fail(Violation{1007, "text message is not UTF-8"});
+}
+
+bool Codec::end_frame(const FrameHeader& h, std::span<const std::uint8_t> control) {
+  if (h.opcode == static_cast<std::uint8_t>(Opcode::close))
+    if (auto v = check_close_payload(control)) return fail(std::move(*v));
+  if (text_data(h) && h.fin && !utf8_.complete())
+    return fail(Violation{1007, "text message ends inside a UTF-8 sequence"});
+  return true;
+}
+
+Codec::Next Codec::next(std::span<std::uint8_t> in) {
+  Next out;
+  if (violation_) {
+    out.status = Next::violation;
+    return out;
+  }
+  FrameHeader& h = out.header;
+  const ParseStatus ps = parse_header(in, h);
+  if (ps == ParseStatus::need_more) return out;
+  if (ps == ParseStatus::bad_length) {
+    fail(oversize_length_violation());
+    out.status = Next::violation;
+    return out;
+  }
+  if (auto v = checker_.check(h)) {
+    fail(std::move(*v));
+    out.status = Next::violation;
+    return out;
+  }
+  const std::size_t frame_len = h.header_len + static_cast<std::size_t>(h.payload_len);
+  if (in.size() < frame_len) return out;  // checked again when the rest has come
+  checker_.advance(h);
+  begin_frame(h);
+  out.payload = in.subspan(h.header_len, static_cast<std::size_t>(h.payload_len));
+  if (h.masked) apply_mask(out.payload.data(), out.payload.size(), h.mask);
+  const bool ok = (!text_data(h) || text_piece(out.payload)) &&
+                  end_frame(h, is_control(h.opcode) ? out.payload : std::span<std::uint8_t>());
+  out.status = ok ? Next::frame : Next::violation;
+  out.consumed = frame_len;
+  return out;
+}
+
+std::size_t Codec::feed(std::span<const std::uint8_t> in, const FrameHandler& on_frame) {
   if (violation_) return 0;
   std::size_t pos = 0;
   std::size_t frame_start = 0;  // where the current frame begins in `in` (0: in an earlier piece)
@@ -193,8 +257,7 @@ std::size_t FrameParser::feed(std::span<const std::uint8_t> in, const FrameHandl
   auto frame_done = [&]() -> bool {
     in_payload_ = false;
     std::span<const std::uint8_t> control(control_, control_have_);
-    if (header_.opcode == static_cast<std::uint8_t>(Opcode::close))
-      if (auto v = check_close_payload(control)) return fail(std::move(*v));
+    if (!end_frame(header_, control)) return false;
     if (on_frame) on_frame(Frame{header_, control});
     return true;
   };
@@ -221,8 +284,10 @@ std::size_t FrameParser::feed(std::span<const std::uint8_t> in, const FrameHandl
         return frame_start;
       }
       checker_.advance(h);
+      begin_frame(h);
       header_ = h;
       payload_left_ = h.payload_len;
+      payload_have_ = 0;
       control_have_ = 0;
       in_payload_ = true;
       if (payload_left_ == 0 && !frame_done()) return frame_start;
@@ -234,9 +299,20 @@ std::size_t FrameParser::feed(std::span<const std::uint8_t> in, const FrameHandl
       std::memcpy(control_ + control_have_, in.data() + pos, take);
       if (header_.masked) apply_mask(control_ + control_have_, take, header_.mask, control_have_);
       control_have_ += take;
+    } else if (text_data(header_)) {
+      // Unmasked aside, block by block: the bytes themselves go on as they came.
+      std::uint8_t block[1024];
+      for (std::size_t done = 0; done < take;) {
+        const std::size_t n = std::min(sizeof block, take - done);
+        std::memcpy(block, in.data() + pos + done, n);
+        if (header_.masked) apply_mask(block, n, header_.mask, (payload_have_ + done) & 3);
+        if (!text_piece({block, n})) return frame_start;
+        done += n;
+      }
     }
     pos += take;
     payload_left_ -= take;
+    payload_have_ += take;
     if (payload_left_ == 0 && !frame_done()) return frame_start;
   }
   return in.size();

@@ -1,18 +1,21 @@
-// libFuzzer target for the RFC 6455 frame parser, both roles. The input is a byte stream as a
-// peer sends it: headers are parsed one after the other, each checked as a client frame (a
-// server reads it) and as a server frame (the client reads it), and its payload is skipped.
-// Invariants: a parsed header is as long as its fields say, re-encodes to the bytes it was
-// parsed from when minimal, needs all of its bytes, is accepted by at most one role, and
-// unmasking in pieces equals unmasking at once.
+// libFuzzer target for the RFC 6455 codec, both roles. The input is a byte stream as a peer
+// sends it: headers are parsed one after the other, each checked as a client frame (a server
+// reads it) and as a server frame (the client reads it), and its payload is skipped; then the
+// whole stream goes through the codec of each role, in one piece, in pieces, and as whole
+// frames. Invariants: a parsed header is as long as its fields say, re-encodes to the bytes it
+// was parsed from when minimal, needs all of its bytes, is accepted by at most one role,
+// unmasking in pieces equals unmasking at once, the codec's verdict does not depend on how
+// the bytes are cut, and whole frames in place reach the same verdict.
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/common/bytes.hpp"
-#include "core/transport/ws_frame.hpp"
+#include "core/transport/ws_codec.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
@@ -71,6 +74,62 @@ void check_unmask(std::span<const std::uint8_t> payload, const ws::MaskKey& key)
   if (payload.size() >= 2) (void)ws::is_valid_close_code(zlt::load_be16(pieces.data() + 1));
 }
 
+struct Verdict {
+  std::size_t accepted = 0;
+  std::string reason;  // empty: no violation
+  std::uint16_t code = 0;
+};
+
+Verdict feed(ws::Sender from, std::span<const std::uint8_t> in, std::size_t piece) {
+  ws::Codec codec(from, 4096);
+  Verdict v;
+  for (std::size_t at = 0; at < in.size(); at += piece) {
+    const std::size_t n = std::min(piece, in.size() - at);
+    const std::size_t ok = codec.feed(in.subspan(at, n));
+    check(ok <= n, "feed accepted more than it was given");
+    v.accepted += ok;
+    if (ok < n) {
+      check(codec.violation().has_value(), "feed stopped without a violation");
+      break;
+    }
+  }
+  if (const auto& violation = codec.violation()) {
+    v.reason = violation->reason;
+    v.code = violation->close_code;
+  }
+  return v;
+}
+
+void check_codec(ws::Sender from, std::span<const std::uint8_t> in) {
+  const Verdict once = feed(from, in, std::max<std::size_t>(in.size(), 1));
+  const std::size_t piece = in.empty() ? 1 : in[0] % 7 + 1;
+  const Verdict cut = feed(from, in, piece);
+  check(once.reason == cut.reason && once.code == cut.code, "verdict depends on the pieces",
+        once.reason + " / " + cut.reason);
+  check(cut.accepted >= once.accepted && (cut.reason.empty() || cut.accepted < in.size()),
+        "pieces and one piece let different bytes through");
+
+  std::vector<std::uint8_t> copy(in.begin(), in.end());
+  ws::Codec codec(from, 4096);
+  std::span<std::uint8_t> rest(copy);
+  std::size_t consumed = 0;
+  for (;;) {
+    const ws::Codec::Next f = codec.next(rest);
+    if (f.status != ws::Codec::Next::frame) break;
+    check(f.consumed > 0 && f.consumed <= rest.size(), "next consumed a bad count");
+    consumed += f.consumed;
+    rest = rest.subspan(f.consumed);
+  }
+  if (const auto& violation = codec.violation()) {
+    // Whole frames see no more than pieces do: pieces must have refused the same frame.
+    check(violation->reason == once.reason && violation->close_code == once.code,
+          "next and feed disagree", violation->reason + " / " + once.reason);
+    check(consumed == once.accepted, "next and feed stop at different frames");
+  } else {
+    check(once.reason.empty() || consumed <= once.accepted, "next passed a refused frame");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -93,5 +152,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (h.masked) check_unmask(in.first(available), h.mask);
     in = in.subspan(available);
   }
+  check_codec(ws::Sender::client, {data, size});
+  check_codec(ws::Sender::server, {data, size});
   return 0;
 }

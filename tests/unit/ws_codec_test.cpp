@@ -1,4 +1,4 @@
-#include "core/transport/ws_frame.hpp"
+#include "core/transport/ws_codec.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,60 @@
+// The JSON form of every typed event (include/zlt/events.hpp): what the C ABI, the CLI and the
+// bindings see. The one place where an event becomes JSON; the field names and values are the
+// hosts' contract. The adapters turn an observer interface into a JSON callback.
+#pragma once
+
+#include <functional>
+
+#include <nlohmann/json.hpp>
+
+#include "zlt/events.hpp"
+
+namespace zlt {
+
+using JsonEventSink = std::function<void(const nlohmann::json& event)>;
+
+nlohmann::json to_json(const TunnelConnected& e);
+nlohmann::json to_json(const TunnelDisconnected& e);
+nlohmann::json to_json(const ServiceRegistered& e);
+nlohmann::json to_json(const ServiceUnregistered& e);
+nlohmann::json grant_json(GrantChange change, const AccessGrant& grant);
+
+nlohmann::json to_json(const AgentStateChanged& e);
+nlohmann::json to_json(const AgentAuthenticated& e);
+nlohmann::json auth_failed_json(const std::string& reason);
+nlohmann::json to_json(const AgentDisconnected& e);
+nlohmann::json to_json(const AgentServiceRegistered& e);
+nlohmann::json to_json(const AgentServiceFailed& e);
+nlohmann::json to_json(const IncomingConnection& e);
+
+// Every TunnelServer event as JSON to `sink`.
+class JsonTunnelServerObserver final : public TunnelServerObserver {
+ public:
+  explicit JsonTunnelServerObserver(JsonEventSink sink) : sink_(std::move(sink)) {}
+  void on_tunnel_connected(const TunnelConnected& e) override { sink_(to_json(e)); }
+  void on_tunnel_disconnected(const TunnelDisconnected& e) override { sink_(to_json(e)); }
+  void on_service_registered(const ServiceRegistered& e) override { sink_(to_json(e)); }
+  void on_service_unregistered(const ServiceUnregistered& e) override { sink_(to_json(e)); }
+  void on_grant(GrantChange c, const AccessGrant& g) override { sink_(grant_json(c, g)); }
+
+ private:
+  JsonEventSink sink_;
+};
+
+// Every TunnelAgent event as JSON to `sink`.
+class JsonTunnelAgentObserver : public TunnelAgentObserver {
+ public:
+  explicit JsonTunnelAgentObserver(JsonEventSink sink) : sink_(std::move(sink)) {}
+  void on_state(const AgentStateChanged& e) override { sink_(to_json(e)); }
+  void on_authenticated(const AgentAuthenticated& e) override { sink_(to_json(e)); }
+  void on_auth_failed(const std::string& reason) override { sink_(auth_failed_json(reason)); }
+  void on_disconnected(const AgentDisconnected& e) override { sink_(to_json(e)); }
+  void on_service_registered(const AgentServiceRegistered& e) override { sink_(to_json(e)); }
+  void on_service_failed(const AgentServiceFailed& e) override { sink_(to_json(e)); }
+  void on_incoming_connection(const IncomingConnection& e) override { sink_(to_json(e)); }
+
+ private:
+  JsonEventSink sink_;
+};
+
+}  // namespace zlt
