@@ -105,7 +105,7 @@ ChunkPtr acquire_chunk_for(std::size_t content, std::size_t begin) {
 }
 
 ChunkPtr chunk_copy(std::span<const std::uint8_t> bytes) {
-  assert(bytes.size() <= proto::kMaxMessageSize);
+  assert(bytes.size() <= Chunk::kMaxContent);
   ChunkPtr c = acquire_chunk_for(bytes.size());
   c->append(bytes);
   return c;

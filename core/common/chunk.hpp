@@ -15,8 +15,6 @@
 #include <memory>
 #include <span>
 
-#include "core/protocol/message.hpp"
-
 namespace zlt {
 
 class alignas(16) Chunk {
@@ -24,11 +22,15 @@ class alignas(16) Chunk {
   // Room for the largest transport frame header in front of a protocol message:
   // a masked client frame needs 14 bytes, libwebsockets needs LWS_PRE (16).
   static constexpr std::size_t kFrameHeadroom = 32;
-  // A whole protocol message (header + payload) fits behind the frame headroom: the storage
-  // of the largest class.
-  static constexpr std::size_t kCapacity = kFrameHeadroom + proto::kMaxMessageSize;
+  // The largest content: a whole protocol message (proto::kMaxMessageSize, header + payload);
+  // common sits below protocol, so core/protocol/message.cpp asserts that the two agree.
+  static constexpr std::size_t kMaxContent = 65536;
+  // The content fits behind the frame headroom: the storage of the largest class.
+  static constexpr std::size_t kCapacity = kFrameHeadroom + kMaxContent;
+  // The header in front of a stream's payload (proto::kStreamHeaderSize, asserted likewise).
+  static constexpr std::size_t kStreamHeaderSize = 21;
   // Where a stream's payload (Data body) starts when the chunk is read into directly.
-  static constexpr std::size_t kPayloadOffset = kFrameHeadroom + proto::kStreamHeaderSize;
+  static constexpr std::size_t kPayloadOffset = kFrameHeadroom + kStreamHeaderSize;
   // The bookkeeping in front of every chunk's storage.
   static constexpr std::size_t kHeaderSize = 32;
   // Storage classes by total allocation (header included), smallest first; the last holds

@@ -2,7 +2,13 @@
 
 #include <algorithm>
 
+#include "core/common/chunk.hpp"
+
 namespace zlt::proto {
+
+// The data path reads whole messages into chunks, and common cannot see these constants.
+static_assert(Chunk::kMaxContent == kMaxMessageSize);
+static_assert(Chunk::kStreamHeaderSize == kStreamHeaderSize);
 
 std::optional<MsgType> msg_type_from_byte(std::uint8_t b) {
   switch (static_cast<MsgType>(b)) {

@@ -12,6 +12,7 @@
 #include <deque>
 #include <unordered_map>
 
+#include "core/protocol/message.hpp"
 #include "core/runtime/callback_guard.hpp"
 #include "core/runtime/fd_limit.hpp"
 #include "core/runtime/log.hpp"
