@@ -6,6 +6,7 @@
 #include "core/common/rfc3339.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/runtime/log.hpp"
+#include "zlt/event_json.hpp"  // until AccessManager reports typed events
 
 namespace zlt {
 namespace {

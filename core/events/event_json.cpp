@@ -1,4 +1,4 @@
-#include "core/events/event_json.hpp"
+#include "zlt/event_json.hpp"
 
 #include "core/agent/agent.hpp"
 #include "core/server/grants.hpp"
