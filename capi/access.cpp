@@ -5,10 +5,8 @@
 #include <utility>
 
 #include "capi/capi.hpp"
-#include "core/access/access_manager.hpp"
-#include "core/config/config.hpp"
-#include "core/config/json_reader.hpp"
-#include "core/config/json_text.hpp"
+#include "zlt/access.hpp"
+#include "zlt/config.hpp"
 
 struct zlt_access final : zlt::capi::Object {
   // Loop-thread only, like every field below. Outlived by this handle, so the sink installed

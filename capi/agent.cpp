@@ -3,8 +3,8 @@
 #include <utility>
 
 #include "capi/capi.hpp"
-#include "core/agent/agent.hpp"
-#include "core/config/config.hpp"
+#include "zlt/agent.hpp"
+#include "zlt/config.hpp"
 #include "zlt/event_json.hpp"
 
 struct zlt_agent final : zlt::capi::Object {

@@ -14,9 +14,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/common/error.hpp"
-#include "core/runtime/runtime.hpp"
 #include "zlayer_tunnel.h"
+#include "zlt/error.hpp"
+#include "zlt/runtime.hpp"
 
 namespace zlt::capi {
 

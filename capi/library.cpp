@@ -5,9 +5,9 @@
 #include <utility>
 
 #include "capi/capi.hpp"
-#include "core/common/json_dump.hpp"
-#include "core/crypto/crypto.hpp"
-#include "core/runtime/log.hpp"
+#include "zlt/common.hpp"
+#include "zlt/crypto.hpp"
+#include "zlt/log.hpp"
 
 namespace zlt::capi {
 namespace {

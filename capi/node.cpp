@@ -9,10 +9,9 @@
 #include <utility>
 
 #include "capi/capi.hpp"
-#include "core/config/config.hpp"
-#include "core/config/json_text.hpp"
-#include "core/node/node_manager.hpp"
-#include "core/runtime/log.hpp"
+#include "zlt/config.hpp"
+#include "zlt/log.hpp"
+#include "zlt/node.hpp"
 
 namespace zlt::capi {
 namespace {

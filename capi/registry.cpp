@@ -6,14 +6,9 @@
 #include <utility>
 
 #include "capi/capi.hpp"
-#include "core/config/allow_target.hpp"
-#include "core/config/config.hpp"
-#include "core/config/json_reader.hpp"
-#include "core/config/json_text.hpp"
-#include "core/server/grants.hpp"
-#include "core/server/token_auth.hpp"
-#include "core/server/tunnel_server.hpp"
+#include "zlt/config.hpp"
 #include "zlt/event_json.hpp"
+#include "zlt/server.hpp"
 
 struct zlt_token_verdict {
   std::optional<std::string> reason;

@@ -7,13 +7,13 @@
 #include "cli/access_options.hpp"
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
-#include "cli/loop_owned.hpp"
 #include "cli/serve_loop.hpp"
 #include "cli/shutdown.hpp"
 #include "cli/signals.hpp"
-#include "core/access/access_manager.hpp"
-#include "core/common/rfc3339.hpp"
-#include "core/runtime/log.hpp"
+#include "zlt/access.hpp"
+#include "zlt/common.hpp"
+#include "zlt/log.hpp"
+#include "zlt/runtime.hpp"
 
 namespace zlt::cli {
 namespace {

@@ -2,8 +2,7 @@
 
 #include <iostream>
 
-#include "core/access/access_target.hpp"
-#include "core/transport/sockaddr.hpp"
+#include "zlt/access.hpp"
 
 namespace zlt::cli {
 
@@ -67,8 +66,8 @@ std::optional<AccessOptions> parse_access_options(std::vector<std::string> args)
     } else if (auto v = r.value("--local-port")) {
       out.local_port = parse_port_flag("--local-port", *v, true);
     } else if (auto v = r.value("--local-bind")) {
-      if (auto addr = resolve_listen_address(*v, 0); !addr)
-        throw UsageError{"--local-bind: " + addr.error().message};
+      if (auto st = validate_local_bind(*v); !st)
+        throw UsageError{"--local-bind: " + st.error().message};
       out.access.local_bind = *v;
     } else if (auto v = r.value("--ttl")) {
       out.ttl = parse_duration_flag("--ttl", *v);

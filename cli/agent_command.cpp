@@ -5,13 +5,13 @@
 #include "cli/agent_options.hpp"
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
-#include "cli/loop_owned.hpp"
 #include "cli/serve_loop.hpp"
 #include "cli/shutdown.hpp"
 #include "cli/signals.hpp"
 #include "cli/status_report.hpp"
-#include "core/agent/agent.hpp"
-#include "core/runtime/log.hpp"
+#include "zlt/agent.hpp"
+#include "zlt/log.hpp"
+#include "zlt/runtime.hpp"
 
 namespace zlt::cli {
 namespace {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "cli/log_options.hpp"
-#include "core/config/config.hpp"
+#include "zlt/config.hpp"
 
 namespace zlt::cli {
 

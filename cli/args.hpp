@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "core/config/config.hpp"
-#include "core/runtime/log.hpp"
+#include "zlt/config.hpp"
+#include "zlt/log.hpp"
 
 namespace zlt::cli {
 

@@ -7,9 +7,8 @@
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
-#include "cli/http_fetch.hpp"
-#include "core/common/json_dump.hpp"
-#include "core/common/uuid.hpp"
+#include "zlt/common.hpp"
+#include "zlt/http.hpp"
 
 namespace zlt::cli {
 namespace {
@@ -139,13 +138,13 @@ std::optional<HttpReply> perform(const HttpCall& call) {
     std::cerr << "zlt grant: " << reply.error().message << "\n";
     return std::nullopt;
   }
-  if (reply->head.status >= 200 && reply->head.status < 300) return std::move(*reply);
+  if (reply->status >= 200 && reply->status < 300) return std::move(*reply);
   auto body = nlohmann::json::parse(reply->body, nullptr, false);
   std::string why = body.is_object() && body.contains("error") && body["error"].is_string()
                         ? body["error"].get<std::string>()
                         : reply->body;
   while (!why.empty() && (why.back() == '\n' || why.back() == '\r')) why.pop_back();
-  std::cerr << "zlt grant: the server refused (" << reply->head.status_text() << ")"
+  std::cerr << "zlt grant: the server refused (" << reply->status_text << ")"
             << (why.empty() ? "" : ": " + why) << "\n";
   return std::nullopt;
 }

@@ -4,7 +4,7 @@
 #include <optional>
 
 #include "cli/args.hpp"
-#include "core/runtime/log.hpp"
+#include "zlt/log.hpp"
 
 namespace zlt::cli {
 

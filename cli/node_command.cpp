@@ -8,12 +8,12 @@
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "cli/log_options.hpp"
-#include "cli/loop_owned.hpp"
 #include "cli/serve_loop.hpp"
 #include "cli/signals.hpp"
 #include "cli/status_report.hpp"
-#include "core/node/node_manager.hpp"
-#include "core/runtime/log.hpp"
+#include "zlt/log.hpp"
+#include "zlt/node.hpp"
+#include "zlt/runtime.hpp"
 
 namespace zlt::cli {
 namespace {

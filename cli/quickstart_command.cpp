@@ -4,15 +4,15 @@
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
-#include "cli/demo_http.hpp"
-#include "cli/http_fetch.hpp"
 #include "cli/log_options.hpp"
-#include "cli/loop_owned.hpp"
 #include "cli/serve_loop.hpp"
 #include "cli/shutdown.hpp"
 #include "cli/signals.hpp"
 #include "cli/status_report.hpp"
-#include "core/crypto/crypto.hpp"
+#include "zlt/crypto.hpp"
+#include "zlt/demo.hpp"
+#include "zlt/http.hpp"
+#include "zlt/runtime.hpp"
 
 namespace zlt::cli {
 namespace {

@@ -7,7 +7,7 @@
 #include <optional>
 
 #include "cli/signals.hpp"
-#include "core/config/config.hpp"
+#include "zlt/config.hpp"
 
 namespace zlt::cli {
 

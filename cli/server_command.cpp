@@ -3,14 +3,14 @@
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
-#include "cli/loop_owned.hpp"
 #include "cli/serve_loop.hpp"
 #include "cli/server_options.hpp"
 #include "cli/shutdown.hpp"
 #include "cli/signals.hpp"
 #include "cli/status_report.hpp"
-#include "core/runtime/log.hpp"
-#include "core/server/tunnel_server.hpp"
+#include "zlt/log.hpp"
+#include "zlt/runtime.hpp"
+#include "zlt/server.hpp"
 
 namespace zlt::cli {
 

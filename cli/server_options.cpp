@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "cli/config_file.hpp"
-#include "core/crypto/crypto.hpp"
+#include "zlt/crypto.hpp"
 
 namespace zlt::cli {
 

@@ -2,10 +2,10 @@
 // moment to hear the goodbye, then destroy on the loop.
 #pragma once
 
-#include "cli/loop_owned.hpp"
-#include "core/access/access_manager.hpp"
-#include "core/agent/agent.hpp"
-#include "core/server/tunnel_server.hpp"
+#include "zlt/access.hpp"
+#include "zlt/agent.hpp"
+#include "zlt/runtime.hpp"
+#include "zlt/server.hpp"
 
 namespace zlt::cli {
 

@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "core/runtime/log.hpp"
+#include "zlt/log.hpp"
 
 namespace zlt::cli {
 namespace {

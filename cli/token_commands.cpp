@@ -4,7 +4,7 @@
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
-#include "core/crypto/crypto.hpp"
+#include "zlt/crypto.hpp"
 
 namespace zlt::cli {
 namespace {

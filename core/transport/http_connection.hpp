@@ -1,4 +1,4 @@
-// A blocking client connection for the CLI's HTTP calls: TCP to a name or address (every
+// A blocking client connection for http_call (zlt/http.hpp): TCP to a name or address (every
 // address the name resolves to is tried), optionally wrapped in TLS verified the way the agent
 // verifies wss (system CA store or a CA file, hostname or IP checked). Calling thread only.
 #pragma once
@@ -14,13 +14,9 @@
 #include "core/common/error.hpp"
 #include "core/transport/tls_client.hpp"
 #include "core/transport/url.hpp"
+#include "zlt/http.hpp"
 
-namespace zlt::cli {
-
-struct TlsChoice {
-  std::optional<std::string> ca_file;  // nullopt: the system's CA store
-  bool insecure = false;               // no certificate verification (tests only)
-};
+namespace zlt {
 
 class HttpConnection {
  public:
@@ -49,4 +45,4 @@ class HttpConnection {
   std::unique_ptr<TlsClient> tls_;
 };
 
-}  // namespace zlt::cli
+}  // namespace zlt

@@ -14,7 +14,7 @@
 #include "core/common/error.hpp"
 #include "core/runtime/uv_handle.hpp"
 
-namespace zlt::cli {
+namespace zlt {
 
 class DemoHttpService {
  public:
@@ -41,4 +41,4 @@ class DemoHttpService {
   std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
 };
 
-}  // namespace zlt::cli
+}  // namespace zlt

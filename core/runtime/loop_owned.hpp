@@ -7,7 +7,7 @@
 
 #include "core/runtime/runtime.hpp"
 
-namespace zlt::cli {
+namespace zlt {
 
 template <class T>
 class LoopOwned {
@@ -33,4 +33,4 @@ class LoopOwned {
   std::unique_ptr<T> object_;
 };
 
-}  // namespace zlt::cli
+}  // namespace zlt

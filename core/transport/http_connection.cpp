@@ -1,4 +1,4 @@
-#include "cli/http_connection.hpp"
+#include "core/transport/http_connection.hpp"
 
 #include <netdb.h>
 #include <sys/socket.h>
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <vector>
 
-namespace zlt::cli {
+namespace zlt {
 namespace {
 
 Error io_error(const std::string& what) {
@@ -157,4 +157,4 @@ Result<std::size_t> HttpConnection::read(std::span<std::uint8_t> out) {
   }
 }
 
-}  // namespace zlt::cli
+}  // namespace zlt

@@ -1,4 +1,4 @@
-#include "cli/demo_http.hpp"
+#include "core/transport/demo_http.hpp"
 
 #include <array>
 #include <optional>
@@ -6,7 +6,7 @@
 
 #include "core/runtime/callback_guard.hpp"
 
-namespace zlt::cli {
+namespace zlt {
 namespace {
 
 constexpr std::size_t kMaxHead = 16 * 1024;
@@ -269,4 +269,4 @@ void DemoHttpService::close(Connection* connection) {
   connections_.erase(connection);
 }
 
-}  // namespace zlt::cli
+}  // namespace zlt

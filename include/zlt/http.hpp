@@ -1,6 +1,6 @@
-// Blocking HTTP/1.1 requests from the calling thread: `zlt quickstart` fetches its demo page
-// the way any outside client would, `zlt grant` calls a server's admin API (http or https).
-// One request per connection ("Connection: close").
+// Blocking HTTP/1.1 requests from the calling thread (any thread but a loop's): a host fetches
+// a page through a tunnel the way any outside client would, or calls a server's admin API
+// (http or https). One request per connection ("Connection: close").
 #pragma once
 
 #include <chrono>
@@ -10,11 +10,14 @@
 #include <utility>
 #include <vector>
 
-#include "cli/http_connection.hpp"
 #include "core/common/error.hpp"
-#include "core/transport/http_head.hpp"
 
-namespace zlt::cli {
+namespace zlt {
+
+struct TlsChoice {
+  std::optional<std::string> ca_file;  // nullopt: the system's CA store
+  bool insecure = false;               // no certificate verification (tests only)
+};
 
 struct HttpCall {
   std::string method = "GET";
@@ -26,7 +29,8 @@ struct HttpCall {
 };
 
 struct HttpReply {
-  HttpResponseHead head;    // head.status: 200, 404, ...
+  int status = 0;           // 200, 404, ...
+  std::string status_text;  // "404 Not Found"
   std::string status_line;  // "HTTP/1.1 200 OK"
   std::string body;         // de-chunked, cut to Content-Length
   std::size_t bytes = 0;    // everything received, head and body as sent
@@ -46,4 +50,4 @@ struct FetchResult {
 Result<FetchResult> http_get(const std::string& host, std::uint16_t port, const std::string& path,
                              std::chrono::milliseconds timeout);
 
-}  // namespace zlt::cli
+}  // namespace zlt

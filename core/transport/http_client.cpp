@@ -1,9 +1,12 @@
-#include "cli/http_fetch.hpp"
+#include "zlt/http.hpp"
+
+#include "core/transport/http_connection.hpp"
+#include "core/transport/http_head.hpp"
 
 #include <charconv>
 #include <vector>
 
-namespace zlt::cli {
+namespace zlt {
 namespace {
 
 // The body of a "Transfer-Encoding: chunked" response; nullopt if it is malformed.
@@ -64,17 +67,18 @@ Result<HttpReply> http_call(const HttpCall& call) {
     return make_error(Errc::protocol,
                       "bad HTTP response from " + where + ": " + head.error().message);
   HttpReply reply;
-  reply.head = std::move(*head);
+  reply.status = head->status;
+  reply.status_text = head->status_text();
   reply.status_line = response.substr(0, response.find("\r\n"));
   reply.bytes = response.size();
   std::string_view raw = std::string_view(response).substr(head_end);
-  if (reply.head.has_token("Transfer-Encoding", "chunked")) {
+  if (head->has_token("Transfer-Encoding", "chunked")) {
     auto body = dechunk(raw);
     if (!body) return make_error(Errc::protocol, "malformed chunked body from " + where);
     reply.body = std::move(*body);
   } else {
     reply.body = std::string(raw);
-    if (auto length = reply.head.header("Content-Length")) {
+    if (auto length = head->header("Content-Length")) {
       std::size_t n = 0;
       auto [p, ec] = std::from_chars(length->data(), length->data() + length->size(), n);
       if (ec != std::errc() || p != length->data() + length->size())
@@ -102,4 +106,4 @@ Result<FetchResult> http_get(const std::string& host, std::uint16_t port, const 
   return result;
 }
 
-}  // namespace zlt::cli
+}  // namespace zlt

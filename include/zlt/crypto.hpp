@@ -1,0 +1,4 @@
+// Secrets a host makes and stores: random tokens and their hashes for the token file.
+#pragma once
+
+#include "core/crypto/crypto.hpp"
