@@ -30,7 +30,7 @@ Result<TokenEntry> token_entry_at(const nlohmann::json& j, const std::string& pa
     if (plain->empty()) return make_error(Errc::config, r.path_of("token") + ": cannot be empty");
     t.sha256 = crypto::hash_token(*plain);
   } else {
-    t.sha256 = detail::to_ascii_lower(*sha256);
+    t.sha256 = to_ascii_lower(*sha256);
   }
   return t;
 }
@@ -107,7 +107,7 @@ Result<TunnelServerConfig> server_config_from_json(const nlohmann::json& j) {
     if (admin_token->empty()) return make_error(Errc::config, "admin_token: cannot be empty");
     c.admin_token_hash = crypto::hash_token(*admin_token);
   } else if (c.admin_token_hash) {
-    c.admin_token_hash = detail::to_ascii_lower(*c.admin_token_hash);
+    c.admin_token_hash = to_ascii_lower(*c.admin_token_hash);
   }
   return c;
 }

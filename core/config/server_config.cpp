@@ -70,7 +70,7 @@ Status validate_tokens(const std::vector<TokenEntry>& tokens) {
     ZLT_TRY(validate_token(tokens[i], path));
     // Two entries for one token would make its permissions depend on lookup order.
     for (std::size_t k = 0; k < i; ++k) {
-      if (detail::equal_ignoring_ascii_case(tokens[k].sha256, tokens[i].sha256))
+      if (iequals_ascii(tokens[k].sha256, tokens[i].sha256))
         return invalid(path + ".sha256: same token as tokens[" + std::to_string(k) + "]");
     }
   }

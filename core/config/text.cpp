@@ -13,16 +13,6 @@ namespace {
 bool is_blank(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool is_ascii_alnum(char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-char ascii_lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 }  // namespace
 
@@ -34,21 +24,8 @@ std::string_view trim(std::string_view s) {
 
 bool all_digits(std::string_view s) {
   for (char c : s)
-    if (!is_digit(c)) return false;
+    if (!ascii_is_digit(c)) return false;
   return true;
-}
-
-bool equal_ignoring_ascii_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  return true;
-}
-
-std::string to_ascii_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = ascii_lower(c);
-  return out;
 }
 
 std::optional<std::uint64_t> parse_decimal(std::string_view s) {
@@ -81,7 +58,7 @@ bool has_service_name_chars(std::string_view name) {
   if (proto::validate_utf8(bytes)) return false;
   for (char c : name) {
     if (static_cast<unsigned char>(c) >= 0x80) continue;
-    if (!is_ascii_alnum(c) && c != '-' && c != '_') return false;
+    if (!ascii_is_alnum(c) && c != '-' && c != '_') return false;
   }
   return true;
 }
@@ -95,7 +72,7 @@ bool is_host_name(std::string_view host) {
       label = 0;
       continue;
     }
-    if (!is_ascii_alnum(c) && c != '-' && c != '_') return false;
+    if (!ascii_is_alnum(c) && c != '-' && c != '_') return false;
     if (++label > 63) return false;
   }
   // Reaching the end means every dot followed a label, so a trailing dot (a fully qualified

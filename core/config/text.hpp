@@ -6,13 +6,13 @@
 #include <string>
 #include <string_view>
 
+#include "core/common/ascii.hpp"  // case folding and character classes
+
 namespace zlt::config::detail {
 
 // Strips ASCII white space at both ends.
 std::string_view trim(std::string_view s);
 bool all_digits(std::string_view s);
-bool equal_ignoring_ascii_case(std::string_view a, std::string_view b);
-std::string to_ascii_lower(std::string_view s);
 // A non-empty run of ASCII digits as an unsigned number; nullopt on anything else or overflow.
 std::optional<std::uint64_t> parse_decimal(std::string_view s);
 // A port number: 1 to 5 digits, at most 65535.

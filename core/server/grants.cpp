@@ -61,7 +61,7 @@ Result<AccessGrant> grant_at(const nlohmann::json& j, const std::string& path) {
   g.id = *parsed_id;
   if (!crypto::is_sha256_hex(g.token_hash))
     return field_error(r, "sha256", "expected 64 hex digits");
-  g.token_hash = detail::to_ascii_lower(g.token_hash);
+  g.token_hash = to_ascii_lower(g.token_hash);
   ZLT_TRY(check_targets(g.targets, r.path_of("targets")));
   auto created_at = parse_rfc3339(created);
   if (!created_at) return field_error(r, "created_at", "not an RFC 3339 time: '" + created + "'");

@@ -4,10 +4,10 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cstring>
 
+#include "core/common/ascii.hpp"
 #include "core/config/allow_target.hpp"
 #include "core/config/text.hpp"
 
@@ -38,13 +38,6 @@ bool parse_port(std::string_view text, std::uint16_t& out) {
   if (ec != std::errc() || p != text.data() + text.size() || v == 0 || v > 65535) return false;
   out = static_cast<std::uint16_t>(v);
   return true;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 // An IP literal into 4 or 16 bytes; returns the family or 0.
@@ -181,7 +174,7 @@ bool AllowList::allows(const OpenTarget& target) const {
         return true;
       continue;
     }
-    if (e.name == "*" || iequals(e.name, target.host)) return true;
+    if (e.name == "*" || iequals_ascii(e.name, target.host)) return true;
   }
   return false;
 }

@@ -12,6 +12,7 @@
 #include <deque>
 #include <unordered_map>
 
+#include "core/common/ascii.hpp"
 #include "core/protocol/message.hpp"
 #include "core/runtime/callback_guard.hpp"
 #include "core/runtime/fd_limit.hpp"
@@ -100,10 +101,7 @@ bool has_token(std::string_view list, std::string_view token) {
     auto item = list.substr(0, comma);
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
     while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item.size() == token.size() &&
-        std::equal(item.begin(), item.end(), token.begin(),
-                   [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
-      return true;
+    if (iequals_ascii(item, token)) return true;
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
   }
