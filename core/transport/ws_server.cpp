@@ -14,6 +14,7 @@
 
 #include "core/common/ascii.hpp"
 #include "core/protocol/message.hpp"
+#include "core/protocol/utf8.hpp"
 #include "core/runtime/callback_guard.hpp"
 #include "core/runtime/fd_limit.hpp"
 #include "core/runtime/log.hpp"
@@ -55,15 +56,6 @@ class TextBudget {
   double tokens_ = kBurst;
   std::uint64_t last_ms_ = 0;
 };
-
-// At most `max` bytes of `text`, never ending inside a UTF-8 sequence (a close reason must be
-// valid UTF-8, or the peer fails the connection instead of reading it).
-std::string_view clip_utf8(std::string_view text, std::size_t max) {
-  if (text.size() <= max) return text;
-  std::size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
-  return text.substr(0, n);
-}
 
 std::string header(lws* wsi, lws_token_indexes token) {
   int len = lws_hdr_total_length(wsi, token);
@@ -339,7 +331,7 @@ void ServerConnection::close(std::uint16_t code, std::string_view reason) {
   if (closed_ || close_requested_) return;
   close_requested_ = true;
   close_code_ = code;
-  close_reason_ = std::string(clip_utf8(reason, 123));  // a close frame carries <= 125 bytes
+  close_reason_ = std::string(proto::clip_utf8(reason, 123));  // a close frame carries <= 125 bytes
   request_writable();
   // A peer that stops reading must not keep the connection forever.
   close_deadline_.attach(owner_->lws_ctx->loop());
@@ -350,9 +342,10 @@ void ServerConnection::close(std::uint16_t code, std::string_view reason) {
 
 int ServerConnection::fail(std::uint16_t code, const std::string& reason) {
   local_failure_ = reason;
+  const std::string_view clipped = proto::clip_utf8(reason, 123);
   lws_close_reason(wsi_, static_cast<lws_close_status>(code),
-                   reinterpret_cast<unsigned char*>(const_cast<char*>(reason.data())),
-                   std::min<std::size_t>(reason.size(), 123));
+                   reinterpret_cast<unsigned char*>(const_cast<char*>(clipped.data())),
+                   clipped.size());
   return -1;
 }
 
