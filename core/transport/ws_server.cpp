@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -803,8 +804,8 @@ Result<std::unique_ptr<WsServer>> WsServer::create(Runtime& runtime, Options opt
   impl.spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 
   // Vhost names must stay unique for the context's lifetime: a destroyed vhost lingers until
-  // its connections are gone.
-  static std::uint64_t vhost_serial = 0;
+  // its connections are gone. Each loop thread has its own context, and all of them count here.
+  static std::atomic<std::uint64_t> vhost_serial{0};
   lws_context_creation_info vi;
   std::memset(&vi, 0, sizeof vi);
   vi.vhost_name = (*ctx)->keep(impl.options.name + "-" + std::to_string(++vhost_serial));
