@@ -1,4 +1,4 @@
-// The syntax of a token's `allow` entries and `services` names (PROTOCOL.md §4.6). Internal to
+// The syntax of a token's `allow` entries and `services` names (docs/PROTOCOL.md §4.6). Internal to
 // core/config; the server's AllowList is built from the entries parsed here, so what the
 // configuration accepts is exactly what the policy understands.
 #pragma once

@@ -1,4 +1,4 @@
-// Targets of Open and the allow lists that permit them (PROTOCOL.md §4.6).
+// Targets of Open and the allow lists that permit them (docs/PROTOCOL.md §4.6).
 #pragma once
 
 #include <cstdint>

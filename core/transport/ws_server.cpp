@@ -359,7 +359,7 @@ int ServerConnection::on_receive(const std::uint8_t* in, std::size_t len) {
     if (!message_is_binary_ && !text_budget_.take(uv_now(owner_->lws_ctx->loop())))
       return fail(close_code::kPolicyViolation, "text message flood");
   }
-  if (!message_is_binary_) {  // text messages are ignored (PROTOCOL.md §1)
+  if (!message_is_binary_) {  // text messages are ignored (docs/PROTOCOL.md §1)
     if (complete) in_message_ = false;
     return 0;
   }

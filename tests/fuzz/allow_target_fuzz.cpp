@@ -1,4 +1,4 @@
-// libFuzzer target for Open targets and allow-list entries (PROTOCOL.md §4.6). The input is
+// libFuzzer target for Open targets and allow-list entries (docs/PROTOCOL.md §4.6). The input is
 // lines: the first is the target of an Open, the others are allow entries of the token that
 // sends it. Entries go through the configuration's validation first, as they do when tokens,
 // grants and admin requests are read; the AllowList is built from the valid ones only.
