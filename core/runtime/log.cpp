@@ -2,13 +2,13 @@
 
 #include <unistd.h>
 
-#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
 #include <span>
 
+#include "core/common/ascii.hpp"
 #include "core/common/json_dump.hpp"
 #include "core/common/rfc3339.hpp"
 #include "core/protocol/utf8.hpp"
@@ -131,8 +131,7 @@ std::string Log::format(const LogRecord& r, LogFormat format) {
   }
   std::string out = format_rfc3339_millis(std::chrono::system_clock::now());
   out += ' ';
-  std::string level(log_level_name(r.level));
-  for (auto& c : level) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  std::string level = to_ascii_upper(log_level_name(r.level));
   level.resize(5, ' ');
   out += level;
   out += ' ';
