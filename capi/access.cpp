@@ -42,7 +42,7 @@ struct AccessSetup {
 // One JSON object holds both configurations: the client's (server_url, token, TLS, ...) and
 // the access settings (default_ttl, local_bind).
 zlt::Result<AccessSetup> parse_access_setup(std::string_view text) {
-  auto j = zlt::config::detail::parse_json_text(text);
+  auto j = zlt::config::parse_json_text(text);
   if (!j) return j.take_error();
   nlohmann::json access_part = nlohmann::json::object();
   if (j->is_object()) {
@@ -74,11 +74,11 @@ struct SessionRequest {
 // {"target": "service:db", "local_port": 0, "ttl": "10m", "protocol": "tcp"}; only target is
 // required.
 zlt::Result<SessionRequest> parse_session_request(std::string_view text) {
-  auto j = zlt::config::detail::parse_json_text(text);
+  auto j = zlt::config::parse_json_text(text);
   if (!j) return j.take_error();
-  auto opened = zlt::config::detail::ObjectReader::open(*j, "");
+  auto opened = zlt::config::ObjectReader::open(*j, "");
   if (!opened) return opened.take_error();
-  zlt::config::detail::ObjectReader& r = *opened;
+  zlt::config::ObjectReader& r = *opened;
   SessionRequest req;
   ZLT_TRY(r.required("target", req.target));
   ZLT_TRY(r.optional("local_port", req.local_port));

@@ -2,7 +2,7 @@
 
 #include "core/protocol/open_target.hpp"
 
-namespace zlt::config::detail {
+namespace zlt::config {
 namespace {
 
 std::string indexed(const std::string& path, std::size_t i) {
@@ -31,4 +31,4 @@ Status validate_service_names(const std::vector<std::string>& names, const std::
   return {};
 }
 
-}  // namespace zlt::config::detail
+}  // namespace zlt::config

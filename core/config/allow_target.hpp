@@ -1,6 +1,7 @@
 // The checks the configuration applies to a token's `allow` entries and `services` names
-// (PROTOCOL.md §4.6). The syntax itself is the protocol's (core/protocol/open_target.hpp), so
-// what the configuration accepts is exactly what the policy understands.
+// (PROTOCOL.md §4.6), part of the config API: the server checks grants with them. The syntax
+// itself is the protocol's (core/protocol/open_target.hpp), so what the configuration accepts
+// is exactly what the policy understands.
 #pragma once
 
 #include <string>
@@ -10,7 +11,7 @@
 #include "core/common/error.hpp"
 #include "core/protocol/host_syntax.hpp"
 
-namespace zlt::config::detail {
+namespace zlt::config {
 
 bool is_valid_allow_target(std::string_view target);
 
@@ -25,4 +26,4 @@ using proto::is_valid_service_name;
 // A token's `services` list: "<path>[i]: invalid service name '<n>'" (Errc::config) otherwise.
 Status validate_service_names(const std::vector<std::string>& names, const std::string& path);
 
-}  // namespace zlt::config::detail
+}  // namespace zlt::config

@@ -1,6 +1,6 @@
 #include "core/config/text.hpp"
 
-namespace zlt::config::detail {
+namespace zlt::config {
 namespace {
 
 bool is_blank(char c) {
@@ -41,11 +41,4 @@ std::string to_ascii_lower(std::string_view s) {
   return out;
 }
 
-std::string at(std::string_view path, std::string_view message) {
-  if (path.empty()) return std::string(message);
-  std::string out(path);
-  out.append(": ").append(message);
-  return out;
-}
-
-}  // namespace zlt::config::detail
+}  // namespace zlt::config

@@ -1,4 +1,5 @@
-// Text routines shared by the config parsers. Internal to core/config.
+// Text routines of the config parsers, part of the config API (the server normalises the
+// hashes of its grants file with them).
 #pragma once
 
 #include <cstdint>
@@ -8,15 +9,13 @@
 
 #include "core/protocol/host_syntax.hpp"
 
-namespace zlt::config::detail {
+namespace zlt::config {
 
 // Strips ASCII white space at both ends.
 std::string_view trim(std::string_view s);
 bool all_digits(std::string_view s);
 bool equal_ignoring_ascii_case(std::string_view a, std::string_view b);
 std::string to_ascii_lower(std::string_view s);
-// "path: message", or just the message at the top level.
-std::string at(std::string_view path, std::string_view message);
 
 // The syntax the configuration shares with Open targets and allow entries.
 using proto::has_service_name_chars;
@@ -26,4 +25,4 @@ using proto::is_ipv6_literal;
 using proto::parse_decimal;
 using proto::parse_port;
 
-}  // namespace zlt::config::detail
+}  // namespace zlt::config

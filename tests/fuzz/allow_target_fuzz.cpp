@@ -41,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   while (!rest.empty()) {
     std::string_view entry;
     zlt::fuzz::split_first_line(rest, entry, rest);
-    if (zlt::config::detail::is_valid_allow_target(entry)) entries.emplace_back(entry);
+    if (zlt::config::is_valid_allow_target(entry)) entries.emplace_back(entry);
   }
   auto parsed = zlt::AllowList::parse(entries);
   check(parsed.ok(), "a valid entry was refused");
@@ -74,7 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)allow.allows(*target);
   check(!zlt::AllowList().allows(*target), "an empty allow list allows a target");
   // A name or IP literal prints as the allow entry that means exactly it.
-  if (zlt::config::detail::is_valid_allow_target(printed))
+  if (zlt::config::is_valid_allow_target(printed))
     check(allows({printed}, *target), "the entry naming a target refuses it", printed);
   const std::string any = target->kind == zlt::OpenTarget::Kind::service ? "service:*" : "*:*";
   check(allows({any}, *target), "a wildcard entry refuses a target", printed);
