@@ -9,10 +9,12 @@
 #include "core/config/config.hpp"
 #include "core/config/json_reader.hpp"
 #include "core/config/json_text.hpp"
+#include "zlt/access_events.hpp"
 
 struct zlt_access final : zlt::capi::Object {
   // Loop-thread only, like every field below. Outlived by this handle, so the sink installed
   // on it may point back here.
+  std::unique_ptr<zlt::AccessObserver> observer;  // outlives the manager that reports to it
   std::unique_ptr<zlt::AccessManager> manager;
   zlt_event_cb event_cb = nullptr;
   void* event_user = nullptr;
@@ -112,7 +114,8 @@ ZLT_EXPORT int zlt_access_new(zlt_runtime* rt, const char* config_json, zlt_acce
           zlt::AccessManager::create(runtime, std::move(setup->client), std::move(setup->access));
       if (!manager) return manager.take_error();
       h->manager = std::move(*manager);
-      h->manager->set_event_sink(events_to_host(h));
+      h->observer = zlt::json_access_observer(events_to_host(h));
+      h->manager->set_observer(h->observer.get());
       return {};
     });
   });
