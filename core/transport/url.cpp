@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "core/protocol/host_syntax.hpp"
+
 namespace zlt {
 namespace {
 
@@ -25,10 +27,6 @@ bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
-bool is_alnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
 bool is_ipv4_literal(const std::string& host) {
   in_addr a{};
   return inet_pton(AF_INET, host.c_str(), &a) == 1;
@@ -37,23 +35,6 @@ bool is_ipv4_literal(const std::string& host) {
 bool is_ipv6_literal(const std::string& host) {
   in6_addr a{};
   return inet_pton(AF_INET6, host.c_str(), &a) == 1;
-}
-
-// A DNS name as far as a URL is concerned: letters, digits, '-', '_' and dots, no empty labels.
-bool is_reg_name(std::string_view host) {
-  if (host.empty() || host.size() > 253) return false;
-  std::size_t label = 0;
-  for (char c : host) {
-    if (c == '.') {
-      if (label == 0) return false;
-      label = 0;
-    } else if (is_alnum(c) || c == '-' || c == '_') {
-      if (++label > 63) return false;
-    } else {
-      return false;
-    }
-  }
-  return true;
 }
 
 std::string_view trim(std::string_view s) {
@@ -167,7 +148,7 @@ Result<Url> parse_url(std::string_view text) {
       port_text = authority.substr(c + 1);
     }
     if (url.host.empty()) return invalid(text, "missing host");
-    if (!is_reg_name(url.host)) return invalid(text, "bad host '" + url.host + "'");
+    if (!proto::is_host_name(url.host)) return invalid(text, "bad host '" + url.host + "'");
   }
 
   if (has_port) {
