@@ -5,10 +5,12 @@
 #include "capi/capi.hpp"
 #include "core/agent/agent.hpp"
 #include "core/config/config.hpp"
+#include "zlt/event_json.hpp"
 
 struct zlt_agent final : zlt::capi::Object {
   // Loop-thread only, like every field below. Outlived by this handle, so the sinks installed
-  // on it may point back here.
+  // on it may point back here. `events` is declared first, so it outlives the agent.
+  std::unique_ptr<zlt::JsonTunnelAgentObserver> events;
   std::unique_ptr<zlt::TunnelAgent> agent;
   bool silenced = false;
   zlt_event_cb event_cb = nullptr;
@@ -73,7 +75,8 @@ ZLT_EXPORT int zlt_agent_new(zlt_runtime* rt, const char* config_json, zlt_agent
       auto agent = zlt::TunnelAgent::create(runtime, std::move(*config));
       if (!agent) return agent.take_error();
       h->agent = std::move(*agent);
-      h->agent->set_event_sink(events_to_host(h));
+      h->events = std::make_unique<zlt::JsonTunnelAgentObserver>(events_to_host(h));
+      h->agent->set_observer(h->events.get());
       h->agent->set_connection_callback(
           [h](const zlt::Uuid& service, const zlt::Uuid& connection, const std::string& addr) {
             return accept_with_host(h, service, connection, addr);

@@ -13,6 +13,7 @@
 #include "core/server/grants.hpp"
 #include "core/server/token_auth.hpp"
 #include "core/server/tunnel_server.hpp"
+#include "zlt/event_json.hpp"
 
 struct zlt_token_verdict {
   std::optional<std::string> reason;
@@ -21,7 +22,8 @@ struct zlt_token_verdict {
 
 struct zlt_registry final : zlt::capi::Object {
   // Loop-thread only, like every field below. Outlived by this handle, so the sinks installed
-  // on it may point back here.
+  // on it may point back here. `events` is declared first, so it outlives the server.
+  std::unique_ptr<zlt::JsonTunnelServerObserver> events;
   std::unique_ptr<zlt::TunnelServer> server;
   zlt_event_cb event_cb = nullptr;
   void* event_user = nullptr;
@@ -98,7 +100,8 @@ ZLT_EXPORT int zlt_registry_new(zlt_runtime* rt, const char* config_json, zlt_re
       auto server = zlt::TunnelServer::create(runtime, std::move(*config));
       if (!server) return server.take_error();
       h->server = std::move(*server);
-      h->server->set_event_sink(events_to_host(h));
+      h->events = std::make_unique<zlt::JsonTunnelServerObserver>(events_to_host(h));
+      h->server->set_observer(h->events.get());
       return {};
     });
   });

@@ -14,6 +14,22 @@
 #include "core/runtime/log.hpp"
 
 namespace zlt::cli {
+namespace {
+
+// The agent stops by itself only when the server says so ("fatal: ..."); the main thread
+// learns of it here rather than by polling.
+class WakeOnDisconnect final : public TunnelAgentObserver {
+ public:
+  explicit WakeOnDisconnect(SignalWaiter& signals) : signals_(signals) {}
+  void on_state(const AgentStateChanged& e) override {
+    if (e.state == AgentState::disconnected) signals_.wake();
+  }
+
+ private:
+  SignalWaiter& signals_;
+};
+
+}  // namespace
 
 int agent_command(Args args) {
   std::optional<AgentOptions> options = parse_agent_options(std::move(args));
@@ -29,6 +45,7 @@ int agent_command(Args args) {
     return kExitFailure;
   }
   std::unique_ptr<Runtime> runtime = std::move(*started);
+  WakeOnDisconnect wake_on_disconnect(signals);  // outlives the agent
   LoopOwned<TunnelAgent> agent(*runtime);
 
   std::optional<Error> create_error;
@@ -39,12 +56,7 @@ int agent_command(Args args) {
       return;
     }
     agent.set(std::move(*created));
-    // The agent stops by itself only when the server says so ("fatal: ..."); the main thread
-    // learns of it here rather than by polling.
-    agent->set_event_sink([&signals](const nlohmann::json& event) {
-      if (event.value("event", "") == "state" && event.value("state", "") == "disconnected")
-        signals.wake();
-    });
+    agent->set_observer(&wake_on_disconnect);
     agent->start();
   });
   if (create_error) {

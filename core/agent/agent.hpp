@@ -15,12 +15,12 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config/config.hpp"
-#include "core/events/event_json.hpp"
-#include "core/events/observer_slot.hpp"
+#include "core/common/observer_slot.hpp"
 #include "core/runtime/runtime.hpp"
 #include "core/runtime/uv_handle.hpp"
 #include "core/session/counters.hpp"
 #include "core/transport/ws_client.hpp"
+#include "zlt/events.hpp"
 
 namespace zlt {
 
@@ -46,8 +46,6 @@ struct RegisteredService {
 
 class TunnelAgent final : public WsClientEvents, public Runtime::Participant {
  public:
-  // Events as JSON for the host (core/events/event_json.hpp). Called on the loop thread.
-  using EventSink = JsonEventSink;
   // Decides whether to accept a connection (true) before the local service is dialed.
   using ConnectionCallback = std::function<bool(const Uuid& service_id, const Uuid& connection_id,
                                                 const std::string& client_addr)>;
@@ -63,10 +61,10 @@ class TunnelAgent final : public WsClientEvents, public Runtime::Participant {
   TunnelAgent(const TunnelAgent&) = delete;
   TunnelAgent& operator=(const TunnelAgent&) = delete;
 
-  // The one observer of this agent's events (null: none). Not owned.
+  // The one observer of this agent's events (null: none), called on the loop thread. Not
+  // owned: it outlives the agent or is unset first. Hosts wanting JSON pass a
+  // JsonTunnelAgentObserver (zlt/event_json.hpp).
   void set_observer(TunnelAgentObserver* observer) { observers_.set(observer); }
-  // The events as JSON to `sink` (an empty sink: none).
-  void set_event_sink(EventSink sink) { observers_.set_json(std::move(sink)); }
   void set_connection_callback(ConnectionCallback cb) { on_connection_ = std::move(cb); }
 
   // Starts connecting; reconnects until stop(). Idempotent.
@@ -121,7 +119,7 @@ class TunnelAgent final : public WsClientEvents, public Runtime::Participant {
   config::TunnelClientConfig config_;
   Uuid client_id_;  // one per agent: a reconnect takes over the old session at once
   std::vector<RegisteredService> services_;
-  ObserverSlot<TunnelAgentObserver, JsonTunnelAgentObserver> observers_;
+  ObserverSlot<TunnelAgentObserver> observers_;
   ConnectionCallback on_connection_;
 
   std::unique_ptr<WsClient> client_;

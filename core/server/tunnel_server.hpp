@@ -12,8 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config/config.hpp"
-#include "core/events/event_json.hpp"
-#include "core/events/observer_slot.hpp"
+#include "core/common/observer_slot.hpp"
 #include "core/runtime/runtime.hpp"
 #include "core/server/auth_throttle.hpp"
 #include "core/server/grants.hpp"
@@ -22,13 +21,12 @@
 #include "core/server/server_session.hpp"
 #include "core/server/token_auth.hpp"
 #include "core/transport/ws_server.hpp"
+#include "zlt/events.hpp"
 
 namespace zlt {
 
 class TunnelServer final : public WsServer::Handler, public Runtime::Participant {
  public:
-  // Events as JSON for the host (core/events/event_json.hpp). Called on the loop thread.
-  using EventSink = JsonEventSink;
   // Features this server grants to v2 peers.
   static constexpr std::uint32_t kFeatures =
       proto::feature::kStreams | proto::feature::kDatagrams | proto::feature::kOpen |
@@ -49,10 +47,10 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   Status accept(int fd);
   // Replaces the configured token policy with a host decision.
   void set_token_validator(TokenValidator validator) { validator_ = std::move(validator); }
-  // The one observer of this server's events (null: none). Not owned.
+  // The one observer of this server's events (null: none), called on the loop thread. Not
+  // owned: it outlives the server or is unset first. Hosts wanting JSON pass a
+  // JsonTunnelServerObserver (zlt/event_json.hpp).
   void set_observer(TunnelServerObserver* observer) { observers_.set(observer); }
-  // The events as JSON to `sink` (an empty sink: none).
-  void set_event_sink(EventSink sink) { observers_.set_json(std::move(sink)); }
 
   // Ends every session (Disconnect{"server shutting down"}), closes every socket.
   void stop();
@@ -130,7 +128,7 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   config::TunnelServerConfig config_;
   ConfiguredTokens tokens_;
   TokenValidator validator_;
-  ObserverSlot<TunnelServerObserver, JsonTunnelServerObserver> observers_;
+  ObserverSlot<TunnelServerObserver> observers_;
   TunnelRegistry registry_;
   std::unique_ptr<WsServer> ws_;
   std::vector<SockAddr> listening_;

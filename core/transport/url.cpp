@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "core/common/ascii.hpp"
+#include "core/protocol/host_syntax.hpp"
 
 namespace zlt {
 namespace {
@@ -18,23 +19,6 @@ bool is_ipv4_literal(const std::string& host) {
 bool is_ipv6_literal(const std::string& host) {
   in6_addr a{};
   return inet_pton(AF_INET6, host.c_str(), &a) == 1;
-}
-
-// A DNS name as far as a URL is concerned: letters, digits, '-', '_' and dots, no empty labels.
-bool is_reg_name(std::string_view host) {
-  if (host.empty() || host.size() > 253) return false;
-  std::size_t label = 0;
-  for (char c : host) {
-    if (c == '.') {
-      if (label == 0) return false;
-      label = 0;
-    } else if (ascii_is_alnum(c) || c == '-' || c == '_') {
-      if (++label > 63) return false;
-    } else {
-      return false;
-    }
-  }
-  return true;
 }
 
 std::string_view trim(std::string_view s) {
@@ -148,7 +132,7 @@ Result<Url> parse_url(std::string_view text) {
       port_text = authority.substr(c + 1);
     }
     if (url.host.empty()) return invalid(text, "missing host");
-    if (!is_reg_name(url.host)) return invalid(text, "bad host '" + url.host + "'");
+    if (!proto::is_host_name(url.host)) return invalid(text, "bad host '" + url.host + "'");
   }
 
   if (has_port) {

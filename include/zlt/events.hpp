@@ -1,7 +1,7 @@
 // Typed events of the tunnel objects. Each object reports to one observer interface, on the
 // loop thread, at the moment the event happens (so a value the event refers to is as the
 // event describes it). Core objects observe each other through these interfaces; JSON for
-// hosts is made from them in one place (core/events/event_json.hpp). Every method has an
+// hosts is made from them in one place (zlt/event_json.hpp). Every method has an
 // empty default, so an observer implements only what it needs.
 #pragma once
 

@@ -146,7 +146,7 @@ TEST(HostileInput, ExceptionInACallbackEndsOnlyThatConnection) {
   // A host event sink that throws on one tunnel's registration, deep inside the libwebsockets
   // receive callback that carried the Register.
   h.on_loop([&h] {
-    h.server().set_event_sink([&h](const nlohmann::json& e) {
+    h.set_server_event_sink([&h](const nlohmann::json& e) {
       h.server_events().push(e);
       if (e.value("event", "") == "service_registered" && e["service"].value("name", "") == "boom")
         throw std::runtime_error("event sink failed");

@@ -128,7 +128,7 @@ void Harness::start_server(config::TunnelServerConfig config) {
       return;
     }
     server_ = std::move(*s);
-    server_->set_event_sink([this](const nlohmann::json& e) { server_events_.push(e); });
+    set_server_event_sink([this](const nlohmann::json& e) { server_events_.push(e); });
     // A restarted server comes back on the same port when it had one.
     auto addr = server_->listen("127.0.0.1", control_port_);
     if (!addr) {
@@ -137,6 +137,12 @@ void Harness::start_server(config::TunnelServerConfig config) {
     }
     control_port_ = addr->port();
   });
+}
+
+void Harness::set_server_event_sink(JsonEventSink sink) {
+  auto json = std::make_unique<JsonTunnelServerObserver>(std::move(sink));
+  if (server_) server_->set_observer(json.get());
+  server_json_ = std::move(json);
 }
 
 void Harness::stop_server() {
@@ -154,7 +160,9 @@ TunnelAgent& Harness::start_agent(config::TunnelClientConfig config) {
       ADD_FAILURE() << "agent: " << a.error().message;
       return;
     }
-    (*a)->set_event_sink([log_raw](const nlohmann::json& e) { log_raw->push(e); });
+    agent_json_.push_back(std::make_unique<JsonTunnelAgentObserver>(
+        [log_raw](const nlohmann::json& e) { log_raw->push(e); }));
+    (*a)->set_observer(agent_json_.back().get());
     (*a)->start();
     out = a->get();
     agents_.push_back(std::move(*a));

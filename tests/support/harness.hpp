@@ -19,6 +19,7 @@
 #include "core/config/config.hpp"
 #include "core/runtime/runtime.hpp"
 #include "core/server/tunnel_server.hpp"
+#include "zlt/event_json.hpp"
 
 namespace zlt::test {
 
@@ -79,9 +80,14 @@ class Harness {
   std::uint16_t control_port() const { return control_port_; }
   std::string url() const;
   EventLog& server_events() { return server_events_; }
+  // Loop thread: the server's events go as JSON to `sink` instead of server_events().
+  void set_server_event_sink(JsonEventSink sink);
   EventLog& agent_events(std::size_t index = 0) { return *agent_events_.at(index); }
 
  private:
+  // The observers come first: they outlive the server and the agents that report to them.
+  std::unique_ptr<JsonTunnelServerObserver> server_json_;
+  std::vector<std::unique_ptr<JsonTunnelAgentObserver>> agent_json_;
   std::unique_ptr<Runtime> runtime_;
   std::unique_ptr<TunnelServer> server_;
   std::vector<std::unique_ptr<TunnelAgent>> agents_;

@@ -101,6 +101,27 @@ class Echo {
   std::thread thread_;
 };
 
+// The public port the agent's service was given, once it has one.
+class PublicPortWatch final : public TunnelAgentObserver {
+ public:
+  void on_service_registered(const AgentServiceRegistered& e) override {
+    if (!e.public_port) return;
+    std::lock_guard lock(mu_);
+    port_ = *e.public_port;
+    cv_.notify_all();
+  }
+  std::optional<std::uint16_t> wait(std::chrono::seconds timeout) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return port_.has_value(); });
+    return port_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<std::uint16_t> port_;
+};
+
 char pattern(std::size_t i) {
   return static_cast<char>((i * 131 + (i >> 9)) & 0xff);
 }
@@ -116,11 +137,9 @@ int main(int argc, char** argv) {
   if (!rt) return fail(rt.error().message);
   Runtime& runtime = **rt;
 
+  PublicPortWatch watch;  // outlives the agent that reports to it
   std::unique_ptr<TunnelServer> server;
   std::unique_ptr<TunnelAgent> agent;
-  std::mutex mu;
-  std::condition_variable cv;
-  std::optional<std::uint16_t> public_port;
   std::string setup_error;
 
   runtime.invoke([&] {
@@ -159,21 +178,13 @@ int main(int argc, char** argv) {
       return;
     }
     agent = std::move(*a);
-    agent->set_event_sink([&](const nlohmann::json& e) {
-      if (e.value("event", "") != "service_registered" || e["public_port"].is_null()) return;
-      std::lock_guard lock(mu);
-      public_port = e["public_port"].get<std::uint16_t>();
-      cv.notify_all();
-    });
+    agent->set_observer(&watch);
     agent->start();
   });
   if (!setup_error.empty()) return fail(setup_error);
 
-  {
-    std::unique_lock lock(mu);
-    if (!cv.wait_for(lock, 60s, [&] { return public_port.has_value(); }))
-      return fail("the service was not registered within 60 s");
-  }
+  const std::optional<std::uint16_t> public_port = watch.wait(60s);
+  if (!public_port) return fail("the service was not registered within 60 s");
 
   // Through the tunnel and back: a writer thread sends, this thread reads until EOF.
   int c = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -1,21 +1,21 @@
-#include "core/server/open_policy.hpp"
+#include "core/protocol/open_target.hpp"
 
 #include <arpa/inet.h>
-#include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
 
 #include "core/common/ascii.hpp"
-#include "core/config/allow_target.hpp"
-#include "core/config/text.hpp"
+#include "core/protocol/host_syntax.hpp"
 
 namespace zlt {
 namespace {
 
 constexpr std::string_view kServicePrefix = "service:";
 
+// "host:port" or "[host]:port" into its parts (brackets removed); false when neither form. An
+// unbracketed host holds no ':' (a bare IPv6 address needs brackets).
 bool split_host_port(std::string_view text, std::string_view& host, std::string_view& port) {
   if (text.starts_with('[')) {
     auto close = text.find(']');
@@ -29,25 +29,48 @@ bool split_host_port(std::string_view text, std::string_view& host, std::string_
   if (colon == std::string_view::npos) return false;
   host = text.substr(0, colon);
   port = text.substr(colon + 1);
-  return host.find(':') == std::string_view::npos;  // bare IPv6 needs brackets
+  return host.find(':') == std::string_view::npos;
 }
 
-bool parse_port(std::string_view text, std::uint16_t& out) {
-  unsigned v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || p != text.data() + text.size() || v == 0 || v > 65535) return false;
-  out = static_cast<std::uint16_t>(v);
+// The port of an Open target: decimal digits (leading zeros allowed) for 1-65535.
+bool parse_target_port(std::string_view text, std::uint16_t& out) {
+  const std::optional<std::uint64_t> v = proto::parse_decimal(text);
+  if (!v || *v == 0 || *v > 65535) return false;
+  out = static_cast<std::uint16_t>(*v);
+  return true;
+}
+
+// An IP literal into `entry` (family, address); false if it is none of the family asked for.
+bool parse_ip(std::string_view text, bool ipv6, AllowEntry& entry) {
+  if (!proto::parse_ip_literal(text, ipv6, entry.address.data())) return false;
+  entry.family = ipv6 ? AF_INET6 : AF_INET;
   return true;
 }
 
 // An IP literal into 4 or 16 bytes; returns the family or 0.
-int parse_ip(const std::string& text, std::uint8_t* out) {
-  if (config::detail::parse_ip_literal(text, false, out)) return AF_INET;
-  if (config::detail::parse_ip_literal(text, true, out)) return AF_INET6;
+int parse_ip(std::string_view text, std::uint8_t* out) {
+  if (proto::parse_ip_literal(text, false, out)) return AF_INET;
+  if (proto::parse_ip_literal(text, true, out)) return AF_INET6;
   return 0;
 }
 
-unsigned address_bits(int family) { return family == AF_INET ? 32 : 128; }
+// "a.b.c.d/len" or (already unbracketed) "v6/len". The length is checked against the family:
+// the matcher reads `prefix` bits of a 4- or 16-byte address and must never read beyond it.
+bool parse_cidr(std::string_view text, bool ipv6, AllowEntry& entry) {
+  const std::size_t slash = text.find('/');
+  if (slash == std::string_view::npos) return false;
+  const std::string_view bits = text.substr(slash + 1);
+  if (bits.empty() || bits.size() > 3) return false;
+  const std::optional<std::uint64_t> n = proto::parse_decimal(bits);
+  if (!n || *n > (ipv6 ? 128u : 32u)) return false;
+  if (!parse_ip(text.substr(0, slash), ipv6, entry)) return false;
+  entry.prefix = static_cast<unsigned>(*n);
+  return true;
+}
+
+unsigned address_bits(int family) {
+  return family == AF_INET ? 32 : 128;
+}
 
 // Whether the first `bits` bits of a and b agree; bits never exceeds the family's width.
 bool prefix_matches(const std::uint8_t* a, const std::uint8_t* b, unsigned bits, int family) {
@@ -61,17 +84,25 @@ bool prefix_matches(const std::uint8_t* a, const std::uint8_t* b, unsigned bits,
 }
 
 // The bytes of `address` (4 or 16) and its family; 0 for anything but IPv4/IPv6.
-int address_bytes(const SockAddr& address, std::uint8_t* out) {
-  if (address.family() == AF_INET) {
-    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address.storage);
+int address_bytes(const sockaddr_storage& address, std::uint8_t* out) {
+  if (address.ss_family == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address);
     std::memcpy(out, &v4->sin_addr, 4);
     return AF_INET;
   }
-  if (address.family() == AF_INET6) {
-    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address.storage);
+  if (address.ss_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address);
     std::memcpy(out, &v6->sin6_addr, 16);
     return AF_INET6;
   }
+  return 0;
+}
+
+std::uint16_t address_port(const sockaddr_storage& address) {
+  if (address.ss_family == AF_INET)
+    return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
+  if (address.ss_family == AF_INET6)
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
   return 0;
 }
 
@@ -91,21 +122,21 @@ Result<OpenTarget> OpenTarget::parse(std::string_view text) {
   if (text.starts_with(kServicePrefix)) {
     t.kind = Kind::service;
     t.name = std::string(text.substr(kServicePrefix.size()));
-    if (!config::detail::is_valid_service_name(t.name))
+    if (!proto::is_valid_service_name(t.name))
       return make_error(Errc::invalid_argument,
                         "invalid target '" + std::string(text) + "': not a service name");
     return t;
   }
   std::string_view host;
   std::string_view port;
-  if (!split_host_port(text, host, port) || host.empty() || !parse_port(port, t.port))
+  if (!split_host_port(text, host, port) || host.empty() || !parse_target_port(port, t.port))
     return make_error(Errc::invalid_argument, "invalid target '" + std::string(text) +
                                                   "': expected host:port, [v6]:port or "
                                                   "service:NAME");
   // The host is dialed and written into logs and events: only a DNS name (labels of letters,
   // digits, '-' and '_', at most 253 bytes) or an IP literal, never spaces or control bytes.
-  const bool host_ok = text.starts_with('[') ? config::detail::is_ipv6_literal(host)
-                                             : config::detail::is_host_name(host);
+  const bool host_ok =
+      text.starts_with('[') ? proto::is_ipv6_literal(host) : proto::is_host_name(host);
   if (!host_ok)
     return make_error(Errc::invalid_argument,
                       "invalid target '" + std::string(text) +
@@ -120,7 +151,44 @@ std::string OpenTarget::to_string() const {
   return host + ":" + std::to_string(port);
 }
 
-AddressClass classify_address(const SockAddr& address) {
+std::optional<AllowEntry> parse_allow_entry(std::string_view text) {
+  AllowEntry e;
+  if (text.starts_with(kServicePrefix)) {
+    e.kind = AllowEntry::Kind::service;
+    e.name = std::string(text.substr(kServicePrefix.size()));
+    if (e.name != "*" && !proto::is_valid_service_name(e.name)) return std::nullopt;
+    return e;
+  }
+  std::string_view host;
+  std::string_view port;
+  if (!split_host_port(text, host, port)) return std::nullopt;
+  if (port != "*") {
+    e.port = proto::parse_port(port);
+    if (e.port.value_or(0) == 0) return std::nullopt;
+  }
+  e.kind = AllowEntry::Kind::network;
+  if (text.starts_with('[')) {
+    if (parse_cidr(host, true, e)) return e;
+    if (!parse_ip(host, true, e)) return std::nullopt;
+    e.prefix = 128;
+    return e;
+  }
+  if (host.find('/') != std::string_view::npos) {
+    if (!parse_cidr(host, false, e)) return std::nullopt;
+    return e;
+  }
+  if (parse_ip(host, false, e)) {
+    e.prefix = 32;
+    return e;
+  }
+  if (host != "*" && !proto::is_host_name(host)) return std::nullopt;
+  e.kind = AllowEntry::Kind::host;
+  e.family = 0;
+  e.name = std::string(host);
+  return e;
+}
+
+AddressClass classify_address(const sockaddr_storage& address) {
   using K = AddressClass::Kind;
   std::uint8_t a[16] = {};
   const int family = address_bytes(address, a);
@@ -144,22 +212,35 @@ AddressClass classify_address(const SockAddr& address) {
 
 std::string_view address_class_phrase(AddressClass::Kind kind) {
   switch (kind) {
-    case AddressClass::Kind::loopback: return "a loopback address";
-    case AddressClass::Kind::link_local: return "a link-local address";
-    case AddressClass::Kind::unspecified: return "an unspecified address";
-    case AddressClass::Kind::multicast: return "a multicast address";
-    case AddressClass::Kind::ordinary: break;
+    case AddressClass::Kind::loopback:
+      return "a loopback address";
+    case AddressClass::Kind::link_local:
+      return "a link-local address";
+    case AddressClass::Kind::unspecified:
+      return "an unspecified address";
+    case AddressClass::Kind::multicast:
+      return "a multicast address";
+    case AddressClass::Kind::ordinary:
+      break;
   }
   return "an ordinary address";
 }
 
-AllowList::AllowList(const std::vector<std::string>& entries) {
-  for (const auto& raw : entries)
-    if (auto e = config::detail::parse_allow_entry(raw)) entries_.push_back(std::move(*e));
+Result<AllowList> AllowList::parse(const std::vector<std::string>& entries) {
+  AllowList list;
+  for (const auto& raw : entries) {
+    auto e = parse_allow_entry(raw);
+    if (!e)
+      return make_error(
+          Errc::invalid_argument,
+          "invalid allow entry '" + raw + "' (expected service:NAME, HOST:PORT or CIDR:PORT)");
+    list.entries_.push_back(std::move(*e));
+  }
+  return list;
 }
 
 bool AllowList::allows(const OpenTarget& target) const {
-  using Kind = config::detail::AllowEntry::Kind;
+  using Kind = AllowEntry::Kind;
   std::uint8_t ip[16] = {};
   int family = target.kind == OpenTarget::Kind::address ? parse_ip(target.host, ip) : 0;
   for (const auto& e : entries_) {
@@ -170,8 +251,7 @@ bool AllowList::allows(const OpenTarget& target) const {
     if (e.kind == Kind::service) continue;
     if (e.port && *e.port != target.port) continue;
     if (e.kind == Kind::network) {
-      if (family == e.family && prefix_matches(ip, e.address.data(), e.prefix, family))
-        return true;
+      if (family == e.family && prefix_matches(ip, e.address.data(), e.prefix, family)) return true;
       continue;
     }
     if (e.name == "*" || iequals_ascii(e.name, target.host)) return true;
@@ -179,14 +259,15 @@ bool AllowList::allows(const OpenTarget& target) const {
   return false;
 }
 
-std::optional<std::string> AllowList::address_refusal(const SockAddr& address) const {
+std::optional<std::string> AllowList::address_refusal(const sockaddr_storage& address) const {
   const AddressClass cls = classify_address(address);
   if (cls.kind == AddressClass::Kind::ordinary) return std::nullopt;
   std::uint8_t ip[16] = {};
   const int family = address_bytes(address, ip);
+  const std::uint16_t port = address_port(address);
   for (const auto& e : entries_) {
-    if (e.kind != config::detail::AllowEntry::Kind::network || e.family != family) continue;
-    if (e.port && *e.port != address.port()) continue;
+    if (e.kind != AllowEntry::Kind::network || e.family != family) continue;
+    if (e.port && *e.port != port) continue;
     // The entry must name this range or a part of it, not merely contain it.
     if (e.prefix >= cls.prefix && prefix_matches(ip, e.address.data(), e.prefix, family))
       return std::nullopt;
