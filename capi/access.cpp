@@ -7,10 +7,12 @@
 #include "capi/capi.hpp"
 #include "zlt/access.hpp"
 #include "zlt/config.hpp"
+#include "zlt/event_json.hpp"
 
 struct zlt_access final : zlt::capi::Object {
   // Loop-thread only, like every field below. Outlived by this handle, so the sink installed
   // on it may point back here.
+  std::unique_ptr<zlt::AccessObserver> observer;  // outlives the manager that reports to it
   std::unique_ptr<zlt::AccessManager> manager;
   zlt_event_cb event_cb = nullptr;
   void* event_user = nullptr;
@@ -40,7 +42,7 @@ struct AccessSetup {
 // One JSON object holds both configurations: the client's (server_url, token, TLS, ...) and
 // the access settings (default_ttl, local_bind).
 zlt::Result<AccessSetup> parse_access_setup(std::string_view text) {
-  auto j = zlt::config::detail::parse_json_text(text);
+  auto j = zlt::config::parse_json_text(text);
   if (!j) return j.take_error();
   nlohmann::json access_part = nlohmann::json::object();
   if (j->is_object()) {
@@ -72,11 +74,11 @@ struct SessionRequest {
 // {"target": "service:db", "local_port": 0, "ttl": "10m", "protocol": "tcp"}; only target is
 // required.
 zlt::Result<SessionRequest> parse_session_request(std::string_view text) {
-  auto j = zlt::config::detail::parse_json_text(text);
+  auto j = zlt::config::parse_json_text(text);
   if (!j) return j.take_error();
-  auto opened = zlt::config::detail::ObjectReader::open(*j, "");
+  auto opened = zlt::config::ObjectReader::open(*j, "");
   if (!opened) return opened.take_error();
-  zlt::config::detail::ObjectReader& r = *opened;
+  zlt::config::ObjectReader& r = *opened;
   SessionRequest req;
   ZLT_TRY(r.required("target", req.target));
   ZLT_TRY(r.optional("local_port", req.local_port));
@@ -110,7 +112,8 @@ ZLT_EXPORT int zlt_access_new(zlt_runtime* rt, const char* config_json, zlt_acce
           zlt::AccessManager::create(runtime, std::move(setup->client), std::move(setup->access));
       if (!manager) return manager.take_error();
       h->manager = std::move(*manager);
-      h->manager->set_event_sink(events_to_host(h));
+      h->observer = std::make_unique<zlt::JsonAccessObserver>(events_to_host(h));
+      h->manager->set_observer(h->observer.get());
       return {};
     });
   });

@@ -176,7 +176,7 @@ ZLT_EXPORT int zlt_node_manager_add_tunnel(zlt_node_manager* mgr, const char* tu
     if (mgr == nullptr) return invalid("zlt_node_manager_add_tunnel", "mgr must not be NULL");
     if (tunnel_json == nullptr)
       return invalid("zlt_node_manager_add_tunnel", "tunnel_json must not be NULL");
-    auto j = zlt::config::detail::parse_json_text(tunnel_json);
+    auto j = zlt::config::parse_json_text(tunnel_json);
     if (!j) return fail(j.error());
     auto tunnel = zlt::config::node_tunnel_from_json(*j);
     if (!tunnel) return fail(tunnel.error());

@@ -12,6 +12,7 @@
 #include "cli/signals.hpp"
 #include "zlt/access.hpp"
 #include "zlt/common.hpp"
+#include "zlt/event_json.hpp"
 #include "zlt/log.hpp"
 #include "zlt/runtime.hpp"
 
@@ -155,6 +156,8 @@ int access_command(Args args) {
 
   SignalWaiter signals;  // before the loop thread exists, so it inherits the blocked signals
   AccessWatch watch(signals);
+  // Outlives the manager (declared before it), which reports to it.
+  JsonAccessObserver observer([&watch](const nlohmann::json& e) { watch.on_event(e); });
   auto started = Runtime::start("zlt-access");
   if (!started) {
     std::cerr << "zlt access: cannot start the event loop: " << started.error().message << "\n";
@@ -171,7 +174,7 @@ int access_command(Args args) {
       return;
     }
     manager.set(std::move(*created));
-    manager->set_event_sink([&watch](const nlohmann::json& e) { watch.on_event(e); });
+    manager->set_observer(&observer);
     manager->start();
   });
   if (create_error) {

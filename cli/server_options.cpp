@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/config_file.hpp"
+#include "zlt/common.hpp"
 #include "zlt/crypto.hpp"
 
 namespace zlt::cli {
@@ -84,12 +85,6 @@ void add_token_hash(config::TunnelServerConfig& c, const std::string& sha256) {
   c.tokens.push_back(std::move(entry));
 }
 
-std::string lower(std::string s) {
-  for (char& ch : s)
-    if (ch >= 'A' && ch <= 'F') ch = static_cast<char>(ch - 'A' + 'a');
-  return s;
-}
-
 }  // namespace
 
 std::optional<ServerOptions> parse_server_options(std::vector<std::string> args) {
@@ -117,7 +112,7 @@ std::optional<ServerOptions> parse_server_options(std::vector<std::string> args)
     } else if (auto v = r.value("--token-hash")) {
       if (!crypto::is_sha256_hex(*v))
         throw UsageError{"--token-hash: expected 64 hex digits, got '" + *v + "'"};
-      f.token_hashes.push_back(lower(*v));
+      f.token_hashes.push_back(to_ascii_lower(*v));
     } else if (r.flag("--accept-any-token")) {
       f.accept_any_token = true;
     } else if (auto v = r.value("--admin-token")) {
@@ -126,7 +121,7 @@ std::optional<ServerOptions> parse_server_options(std::vector<std::string> args)
     } else if (auto v = r.value("--admin-token-hash")) {
       if (!crypto::is_sha256_hex(*v))
         throw UsageError{"--admin-token-hash: expected 64 hex digits, got '" + *v + "'"};
-      f.admin_token_hash = lower(*v);
+      f.admin_token_hash = to_ascii_lower(*v);
     } else if (auto v = r.value("--max-access-ttl")) {
       f.max_access_ttl = parse_duration_flag("--max-access-ttl", *v);
     } else if (auto v = r.value("--grants-file")) {

@@ -6,7 +6,6 @@
 #include "core/common/rfc3339.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/runtime/log.hpp"
-#include "zlt/event_json.hpp"  // until AccessManager reports typed events
 
 namespace zlt {
 namespace {
@@ -38,7 +37,7 @@ struct AccessManager::Entry {
   Timer expiry;
 };
 
-nlohmann::json AccessManager::SessionInfo::to_json() const {
+nlohmann::json AccessSessionInfo::to_json() const {
   nlohmann::json j = {{"id", id.to_string()},
                       {"target", target},
                       {"local_addr", local_addr.to_string()},
@@ -62,15 +61,30 @@ nlohmann::json AccessManager::SessionInfo::to_json() const {
 AccessManager::AccessManager(Runtime& runtime, config::AccessConfig access)
     : runtime_(runtime), access_(std::move(access)) {}
 
-// The agent's events reach the host as they are; a fatal disconnect ends every session.
-class AccessManager::AgentEvents final : public JsonTunnelAgentObserver {
+// The agent's events reach the manager's observer as they are; a fatal disconnect then ends
+// every session.
+class AccessManager::AgentEvents final : public TunnelAgentObserver {
  public:
-  explicit AgentEvents(AccessManager& manager)
-      : JsonTunnelAgentObserver([&manager](const nlohmann::json& e) { manager.emit(e); }),
-        manager_(manager) {}
+  explicit AgentEvents(AccessManager& manager) : manager_(manager) {}
+  void on_state(const AgentStateChanged& e) override { manager_.observer().on_state(e); }
+  void on_authenticated(const AgentAuthenticated& e) override {
+    manager_.observer().on_authenticated(e);
+  }
+  void on_auth_failed(const std::string& reason) override {
+    manager_.observer().on_auth_failed(reason);
+  }
   void on_disconnected(const AgentDisconnected& e) override {
-    JsonTunnelAgentObserver::on_disconnected(e);
+    manager_.observer().on_disconnected(e);
     if (e.fatal.value_or(false)) manager_.on_fatal(fatal_part(e.reason));
+  }
+  void on_service_registered(const AgentServiceRegistered& e) override {
+    manager_.observer().on_service_registered(e);
+  }
+  void on_service_failed(const AgentServiceFailed& e) override {
+    manager_.observer().on_service_failed(e);
+  }
+  void on_incoming_connection(const IncomingConnection& e) override {
+    manager_.observer().on_incoming_connection(e);
   }
 
  private:
@@ -102,8 +116,8 @@ Result<std::unique_ptr<AccessManager>> AccessManager::create(Runtime& runtime,
 }
 
 AccessManager::~AccessManager() {
-  // No events from a destructor: the host's sink may already be half torn down.
-  event_sink_ = nullptr;
+  // No events from a destructor: the host's observer may already be half torn down.
+  observer_ = nullptr;
   shutdown();
   if (registered_participant_) runtime_.remove_participant(this);
 }
@@ -144,7 +158,7 @@ Result<AccessManager::SessionInfo> AccessManager::start_session(const std::strin
     // deadline the session reports.
     uv_update_time(runtime_.loop());
     const Uuid id = e->id;
-    e->expiry.start(*ttl, [this, id] { remove(id, kExpiredReason, "session_expired"); });
+    e->expiry.start(*ttl, [this, id] { remove(id, kExpiredReason, AccessSessionEnd::expired); });
   }
   SessionInfo info = snapshot(*e);
   sessions_.push_back(std::move(e));
@@ -153,12 +167,12 @@ Result<AccessManager::SessionInfo> AccessManager::start_session(const std::strin
       << "access to " << target << " via " << info.local_addr.to_string() << " ("
       << proto::service_protocol_name(protocol) << ", "
       << (ttl ? "expires in " + config::format_duration(*ttl) : std::string("no expiry")) << ")";
-  emit({{"event", "session_started"}, {"session", info.to_json()}});
+  observer().on_session_started({info});
   return info;
 }
 
 std::optional<AccessManager::SessionInfo> AccessManager::stop_session(const Uuid& id) {
-  return remove(id, "access stopped", "session_stopped");
+  return remove(id, "access stopped", AccessSessionEnd::stopped);
 }
 
 std::optional<AccessManager::SessionInfo> AccessManager::get_session(const Uuid& id) const {
@@ -178,7 +192,7 @@ std::size_t AccessManager::cleanup_expired() {
   std::vector<Uuid> due;
   for (const auto& e : sessions_)
     if (e->deadline && now >= *e->deadline) due.push_back(e->id);
-  for (const auto& id : due) remove(id, kExpiredReason, "session_expired");
+  for (const auto& id : due) remove(id, kExpiredReason, AccessSessionEnd::expired);
   return due.size();
 }
 
@@ -193,7 +207,7 @@ Status AccessManager::probe(const std::string& target, proto::ServiceProtocol pr
 void AccessManager::shutdown() {
   if (closed_) return;
   closed_ = true;
-  close_all("access closed", "session_stopped");
+  close_all("access closed", AccessSessionEnd::stopped);
   if (agent_) agent_->stop();
 }
 
@@ -211,20 +225,20 @@ void AccessManager::on_fatal(const std::string& reason) {
   ZLT_LOG(error, kLog).field("server", agent_->config().server_url)
       << "the server ended access (" << reason << "): closing " << sessions_.size()
       << " session(s)";
-  close_all(reason, "session_stopped");
-  emit({{"event", "fatal"}, {"reason", reason}});
+  close_all(reason, AccessSessionEnd::stopped);
+  observer().on_access_ended({reason});
 }
 
-void AccessManager::close_all(const std::string& reason, const char* event) {
+void AccessManager::close_all(const std::string& reason, AccessSessionEnd how) {
   std::vector<Uuid> ids;
   ids.reserve(sessions_.size());
   for (const auto& e : sessions_) ids.push_back(e->id);
-  for (const auto& id : ids) remove(id, reason, event);
+  for (const auto& id : ids) remove(id, reason, how);
 }
 
 std::optional<AccessManager::SessionInfo> AccessManager::remove(const Uuid& id,
                                                                 const std::string& reason,
-                                                                const char* event) {
+                                                                AccessSessionEnd how) {
   auto it = find(id);
   if (it == sessions_.end()) return std::nullopt;
   std::unique_ptr<Entry> e = std::move(*it);
@@ -238,7 +252,7 @@ std::optional<AccessManager::SessionInfo> AccessManager::remove(const Uuid& id,
       << "access to " << info.target << " via " << info.local_addr.to_string()
       << " closed: " << reason << " (" << info.traffic.bytes_in << " bytes in, "
       << info.traffic.bytes_out << " bytes out, " << info.traffic.streams_total << " connections)";
-  emit({{"event", event}, {"reason", reason}, {"session", info.to_json()}});
+  observer().on_session_ended({how, reason, info});
   return info;
 }
 
@@ -263,8 +277,9 @@ std::vector<std::unique_ptr<AccessManager::Entry>>::iterator AccessManager::find
                       [&id](const auto& e) { return e->id == id; });
 }
 
-void AccessManager::emit(nlohmann::json event) {
-  if (event_sink_) event_sink_(event);
+AccessObserver& AccessManager::observer() {
+  static AccessObserver none;
+  return observer_ != nullptr ? *observer_ : none;
 }
 
 }  // namespace zlt

@@ -26,35 +26,33 @@
 #include "core/runtime/uv_handle.hpp"
 #include "core/session/counters.hpp"
 #include "core/transport/sockaddr.hpp"
+#include "zlt/access_events.hpp"
 
 namespace zlt {
 
+// A snapshot of one access session.
+struct AccessSessionInfo {
+  using WallClock = std::chrono::system_clock;
+  Uuid id;
+  std::string target;
+  SockAddr local_addr;
+  proto::ServiceProtocol protocol = proto::ServiceProtocol::tcp;
+  WallClock::time_point created_at;
+  std::optional<WallClock::time_point> expires_at;     // none: never expires
+  std::optional<std::chrono::milliseconds> remaining;  // none: never expires
+  Counters traffic;
+
+  // {"id", "target", "local_addr", "protocol", "created_at", "expires_at" (RFC 3339 or null),
+  //  "remaining_ms" (or null), "bytes_in", "bytes_out", "connections_active",
+  //  "connections_total"}.
+  nlohmann::json to_json() const;
+};
+
 class AccessManager final : public Runtime::Participant {
  public:
-  // {"event": "session_started"|"session_expired"|"session_stopped", "session": {...}},
-  // {"event": "fatal", "reason": "fatal: token expired"} (every session is closed and the
-  // connection is not retried), and the agent's own events ("state", "authenticated",
-  // "auth_failed", "disconnected", ...) passed through. Called on the loop thread.
-  using EventSink = std::function<void(const nlohmann::json& event)>;
   using Clock = std::chrono::steady_clock;
   using WallClock = std::chrono::system_clock;
-
-  // A snapshot of one session.
-  struct SessionInfo {
-    Uuid id;
-    std::string target;
-    SockAddr local_addr;
-    proto::ServiceProtocol protocol = proto::ServiceProtocol::tcp;
-    WallClock::time_point created_at;
-    std::optional<WallClock::time_point> expires_at;     // none: never expires
-    std::optional<std::chrono::milliseconds> remaining;  // none: never expires
-    Counters traffic;
-
-    // {"id", "target", "local_addr", "protocol", "created_at", "expires_at" (RFC 3339 or null),
-    //  "remaining_ms" (or null), "bytes_in", "bytes_out", "connections_active",
-    //  "connections_total"}.
-    nlohmann::json to_json() const;
-  };
+  using SessionInfo = AccessSessionInfo;
 
   // `client` names the server, token and TLS options; it must list no services (access opens
   // streams, it exposes nothing). Errors are Errc::config. Loop-thread only.
@@ -65,7 +63,9 @@ class AccessManager final : public Runtime::Participant {
   AccessManager(const AccessManager&) = delete;
   AccessManager& operator=(const AccessManager&) = delete;
 
-  void set_event_sink(EventSink sink) { event_sink_ = std::move(sink); }
+  // Where the manager's events go (include/zlt/access_events.hpp), on the loop thread; not
+  // owned, and it must outlive the manager (null: nowhere).
+  void set_observer(AccessObserver* observer) { observer_ = observer; }
   // Starts the control connection (start_session does too). Idempotent.
   void start();
 
@@ -107,20 +107,21 @@ class AccessManager final : public Runtime::Participant {
   AccessManager(Runtime& runtime, config::AccessConfig access);
 
   void on_fatal(const std::string& reason);
-  // Closes the session's connections with `reason`, removes it and emits `event`; the final
-  // snapshot.
-  std::optional<SessionInfo> remove(const Uuid& id, const std::string& reason, const char* event);
-  void close_all(const std::string& reason, const char* event);
+  // Closes the session's connections with `reason`, removes it and reports how it ended; the
+  // final snapshot.
+  std::optional<SessionInfo> remove(const Uuid& id, const std::string& reason,
+                                    AccessSessionEnd how);
+  void close_all(const std::string& reason, AccessSessionEnd how);
   SessionInfo snapshot(const Entry& e) const;
   std::vector<std::unique_ptr<Entry>>::iterator find(const Uuid& id);
-  void emit(nlohmann::json event);
+  AccessObserver& observer();
 
   Runtime& runtime_;
   config::AccessConfig access_;
   std::unique_ptr<AgentEvents> agent_events_;  // outlives the agent it observes
   std::unique_ptr<TunnelAgent> agent_;
   std::vector<std::unique_ptr<Entry>> sessions_;  // creation order
-  EventSink event_sink_;
+  AccessObserver* observer_ = nullptr;
   std::optional<std::string> fatal_reason_;
   bool closed_ = false;
   bool registered_participant_ = false;

@@ -3,7 +3,7 @@
 #include <limits>
 #include <string>
 
-#include "core/server/open_policy.hpp"
+#include "core/protocol/open_target.hpp"
 
 namespace zlt {
 
@@ -12,7 +12,7 @@ Status validate_access_target(std::string_view target) {
   if (target.size() > std::numeric_limits<std::uint16_t>::max())
     return make_error(Errc::invalid_argument,
                       "invalid target '" + std::string(target.substr(0, 64)) + "...': too long");
-  // The server's own parser, so the client refuses exactly what the server would.
+  // The parser the server reads Open with, so the client refuses exactly what it would.
   auto parsed = OpenTarget::parse(target);
   if (!parsed) return parsed.take_error();
   return {};

@@ -1,4 +1,4 @@
-// What an access session may point at: the targets of Open (PROTOCOL.md §4.6), checked on the
+// What an access session may point at: the targets of Open (docs/PROTOCOL.md §4.6), checked on the
 // client so a typo is refused at once instead of by the server on the first connection.
 #pragma once
 

@@ -1,6 +1,7 @@
 #include "core/agent/agent.hpp"
 
 #include "core/agent/agent_session.hpp"
+#include "core/common/rfc3339.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/runtime/log.hpp"
 #include "core/transport/url.hpp"
@@ -9,15 +10,6 @@ namespace zlt {
 namespace {
 
 constexpr const char* kLog = "agent";
-
-std::string iso8601(std::chrono::system_clock::time_point t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string_view service_status_name(RegisteredService::Status s) {
   switch (s) {
@@ -280,7 +272,7 @@ nlohmann::json TunnelAgent::status() const {
                       {"reconnects", reconnects_},
                       {"services", services}};
   j["tunnel_id"] = tunnel_id_ ? nlohmann::json(tunnel_id_->to_string()) : nlohmann::json(nullptr);
-  j["connected_at"] = connected_at_ ? nlohmann::json(iso8601(*connected_at_)) : nlohmann::json(nullptr);
+  j["connected_at"] = connected_at_ ? nlohmann::json(format_rfc3339(*connected_at_)) : nlohmann::json(nullptr);
   j["last_error"] = last_error_.empty() ? nlohmann::json(nullptr) : nlohmann::json(last_error_);
   if (session_ && session_->authenticated()) {
     j["version"] = session_->is_v2() ? 2 : 1;

@@ -5,13 +5,33 @@
 
 namespace zlt {
 
-std::string format_rfc3339(std::chrono::system_clock::time_point t) {
+namespace {
+
+std::tm utc_fields(std::chrono::system_clock::time_point t) {
   const std::time_t secs =
       std::chrono::system_clock::to_time_t(std::chrono::time_point_cast<std::chrono::seconds>(t));
   std::tm tm{};
   gmtime_r(&secs, &tm);
+  return tm;
+}
+
+}  // namespace
+
+std::string format_rfc3339(std::chrono::system_clock::time_point t) {
+  const std::tm tm = utc_fields(t);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string format_rfc3339_millis(std::chrono::system_clock::time_point t) {
+  using namespace std::chrono;
+  const auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count();
+  const std::tm tm = utc_fields(system_clock::time_point(seconds(ms / 1000)));
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
   return buf;
 }
 

@@ -111,7 +111,7 @@ struct TunnelServerConfig {
   std::size_t max_conns_per_source = 0;
   std::size_t max_udp_flows = 1024;
 
-  // On-demand access (PROTOCOL.md §4.6): the admin HTTP API is served only when an admin token
+  // On-demand access (docs/PROTOCOL.md §4.6): the admin HTTP API is served only when an admin token
   // is set ("admin_token" in a file is hashed on load, like token entries).
   std::optional<std::string> admin_token_hash;
   Duration max_access_ttl = std::chrono::hours(24);  // grants live at most this long

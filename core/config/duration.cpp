@@ -19,9 +19,9 @@ Error number_error(std::string_view number) {
 // accepted here (the original took "+5s").
 Result<Duration> scaled(std::string_view number, std::int64_t millis_per_unit,
                         std::string_view whole) {
-  std::string_view digits = detail::trim(number);
-  if (digits.empty() || !detail::all_digits(digits)) return number_error(number);
-  std::optional<std::uint64_t> n = detail::parse_decimal(digits);
+  std::string_view digits = trim(number);
+  if (digits.empty() || !all_digits(digits)) return number_error(number);
+  std::optional<std::uint64_t> n = parse_decimal(digits);
   if (!n || *n > static_cast<std::uint64_t>(kMaxMillis / millis_per_unit))
     return make_error(Errc::config, "duration out of range: " + std::string(whole));
   return Duration(static_cast<std::int64_t>(*n) * millis_per_unit);
@@ -30,8 +30,8 @@ Result<Duration> scaled(std::string_view number, std::int64_t millis_per_unit,
 }  // namespace
 
 Result<Duration> parse_duration(std::string_view text) {
-  std::string_view s = detail::trim(text);
-  if (!s.empty() && detail::all_digits(s)) return scaled(s, 1000, s);
+  std::string_view s = trim(text);
+  if (!s.empty() && all_digits(s)) return scaled(s, 1000, s);
   // "ms" before "s" and "m", which are its suffix and its prefix.
   struct Unit {
     std::string_view suffix;

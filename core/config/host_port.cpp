@@ -1,6 +1,7 @@
 #include <string>
 
 #include "core/config/config.hpp"
+#include "core/config/json_reader.hpp"
 #include "core/config/text.hpp"
 
 namespace zlt::config {
@@ -14,7 +15,7 @@ std::string HostPort::to_string() const {
 Result<HostPort> parse_host_port(std::string_view text, std::string_view field) {
   auto fail = [&] {
     return make_error(Errc::config,
-                      detail::at(field, "expected HOST:PORT, got '" + std::string(text) + "'"));
+                      at(field, "expected HOST:PORT, got '" + std::string(text) + "'"));
   };
   std::string_view host;
   std::string_view rest;
@@ -22,18 +23,18 @@ Result<HostPort> parse_host_port(std::string_view text, std::string_view field) 
     std::size_t close = text.find(']');
     if (close == std::string_view::npos) return fail();
     host = text.substr(1, close - 1);
-    if (!detail::is_ipv6_literal(host)) return fail();
+    if (!is_ipv6_literal(host)) return fail();
     rest = text.substr(close + 1);
   } else {
     std::size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) return fail();
     host = text.substr(0, colon);
     // An IPv6 literal must be bracketed, or its last group could not be told from the port.
-    if (!detail::is_host_name(host)) return fail();
+    if (!is_host_name(host)) return fail();
     rest = text.substr(colon);
   }
   if (!rest.starts_with(':')) return fail();
-  std::optional<std::uint16_t> port = detail::parse_port(rest.substr(1));
+  std::optional<std::uint16_t> port = parse_port(rest.substr(1));
   if (!port) return fail();
   return HostPort{std::string(host), *port};
 }

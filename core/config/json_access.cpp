@@ -5,9 +5,9 @@
 namespace zlt::config {
 
 Result<AccessConfig> access_config_from_json(const nlohmann::json& j) {
-  Result<detail::ObjectReader> opened = detail::ObjectReader::open(j, "");
+  Result<ObjectReader> opened = ObjectReader::open(j, "");
   if (!opened) return opened.take_error();
-  detail::ObjectReader& r = *opened;
+  ObjectReader& r = *opened;
   AccessConfig c;
   ZLT_TRY(r.optional("default_ttl", c.default_ttl));
   ZLT_TRY(r.optional("local_bind", c.local_bind));

@@ -6,13 +6,13 @@ namespace zlt::config {
 
 namespace {
 
-Status read_services(detail::ObjectReader& r, std::vector<ServiceConfig>& out) {
+Status read_services(ObjectReader& r, std::vector<ServiceConfig>& out) {
   const nlohmann::json* list = r.find("services");
   if (!list) return {};
   const std::string path = r.path_of("services");
-  if (!list->is_array()) return detail::type_error(path, "expected an array");
+  if (!list->is_array()) return type_error(path, "expected an array");
   for (std::size_t i = 0; i < list->size(); ++i) {
-    Result<ServiceConfig> s = detail::service_config_at((*list)[i], detail::index_path(path, i));
+    Result<ServiceConfig> s = detail::service_config_at((*list)[i], index_path(path, i));
     if (!s) return s.take_error();
     out.push_back(std::move(s).value());
   }
@@ -22,9 +22,9 @@ Status read_services(detail::ObjectReader& r, std::vector<ServiceConfig>& out) {
 }  // namespace
 
 Result<TunnelClientConfig> client_config_from_json(const nlohmann::json& j) {
-  Result<detail::ObjectReader> opened = detail::ObjectReader::open(j, "");
+  Result<ObjectReader> opened = ObjectReader::open(j, "");
   if (!opened) return opened.take_error();
-  detail::ObjectReader& r = *opened;
+  ObjectReader& r = *opened;
   TunnelClientConfig c;
   ZLT_TRY(r.required("server_url", c.server_url));
   ZLT_TRY(r.required("token", c.token));

@@ -25,9 +25,9 @@ Status check_url(const std::optional<std::string>& url, std::string_view field) 
 }
 
 Result<NodeTunnel> node_tunnel_at(const nlohmann::json& j, const std::string& path) {
-  Result<detail::ObjectReader> opened = detail::ObjectReader::open(j, path);
+  Result<ObjectReader> opened = ObjectReader::open(j, path);
   if (!opened) return opened.take_error();
-  detail::ObjectReader& r = *opened;
+  ObjectReader& r = *opened;
   NodeTunnel t;
   ZLT_TRY(r.required("name", t.name));
   ZLT_TRY(r.required("from", t.from));
@@ -50,7 +50,7 @@ Status NodeTunnel::validate() const {
   if (name.empty()) return invalid("name: cannot be empty");
   if (name.size() > 255)
     return invalid("name: too long: " + std::to_string(name.size()) + " bytes, max 255");
-  if (!detail::has_service_name_chars(name))
+  if (!has_service_name_chars(name))
     return invalid("name: must contain only alphanumeric characters, hyphens, and underscores");
   if (from.empty()) return invalid("from: cannot be empty");
   if (to.empty()) return invalid("to: cannot be empty");
@@ -125,9 +125,9 @@ nlohmann::json to_json(const NodeTunnel& t) {
 }
 
 Result<NodeConfig> node_config_from_json(const nlohmann::json& j) {
-  Result<detail::ObjectReader> opened = detail::ObjectReader::open(j, "");
+  Result<ObjectReader> opened = ObjectReader::open(j, "");
   if (!opened) return opened.take_error();
-  detail::ObjectReader& r = *opened;
+  ObjectReader& r = *opened;
   NodeConfig c;
   ZLT_TRY(r.required("node_name", c.node_name));
   if (const nlohmann::json* server = r.find("server"); server != nullptr && !server->is_null()) {
@@ -136,9 +136,9 @@ Result<NodeConfig> node_config_from_json(const nlohmann::json& j) {
     c.server = std::move(*s);
   }
   if (const nlohmann::json* list = r.find("tunnels"); list != nullptr) {
-    if (!list->is_array()) return detail::type_error("tunnels", "expected an array");
+    if (!list->is_array()) return type_error("tunnels", "expected an array");
     for (std::size_t i = 0; i < list->size(); ++i) {
-      Result<NodeTunnel> t = node_tunnel_at((*list)[i], detail::index_path("tunnels", i));
+      Result<NodeTunnel> t = node_tunnel_at((*list)[i], index_path("tunnels", i));
       if (!t) return t.take_error();
       c.tunnels.push_back(std::move(*t));
     }
@@ -173,7 +173,7 @@ nlohmann::json to_json(const NodeConfig& c) {
 }
 
 Result<NodeConfig> parse_node_config(std::string_view json_text) {
-  Result<nlohmann::json> j = detail::parse_json_text(json_text);
+  Result<nlohmann::json> j = parse_json_text(json_text);
   if (!j) return j.take_error();
   Result<NodeConfig> c = node_config_from_json(*j);
   if (!c) return c.take_error();

@@ -6,7 +6,7 @@
 
 #include "core/config/text.hpp"
 
-namespace zlt::config::detail {
+namespace zlt::config {
 namespace {
 
 using nlohmann::json;
@@ -42,6 +42,13 @@ std::optional<proto::ServiceProtocol> parse_service_protocol(std::string_view te
 
 Error type_error(const std::string& path, std::string_view expected) {
   return make_error(Errc::config, at(path, expected));
+}
+
+std::string at(std::string_view path, std::string_view message) {
+  if (path.empty()) return std::string(message);
+  std::string out(path);
+  out.append(": ").append(message);
+  return out;
 }
 
 std::string index_path(const std::string& path, std::size_t i) {
@@ -166,4 +173,4 @@ std::string ObjectReader::at_path(std::string_view message) const {
   return at(path_, message);
 }
 
-}  // namespace zlt::config::detail
+}  // namespace zlt::config

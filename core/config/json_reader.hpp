@@ -1,4 +1,5 @@
-// Reading config objects out of JSON with errors that name the field. Internal to core/config.
+// Reading config objects out of JSON with errors that name the field. Part of the config API:
+// the server (token grants, the grants file) and the C ABI read their JSON objects with it.
 #pragma once
 
 #include <optional>
@@ -10,7 +11,7 @@
 
 #include "core/config/config.hpp"
 
-namespace zlt::config::detail {
+namespace zlt::config {
 
 // One decoder per field type. `path` names the value in messages ("services[1].local_port").
 Status decode(const nlohmann::json& v, const std::string& path, bool& out);
@@ -40,6 +41,8 @@ Status decode(const nlohmann::json& v, const std::string& path, std::optional<T>
 Error type_error(const std::string& path, std::string_view expected);
 // "name[3]"
 std::string index_path(const std::string& path, std::size_t i);
+// "path: message", or just the message at the top level.
+std::string at(std::string_view path, std::string_view message);
 
 // Walks one JSON object. Every key asked for is remembered, so finish() can reject the rest.
 class ObjectReader {
@@ -76,7 +79,10 @@ class ObjectReader {
   std::vector<std::string> known_;
 };
 
+namespace detail {
+
 // A service object found at `path` (also used for the client's "services" list).
 Result<ServiceConfig> service_config_at(const nlohmann::json& j, const std::string& path);
 
-}  // namespace zlt::config::detail
+}  // namespace detail
+}  // namespace zlt::config

@@ -10,9 +10,9 @@ namespace {
 // The plain token never stays in memory past loading: only its hash is kept.
 Result<TokenEntry> token_entry_at(const nlohmann::json& j, const std::string& path,
                                   std::size_t index) {
-  Result<detail::ObjectReader> opened = detail::ObjectReader::open(j, path);
+  Result<ObjectReader> opened = ObjectReader::open(j, path);
   if (!opened) return opened.take_error();
-  detail::ObjectReader& r = *opened;
+  ObjectReader& r = *opened;
   TokenEntry t;
   t.name = "token-" + std::to_string(index);
   std::optional<std::string> plain;
@@ -30,18 +30,18 @@ Result<TokenEntry> token_entry_at(const nlohmann::json& j, const std::string& pa
     if (plain->empty()) return make_error(Errc::config, r.path_of("token") + ": cannot be empty");
     t.sha256 = crypto::hash_token(*plain);
   } else {
-    t.sha256 = detail::to_ascii_lower(*sha256);
+    t.sha256 = to_ascii_lower(*sha256);
   }
   return t;
 }
 
-Status read_tokens(detail::ObjectReader& r, std::vector<TokenEntry>& out) {
+Status read_tokens(ObjectReader& r, std::vector<TokenEntry>& out) {
   const nlohmann::json* list = r.find("tokens");
   if (!list) return {};
   const std::string path = r.path_of("tokens");
-  if (!list->is_array()) return detail::type_error(path, "expected an array");
+  if (!list->is_array()) return type_error(path, "expected an array");
   for (std::size_t i = 0; i < list->size(); ++i) {
-    Result<TokenEntry> t = token_entry_at((*list)[i], detail::index_path(path, i), i);
+    Result<TokenEntry> t = token_entry_at((*list)[i], index_path(path, i), i);
     if (!t) return t.take_error();
     out.push_back(std::move(t).value());
   }
@@ -62,9 +62,9 @@ nlohmann::json token_json(const TokenEntry& t) {
 }  // namespace
 
 Result<TunnelServerConfig> server_config_from_json(const nlohmann::json& j) {
-  Result<detail::ObjectReader> opened = detail::ObjectReader::open(j, "");
+  Result<ObjectReader> opened = ObjectReader::open(j, "");
   if (!opened) return opened.take_error();
-  detail::ObjectReader& r = *opened;
+  ObjectReader& r = *opened;
   TunnelServerConfig c;
   ZLT_TRY(r.optional("enabled", c.enabled));
   ZLT_TRY(r.optional("control_path", c.control_path));
@@ -107,7 +107,7 @@ Result<TunnelServerConfig> server_config_from_json(const nlohmann::json& j) {
     if (admin_token->empty()) return make_error(Errc::config, "admin_token: cannot be empty");
     c.admin_token_hash = crypto::hash_token(*admin_token);
   } else if (c.admin_token_hash) {
-    c.admin_token_hash = detail::to_ascii_lower(*c.admin_token_hash);
+    c.admin_token_hash = to_ascii_lower(*c.admin_token_hash);
   }
   return c;
 }

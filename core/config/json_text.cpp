@@ -5,7 +5,6 @@
 #include "core/config/json_text.hpp"
 
 namespace zlt::config {
-namespace detail {
 
 Result<nlohmann::json> parse_json_text(std::string_view text) {
   try {
@@ -19,13 +18,11 @@ Result<nlohmann::json> parse_json_text(std::string_view text) {
   }
 }
 
-}  // namespace detail
-
 namespace {
 
 template <class Config, class FromJson>
 Result<Config> parse_and_validate(std::string_view text, FromJson from_json) {
-  Result<nlohmann::json> j = detail::parse_json_text(text);
+  Result<nlohmann::json> j = parse_json_text(text);
   if (!j) return j.take_error();
   Result<Config> c = from_json(*j);
   if (!c) return c.take_error();

@@ -1,4 +1,5 @@
-// JSON text to a JSON value, with syntax errors as Errc::config. Internal to core/config.
+// JSON text to a JSON value, with syntax errors as Errc::config. Part of the config API: the
+// server and the C ABI read their JSON requests with it.
 #pragma once
 
 #include <string_view>
@@ -7,9 +8,9 @@
 
 #include "core/common/error.hpp"
 
-namespace zlt::config::detail {
+namespace zlt::config {
 
 // "invalid JSON: parse error at line 1, column 2: ..." on bad syntax.
 Result<nlohmann::json> parse_json_text(std::string_view text);
 
-}  // namespace zlt::config::detail
+}  // namespace zlt::config

@@ -37,7 +37,7 @@ Status validate_original_rules(const TunnelServerConfig& c) {
 
 Status validate_public_bind(const std::string& host) {
   if (host.empty()) return invalid("public_bind: cannot be empty");
-  if (detail::is_host_name(host) || detail::is_ipv6_literal(host)) return {};
+  if (is_host_name(host) || is_ipv6_literal(host)) return {};
   return invalid("public_bind: expected a host name or IP address, got '" + host + "'");
 }
 
@@ -59,8 +59,8 @@ Status validate_token(const TokenEntry& t, const std::string& path) {
                      ") must be <= end (" + std::to_string(r.end) + ")");
     if (r.start == 0) return invalid(path + ".allowed_ports: ports must be within 1..65535");
   }
-  ZLT_TRY(detail::validate_allow_targets(t.allow, path + ".allow"));
-  if (t.services) ZLT_TRY(detail::validate_service_names(*t.services, path + ".services"));
+  ZLT_TRY(validate_allow_targets(t.allow, path + ".allow"));
+  if (t.services) ZLT_TRY(validate_service_names(*t.services, path + ".services"));
   return {};
 }
 
@@ -70,7 +70,7 @@ Status validate_tokens(const std::vector<TokenEntry>& tokens) {
     ZLT_TRY(validate_token(tokens[i], path));
     // Two entries for one token would make its permissions depend on lookup order.
     for (std::size_t k = 0; k < i; ++k) {
-      if (detail::equal_ignoring_ascii_case(tokens[k].sha256, tokens[i].sha256))
+      if (iequals_ascii(tokens[k].sha256, tokens[i].sha256))
         return invalid(path + ".sha256: same token as tokens[" + std::to_string(k) + "]");
     }
   }

@@ -25,7 +25,7 @@ Status ServiceConfig::validate() const {
   if (name.size() > 255)
     return make_error(Errc::config,
                       "name too long: " + std::to_string(name.size()) + " bytes, max 255");
-  if (!detail::has_service_name_chars(name))
+  if (!has_service_name_chars(name))
     return make_error(Errc::config,
                       "name must contain only alphanumeric characters, hyphens, and underscores");
   if (local_port == 0) return make_error(Errc::config, "local_port cannot be 0");

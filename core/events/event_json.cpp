@@ -1,5 +1,6 @@
 #include "zlt/event_json.hpp"
 
+#include "core/access/access_manager.hpp"
 #include "core/agent/agent.hpp"
 #include "core/server/grants.hpp"
 #include "core/server/registry.hpp"
@@ -87,6 +88,19 @@ nlohmann::json to_json(const IncomingConnection& e) {
           {"service_id", e.service_id.to_string()},
           {"connection_id", e.connection_id.to_string()},
           {"client_addr", e.client_addr}};
+}
+
+nlohmann::json to_json(const AccessSessionStarted& e) {
+  return {{"event", "session_started"}, {"session", e.session.to_json()}};
+}
+
+nlohmann::json to_json(const AccessSessionEnded& e) {
+  const char* event = e.how == AccessSessionEnd::expired ? "session_expired" : "session_stopped";
+  return {{"event", event}, {"reason", e.reason}, {"session", e.session.to_json()}};
+}
+
+nlohmann::json to_json(const AccessEnded& e) {
+  return {{"event", "fatal"}, {"reason", e.reason}};
 }
 
 }  // namespace zlt

@@ -1,4 +1,4 @@
-// Encoding and decoding of protocol messages (PROTOCOL.md §2-§4). No I/O.
+// Encoding and decoding of protocol messages (docs/PROTOCOL.md §2-§4). No I/O.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +15,7 @@ struct Decoded {
   std::size_t consumed = 0;  // kHeaderSize + payload_len
 };
 
-// Decodes the first message of `bytes`. Checks in the order of PROTOCOL.md §2; errors are
+// Decodes the first message of `bytes`. Checks in the order of docs/PROTOCOL.md §2; errors are
 // Errc::protocol with the original's texts ("message too short: 3 bytes, need at least 5",
 // "unknown message type: 0x00", "payload too large: 65532 bytes, max 65531", ...). Bytes inside
 // the payload beyond the known fields are ignored; bytes after the frame are not consumed.

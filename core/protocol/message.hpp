@@ -1,4 +1,4 @@
-// The messages of the wire protocol (PROTOCOL.md), as typed values. No I/O here.
+// The messages of the wire protocol (docs/PROTOCOL.md), as typed values. No I/O here.
 #pragma once
 
 #include <cstddef>
@@ -49,7 +49,7 @@ enum class MsgType : std::uint8_t {
 
 // The MsgType for a type byte, or nullopt for an unknown code.
 std::optional<MsgType> msg_type_from_byte(std::uint8_t b);
-// "Auth", "AuthOk", ... (the names used in PROTOCOL.md and in log lines).
+// "Auth", "AuthOk", ... (the names used in docs/PROTOCOL.md and in log lines).
 std::string_view msg_type_name(MsgType t);
 // True for the types that only exist in version 2 (Open, Data, Eof, Close, WindowUpdate, Datagram).
 bool is_v2_only(MsgType t);
@@ -58,7 +58,7 @@ enum class ServiceProtocol : std::uint8_t { tcp = 0, udp = 1 };
 std::optional<ServiceProtocol> service_protocol_from_byte(std::uint8_t b);
 std::string_view service_protocol_name(ServiceProtocol p);  // "tcp" / "udp"
 
-// Feature bits of the v2 Auth/AuthOk trailer (PROTOCOL.md §4.1).
+// Feature bits of the v2 Auth/AuthOk trailer (docs/PROTOCOL.md §4.1).
 namespace feature {
 inline constexpr std::uint32_t kStreams = 0x0001;
 inline constexpr std::uint32_t kDatagrams = 0x0002;
@@ -68,7 +68,7 @@ inline constexpr std::uint32_t kServiceRouting = 0x0010;
 inline constexpr std::uint32_t kAll = 0x001f;
 }  // namespace feature
 
-// Register flags (PROTOCOL.md §4.6), carried only in SERVICE_ROUTING sessions.
+// Register flags (docs/PROTOCOL.md §4.6), carried only in SERVICE_ROUTING sessions.
 inline constexpr std::uint8_t kRegisterInternal = 0x01;
 
 struct V2Trailer {

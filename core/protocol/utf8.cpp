@@ -74,4 +74,11 @@ std::optional<Utf8Error> validate_utf8(std::span<const std::uint8_t> bytes) {
   return std::nullopt;
 }
 
+std::string_view clip_utf8(std::string_view text, std::size_t max) {
+  if (text.size() <= max) return text;
+  std::size_t n = max;
+  while (n > 0 && is_continuation(static_cast<std::uint8_t>(text[n]))) --n;
+  return text.substr(0, n);
+}
+
 }  // namespace zlt::proto

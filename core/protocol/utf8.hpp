@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace zlt::proto {
 
@@ -24,5 +25,10 @@ struct Utf8Error {
 // nullopt when `bytes` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates,
 // nothing above U+10FFFF), else the first error.
 std::optional<Utf8Error> validate_utf8(std::span<const std::uint8_t> bytes);
+
+// At most `max` bytes of the UTF-8 string `text`, never ending inside a sequence (a close
+// reason cut to fit a control frame must stay valid UTF-8, or the peer fails the connection
+// instead of reading it).
+std::string_view clip_utf8(std::string_view text, std::size_t max);
 
 }  // namespace zlt::proto

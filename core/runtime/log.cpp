@@ -2,14 +2,15 @@
 
 #include <unistd.h>
 
-#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
 #include <span>
 
+#include "core/common/ascii.hpp"
 #include "core/common/json_dump.hpp"
+#include "core/common/rfc3339.hpp"
 #include "core/protocol/utf8.hpp"
 
 namespace zlt {
@@ -29,20 +30,6 @@ struct Output {
 Output& output() {
   static Output o;
   return o;
-}
-
-std::string timestamp_utc() {
-  using namespace std::chrono;
-  auto now = system_clock::now();
-  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
 }
 
 // Text lines must stay one event per line whatever a peer put into a message or a value:
@@ -135,17 +122,16 @@ void Log::set_sink(LogSink sink) {
 std::string Log::format(const LogRecord& r, LogFormat format) {
   if (format == LogFormat::json) {
     nlohmann::json line = nlohmann::json::object();
-    line["ts"] = timestamp_utc();
+    line["ts"] = format_rfc3339_millis(std::chrono::system_clock::now());
     line["level"] = log_level_name(r.level);
     line["component"] = r.component;
     if (!r.message.empty()) line["msg"] = r.message;
     for (const auto& [k, v] : r.fields.items()) line[k] = v;
     return dump_json(line);
   }
-  std::string out = timestamp_utc();
+  std::string out = format_rfc3339_millis(std::chrono::system_clock::now());
   out += ' ';
-  std::string level(log_level_name(r.level));
-  for (auto& c : level) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  std::string level = to_ascii_upper(log_level_name(r.level));
   level.resize(5, ' ');
   out += level;
   out += ' ';

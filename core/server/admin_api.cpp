@@ -44,7 +44,7 @@ std::optional<std::string> body_problem(std::string_view body) {
   auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(body.data()), body.size());
   if (auto bad = proto::validate_utf8(bytes))
     return "request body is not valid UTF-8: " + bad->describe();
-  if (auto parsed = config::detail::parse_json_text(body); !parsed) return parsed.error().message;
+  if (auto parsed = config::parse_json_text(body); !parsed) return parsed.error().message;
   return std::nullopt;
 }
 

@@ -30,21 +30,20 @@ namespace {
 // request, the grants file).
 Status check_targets(const std::vector<std::string>& targets, const std::string& path) {
   if (targets.empty())
-    return make_error(Errc::config, config::detail::at(path, "at least one is required"));
-  return config::detail::validate_allow_targets(targets, path);
+    return make_error(Errc::config, config::at(path, "at least one is required"));
+  return config::validate_allow_targets(targets, path);
 }
 
-Error field_error(const config::detail::ObjectReader& r, std::string_view key,
+Error field_error(const config::ObjectReader& r, std::string_view key,
                   const std::string& why) {
   return make_error(Errc::config, r.path_of(key) + ": " + why);
 }
 
 // One entry of the grants file, as GrantStore::save writes it.
 Result<AccessGrant> grant_at(const nlohmann::json& j, const std::string& path) {
-  namespace detail = config::detail;
-  auto opened = detail::ObjectReader::open(j, path);
+  auto opened = config::ObjectReader::open(j, path);
   if (!opened) return opened.take_error();
-  detail::ObjectReader& r = *opened;
+  config::ObjectReader& r = *opened;
   AccessGrant g;
   std::string id;
   std::string created;
@@ -61,7 +60,7 @@ Result<AccessGrant> grant_at(const nlohmann::json& j, const std::string& path) {
   g.id = *parsed_id;
   if (!crypto::is_sha256_hex(g.token_hash))
     return field_error(r, "sha256", "expected 64 hex digits");
-  g.token_hash = detail::to_ascii_lower(g.token_hash);
+  g.token_hash = to_ascii_lower(g.token_hash);
   ZLT_TRY(check_targets(g.targets, r.path_of("targets")));
   auto created_at = parse_rfc3339(created);
   if (!created_at) return field_error(r, "created_at", "not an RFC 3339 time: '" + created + "'");
@@ -73,21 +72,20 @@ Result<AccessGrant> grant_at(const nlohmann::json& j, const std::string& path) {
 }
 
 Result<std::vector<AccessGrant>> grants_from_json(const nlohmann::json& j) {
-  namespace detail = config::detail;
-  auto opened = detail::ObjectReader::open(j, "");
+  auto opened = config::ObjectReader::open(j, "");
   if (!opened) return opened.take_error();
-  detail::ObjectReader& r = *opened;
+  config::ObjectReader& r = *opened;
   const nlohmann::json* list = r.find("grants");
   ZLT_TRY(r.finish());
   if (list == nullptr) return make_error(Errc::config, "missing required key 'grants'");
-  if (!list->is_array()) return detail::type_error("grants", "expected an array");
+  if (!list->is_array()) return config::type_error("grants", "expected an array");
   std::vector<AccessGrant> out;
   for (std::size_t i = 0; i < list->size(); ++i) {
-    const std::string path = detail::index_path("grants", i);
+    const std::string path = config::index_path("grants", i);
     auto g = grant_at((*list)[i], path);
     if (!g) return g.take_error();
     for (std::size_t k = 0; k < out.size(); ++k) {
-      const std::string earlier = detail::index_path("grants", k);
+      const std::string earlier = config::index_path("grants", k);
       if (out[k].id == g->id)
         return make_error(Errc::config, path + ".grant_id: same grant as " + earlier);
       if (out[k].token_hash == g->token_hash)
@@ -101,12 +99,11 @@ Result<std::vector<AccessGrant>> grants_from_json(const nlohmann::json& j) {
 }  // namespace
 
 Result<GrantRequest> grant_request_from_json(std::string_view json_text) {
-  namespace detail = config::detail;
-  auto j = detail::parse_json_text(json_text);
+  auto j = config::parse_json_text(json_text);
   if (!j) return j.take_error();
-  auto opened = detail::ObjectReader::open(*j, "");
+  auto opened = config::ObjectReader::open(*j, "");
   if (!opened) return opened.take_error();
-  detail::ObjectReader& r = *opened;
+  config::ObjectReader& r = *opened;
   GrantRequest req;
   config::Duration ttl{0};
   ZLT_TRY(r.required("targets", req.targets));
@@ -211,7 +208,7 @@ Status GrantStore::load(const std::string& path) {
   auto in_file = [&](const Error& e) {
     return make_error(Errc::config, "grants file " + path + ": " + e.message);
   };
-  auto j = config::detail::parse_json_text(*text);
+  auto j = config::parse_json_text(*text);
   if (!j) return in_file(j.error());
   auto loaded = grants_from_json(*j);
   if (!loaded) return in_file(loaded.error());

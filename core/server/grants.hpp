@@ -1,4 +1,4 @@
-// Access grants: fresh tokens bound to an allow list and an expiry (PROTOCOL.md §4.6). Only
+// Access grants: fresh tokens bound to an allow list and an expiry (docs/PROTOCOL.md §4.6). Only
 // the token's hash is kept; the token itself is shown once, when the grant is issued.
 // A live session's expiry is enforced by the TunnelServer's timer; Auth checks it against the
 // clock as well, so a token is never admitted past its time whatever the timer did.

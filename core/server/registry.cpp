@@ -124,7 +124,7 @@ Result<TunnelService> TunnelRegistry::add_service(const Uuid& tunnel_id, const S
   if (t->services.size() >= max_services_per_tunnel_)
     return registry_error("too many services (max " + std::to_string(max_services_per_tunnel_) +
                           ")");
-  if (!config::detail::is_valid_service_name(req.name))
+  if (!config::is_valid_service_name(req.name))
     return registry_error("invalid service name '" + req.name +
                           "': use 1-255 bytes of letters, digits, '-' and '_'");
   // A name belongs to the token that registered it, while its tunnel lives and for the hold

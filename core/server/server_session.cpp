@@ -129,6 +129,12 @@ void ServerSession::handle_auth(proto::Auth& auth) {
     refuse_auth(grant.error().display(), verdict.delay);
     return;
   }
+  // The configuration validated the entries already: one that does not parse ends here.
+  auto allow = AllowList::parse(grant->allow);
+  if (!allow) {
+    refuse_auth(allow.error().display());
+    return;
+  }
   const bool v2 = auth.v2.has_value() && auth.v2->proto_version >= proto::kProtoVersion2;
   TunnelRegistry& registry = server_.registry();
   if (Tunnel* existing = registry.get_tunnel_by_token(hash)) {
@@ -157,7 +163,7 @@ void ServerSession::handle_auth(proto::Auth& auth) {
   client_id_ = auth.client_id;
   token_hash_ = hash;
   grant_ = std::move(*grant);
-  allow_ = AllowList(grant_.allow);
+  allow_ = std::move(*allow);
   const std::uint32_t granted = v2 ? (auth.v2->features & TunnelServer::kFeatures) : 0;
   set_negotiated(v2, granted);
   set_label("tunnel " + short_id(*tunnel_id_) + (grant_.name ? " (" + *grant_.name + ")" : ""));
@@ -364,7 +370,9 @@ void ServerSession::handle_open(proto::Open& open) {
   Stream& s = add_stream(std::move(stream));
   // The name was allowed; each address it leads to is checked too, right before it is dialed
   // (with its own copy of the list: it holds no pointer into the session).
-  AddressCheck check = [allow = allow_](const SockAddr& a) { return allow.address_refusal(a); };
+  AddressCheck check = [allow = allow_](const SockAddr& a) {
+    return allow.address_refusal(a.storage);
+  };
   if (open.protocol == proto::ServiceProtocol::tcp) {
     TcpEndpoint::dial(s, target->host, target->port, server_.config().connect_timeout,
                       std::move(check));

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/server/open_policy.hpp"
+#include "core/protocol/open_target.hpp"
 #include "core/server/server_session_v1.hpp"
 #include "core/server/token_auth.hpp"
 #include "core/session/rtt.hpp"

@@ -10,12 +10,11 @@ namespace zlt {
 // The grant JSON has the shape of a configured token's permissions, so it is read with the
 // configuration's own decoders and checked against the same rules and wording.
 Result<TokenGrant> token_grant_from_json(std::string_view text) {
-  namespace detail = zlt::config::detail;
-  auto j = detail::parse_json_text(text);
+  auto j = config::parse_json_text(text);
   if (!j) return j.take_error();
-  auto opened = detail::ObjectReader::open(*j, "grant");
+  auto opened = config::ObjectReader::open(*j, "grant");
   if (!opened) return opened.take_error();
-  detail::ObjectReader& r = *opened;
+  config::ObjectReader& r = *opened;
   TokenGrant g;
   ZLT_TRY(r.optional("name", g.name));
   ZLT_TRY(r.optional("allowed_ports", g.allowed_ports));
@@ -34,8 +33,8 @@ Result<TokenGrant> token_grant_from_json(std::string_view text) {
       return make_error(Errc::config,
                              r.path_of("allowed_ports") + ": ports must be within 1..65535");
   }
-  ZLT_TRY(detail::validate_allow_targets(g.allow, r.path_of("allow")));
-  if (g.services) ZLT_TRY(detail::validate_service_names(*g.services, r.path_of("services")));
+  ZLT_TRY(config::validate_allow_targets(g.allow, r.path_of("allow")));
+  if (g.services) ZLT_TRY(config::validate_service_names(*g.services, r.path_of("services")));
   return g;
 }
 

@@ -18,7 +18,7 @@ namespace zlt {
 struct TokenGrant {
   std::optional<std::string> name;                 // shown in logs and status
   std::optional<config::PortRange> allowed_ports;  // public ports it may hold
-  std::vector<std::string> allow;                  // Open targets (PROTOCOL.md §4.6)
+  std::vector<std::string> allow;                  // Open targets (docs/PROTOCOL.md §4.6)
   // Service names it may register: nullopt any, empty none (access grants open, never serve).
   std::optional<std::vector<std::string>> services;
   std::optional<std::chrono::system_clock::time_point> expires_at;

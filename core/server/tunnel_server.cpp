@@ -6,6 +6,7 @@
 
 #include "core/runtime/fd_limit.hpp"
 #include "core/common/chunk.hpp"
+#include "core/common/rfc3339.hpp"
 #include "core/runtime/log.hpp"
 #include "core/server/admin_api.hpp"
 
@@ -13,15 +14,6 @@ namespace zlt {
 namespace {
 
 constexpr const char* kLog = "server";
-
-std::string iso8601(std::chrono::system_clock::time_point t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // Every connection costs a descriptor: the server takes all the process may have, and says so.
 void log_fd_limit(const config::TunnelServerConfig& config) {
@@ -391,7 +383,7 @@ nlohmann::json TunnelServer::status() const {
     j["id"] = id.to_string();
     j["name"] = t->name ? nlohmann::json(*t->name) : nlohmann::json(nullptr);
     j["client_addr"] = t->client_addr;
-    j["connected_at"] = iso8601(t->connected_at);
+    j["connected_at"] = format_rfc3339(t->connected_at);
     nlohmann::json services = nlohmann::json::array();
     for (const auto& [sid, svc] : t->services) services.push_back(svc.to_json());
     j["services"] = services;

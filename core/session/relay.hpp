@@ -1,5 +1,5 @@
 // Splicing two streams, usually of two sessions: the server relays a client's Open toward
-// `service:NAME` to the session that registered NAME (PROTOCOL.md §4.6). Data, Eof, Close,
+// `service:NAME` to the session that registered NAME (docs/PROTOCOL.md §4.6). Data, Eof, Close,
 // WindowUpdate and Datagram pass through with the ids translated, so flow control is end to
 // end and the server holds at most one window per direction.
 #pragma once

@@ -1,5 +1,5 @@
 // One tunnelled connection (a TCP connection or a UDP peer), named by its connection_id, with
-// the flow control of PROTOCOL.md §4.3. A stream joins the session (the far side) to a local
+// the flow control of docs/PROTOCOL.md §4.3. A stream joins the session (the far side) to a local
 // endpoint (a socket, or another stream when the server splices two sessions).
 #pragma once
 
@@ -65,7 +65,7 @@ class Stream {
   // Receive window bounds: start at the protocol's initial window, grow while the sender is
   // window-limited and we are not the bottleneck.
   static constexpr std::uint64_t kMaxWindow = 16u << 20;
-  // Datagrams held while a datagram stream waits for its ConnectAck (PROTOCOL.md §4.4).
+  // Datagrams held while a datagram stream waits for its ConnectAck (docs/PROTOCOL.md §4.4).
   static constexpr std::size_t kMaxPendingDatagrams = 64;
   static constexpr std::size_t kMaxPendingDatagramBytes = 256u << 10;
 

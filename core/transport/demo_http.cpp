@@ -4,6 +4,7 @@
 #include <optional>
 #include <string_view>
 
+#include "core/common/ascii.hpp"
 #include "core/runtime/callback_guard.hpp"
 
 namespace zlt {
@@ -29,16 +30,6 @@ struct Request {
   bool keep_alive = true;
   std::size_t content_length = 0;
 };
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
-    char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
-    if (x != y) return false;
-  }
-  return true;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -72,17 +63,17 @@ std::optional<Request> parse_head(std::string_view head) {
     if (colon == std::string_view::npos) return std::nullopt;
     std::string_view name = field.substr(0, colon);
     std::string_view value = trim(field.substr(colon + 1));
-    if (iequals(name, "connection")) {
-      if (iequals(value, "close")) req.keep_alive = false;
-      if (iequals(value, "keep-alive")) req.keep_alive = true;
-    } else if (iequals(name, "content-length")) {
+    if (iequals_ascii(name, "connection")) {
+      if (iequals_ascii(value, "close")) req.keep_alive = false;
+      if (iequals_ascii(value, "keep-alive")) req.keep_alive = true;
+    } else if (iequals_ascii(name, "content-length")) {
       std::size_t n = 0;
       for (char ch : value) {
         if (ch < '0' || ch > '9' || n > kMaxBody) return std::nullopt;
         n = n * 10 + static_cast<std::size_t>(ch - '0');
       }
       req.content_length = n;
-    } else if (iequals(name, "transfer-encoding")) {
+    } else if (iequals_ascii(name, "transfer-encoding")) {
       return std::nullopt;  // chunked bodies: not worth supporting for a demo
     }
   }

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/common/ascii.hpp"
 #include "core/common/error.hpp"
 
 namespace zlt {
@@ -36,7 +37,5 @@ std::size_t find_head_end(std::string_view bytes);
 // Parses a complete head (including the final empty line). Errors are Errc::protocol with a
 // short reason ("malformed status line").
 Result<HttpResponseHead> parse_response_head(std::string_view head);
-
-bool iequals_ascii(std::string_view a, std::string_view b);
 
 }  // namespace zlt

@@ -5,29 +5,11 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "core/common/ascii.hpp"
+#include "core/protocol/host_syntax.hpp"
+
 namespace zlt {
 namespace {
-
-char lower(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = lower(c);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
-
-bool is_alnum(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
 
 bool is_ipv4_literal(const std::string& host) {
   in_addr a{};
@@ -37,23 +19,6 @@ bool is_ipv4_literal(const std::string& host) {
 bool is_ipv6_literal(const std::string& host) {
   in6_addr a{};
   return inet_pton(AF_INET6, host.c_str(), &a) == 1;
-}
-
-// A DNS name as far as a URL is concerned: letters, digits, '-', '_' and dots, no empty labels.
-bool is_reg_name(std::string_view host) {
-  if (host.empty() || host.size() > 253) return false;
-  std::size_t label = 0;
-  for (char c : host) {
-    if (c == '.') {
-      if (label == 0) return false;
-      label = 0;
-    } else if (is_alnum(c) || c == '-' || c == '_') {
-      if (++label > 63) return false;
-    } else {
-      return false;
-    }
-  }
-  return true;
 }
 
 std::string_view trim(std::string_view s) {
@@ -78,7 +43,7 @@ Error invalid(std::string_view text, std::string_view why) {
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
-  c = lower(c);
+  c = ascii_lower(c);
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
 }
@@ -123,7 +88,7 @@ Result<Url> parse_url(std::string_view text) {
   Url url;
   std::size_t colon = text.find("://");
   if (colon == std::string_view::npos) return invalid(text, "expected scheme://host");
-  url.scheme = to_lower(text.substr(0, colon));
+  url.scheme = to_ascii_lower(text.substr(0, colon));
   if (url.scheme != "ws" && url.scheme != "wss" && url.scheme != "http" && url.scheme != "https")
     return invalid(text,
                    "unsupported scheme '" + url.scheme + "' (expected ws, wss, http or https)");
@@ -150,7 +115,7 @@ Result<Url> parse_url(std::string_view text) {
   if (!authority.empty() && authority.front() == '[') {
     std::size_t close = authority.find(']');
     if (close == std::string_view::npos) return invalid(text, "unterminated '[' in host");
-    url.host = to_lower(authority.substr(1, close - 1));
+    url.host = to_ascii_lower(authority.substr(1, close - 1));
     if (!is_ipv6_literal(url.host)) return invalid(text, "bad IPv6 address '" + url.host + "'");
     url.host_is_ipv6 = true;
     std::string_view after = authority.substr(close + 1);
@@ -161,13 +126,13 @@ Result<Url> parse_url(std::string_view text) {
     }
   } else {
     std::size_t c = authority.find(':');
-    url.host = to_lower(authority.substr(0, c));
+    url.host = to_ascii_lower(authority.substr(0, c));
     if (c != std::string_view::npos) {
       has_port = true;
       port_text = authority.substr(c + 1);
     }
     if (url.host.empty()) return invalid(text, "missing host");
-    if (!is_reg_name(url.host)) return invalid(text, "bad host '" + url.host + "'");
+    if (!proto::is_host_name(url.host)) return invalid(text, "bad host '" + url.host + "'");
   }
 
   if (has_port) {
@@ -236,13 +201,13 @@ bool no_proxy_matches(std::string_view no_proxy, const Url& target) {
 
     if (!host.empty() && host.front() == '.') host.remove_prefix(1);
     if (host.empty()) continue;
-    if (iequals(host, target.host)) return true;
+    if (iequals_ascii(host, target.host)) return true;
     // A domain also matches its subdomains, but never part of a label ("ample.com" does not
     // match "example.com"); IP literals only match exactly.
     if (!target.host_is_ip() && target.host.size() > host.size()) {
       std::string_view tail =
           std::string_view(target.host).substr(target.host.size() - host.size());
-      if (iequals(tail, host) && target.host[target.host.size() - host.size() - 1] == '.')
+      if (iequals_ascii(tail, host) && target.host[target.host.size() - host.size() - 1] == '.')
         return true;
     }
   }

@@ -48,15 +48,6 @@ std::string close_text(std::uint16_t code, std::string_view reason) {
   return out;
 }
 
-// Cuts a close reason to what fits a control frame, without splitting a UTF-8 sequence.
-std::string_view clip_reason(std::string_view reason) {
-  constexpr std::size_t kMax = ws::kMaxControlPayload - 2;
-  if (reason.size() <= kMax) return reason;
-  std::size_t n = kMax;
-  while (n > 0 && (static_cast<unsigned char>(reason[n]) & 0xC0) == 0x80) --n;
-  return reason.substr(0, n);
-}
-
 }  // namespace
 
 struct WsClient::ResolveReq {
@@ -763,7 +754,7 @@ void WsClient::send_close_frame(std::uint16_t code, std::string_view reason) {
   std::uint8_t payload[ws::kMaxControlPayload];
   std::size_t len = 0;
   if (ws::is_valid_close_code(code)) {
-    reason = clip_reason(reason);
+    reason = proto::clip_utf8(reason, ws::kMaxControlPayload - 2);
     store_be16(payload, code);
     std::memcpy(payload + 2, reason.data(), reason.size());
     len = 2 + reason.size();

@@ -1,6 +1,7 @@
-// The project's own RFC 6455 WebSocket client over libuv (see DESIGN.md, "Why our own
-// client"): DNS, connect with a deadline, optional HTTP CONNECT proxy, TLS (OpenSSL), the
-// upgrade handshake, and a data path that frames, masks and parses in place.
+// The project's own RFC 6455 WebSocket client over libuv (docs/DESIGN.md, "The rooms"; the
+// libwebsockets client masks and parses a byte at a time): DNS, connect with a deadline,
+// optional HTTP CONNECT proxy, TLS (OpenSSL), the upgrade handshake, and a data path that
+// frames, masks and parses in place.
 //
 // Lifetime: the owner may destroy a WsClient at any time, including from inside any of its
 // event callbacks; no event follows destruction.

@@ -7,12 +7,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <deque>
 #include <unordered_map>
 
+#include "core/common/ascii.hpp"
 #include "core/protocol/message.hpp"
+#include "core/protocol/utf8.hpp"
 #include "core/runtime/callback_guard.hpp"
 #include "core/runtime/fd_limit.hpp"
 #include "core/runtime/log.hpp"
@@ -55,15 +58,6 @@ class TextBudget {
   std::uint64_t last_ms_ = 0;
 };
 
-// At most `max` bytes of `text`, never ending inside a UTF-8 sequence (a close reason must be
-// valid UTF-8, or the peer fails the connection instead of reading it).
-std::string_view clip_utf8(std::string_view text, std::size_t max) {
-  if (text.size() <= max) return text;
-  std::size_t n = max;
-  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
-  return text.substr(0, n);
-}
-
 std::string header(lws* wsi, lws_token_indexes token) {
   int len = lws_hdr_total_length(wsi, token);
   if (len <= 0) return {};
@@ -100,10 +94,7 @@ bool has_token(std::string_view list, std::string_view token) {
     auto item = list.substr(0, comma);
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
     while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item.size() == token.size() &&
-        std::equal(item.begin(), item.end(), token.begin(),
-                   [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
-      return true;
+    if (iequals_ascii(item, token)) return true;
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
   }
@@ -341,7 +332,7 @@ void ServerConnection::close(std::uint16_t code, std::string_view reason) {
   if (closed_ || close_requested_) return;
   close_requested_ = true;
   close_code_ = code;
-  close_reason_ = std::string(clip_utf8(reason, 123));  // a close frame carries <= 125 bytes
+  close_reason_ = std::string(proto::clip_utf8(reason, 123));  // a close frame carries <= 125 bytes
   request_writable();
   // A peer that stops reading must not keep the connection forever.
   close_deadline_.attach(owner_->lws_ctx->loop());
@@ -352,9 +343,10 @@ void ServerConnection::close(std::uint16_t code, std::string_view reason) {
 
 int ServerConnection::fail(std::uint16_t code, const std::string& reason) {
   local_failure_ = reason;
+  const std::string_view clipped = proto::clip_utf8(reason, 123);
   lws_close_reason(wsi_, static_cast<lws_close_status>(code),
-                   reinterpret_cast<unsigned char*>(const_cast<char*>(reason.data())),
-                   std::min<std::size_t>(reason.size(), 123));
+                   reinterpret_cast<unsigned char*>(const_cast<char*>(clipped.data())),
+                   clipped.size());
   return -1;
 }
 
@@ -367,7 +359,7 @@ int ServerConnection::on_receive(const std::uint8_t* in, std::size_t len) {
     if (!message_is_binary_ && !text_budget_.take(uv_now(owner_->lws_ctx->loop())))
       return fail(close_code::kPolicyViolation, "text message flood");
   }
-  if (!message_is_binary_) {  // text messages are ignored (PROTOCOL.md §1)
+  if (!message_is_binary_) {  // text messages are ignored (docs/PROTOCOL.md §1)
     if (complete) in_message_ = false;
     return 0;
   }
@@ -812,8 +804,8 @@ Result<std::unique_ptr<WsServer>> WsServer::create(Runtime& runtime, Options opt
   impl.spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 
   // Vhost names must stay unique for the context's lifetime: a destroyed vhost lingers until
-  // its connections are gone.
-  static std::uint64_t vhost_serial = 0;
+  // its connections are gone. Each loop thread has its own context, and all of them count here.
+  static std::atomic<std::uint64_t> vhost_serial{0};
   lws_context_creation_info vi;
   std::memset(&vi, 0, sizeof vi);
   vi.vhost_name = (*ctx)->keep(impl.options.name + "-" + std::to_string(++vhost_serial));

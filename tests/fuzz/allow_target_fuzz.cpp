@@ -1,4 +1,4 @@
-// libFuzzer target for Open targets and allow-list entries (PROTOCOL.md §4.6). The input is
+// libFuzzer target for Open targets and allow-list entries (docs/PROTOCOL.md §4.6). The input is
 // lines: the first is the target of an Open, the others are allow entries of the token that
 // sends it. Entries go through the configuration's validation first, as they do when tokens,
 // grants and admin requests are read; the AllowList is built from the valid ones only.
@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "core/config/allow_target.hpp"
-#include "core/config/text.hpp"
-#include "core/server/open_policy.hpp"
+#include "core/protocol/host_syntax.hpp"
+#include "core/protocol/open_target.hpp"
 #include "tests/fuzz/fuzz_check.hpp"
 
 namespace {
@@ -20,6 +20,13 @@ using zlt::fuzz::check;
 
 bool same_target(const zlt::OpenTarget& a, const zlt::OpenTarget& b) {
   return a.kind == b.kind && a.name == b.name && a.host == b.host && a.port == b.port;
+}
+
+// Entries the caller knows to be valid; one that is refused is a failure.
+bool allows(const std::vector<std::string>& entries, const zlt::OpenTarget& target) {
+  auto list = zlt::AllowList::parse(entries);
+  check(list.ok(), "a valid entry was refused");
+  return list->allows(target);
 }
 
 }  // namespace
@@ -34,9 +41,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   while (!rest.empty()) {
     std::string_view entry;
     zlt::fuzz::split_first_line(rest, entry, rest);
-    if (zlt::config::detail::is_valid_allow_target(entry)) entries.emplace_back(entry);
+    if (zlt::config::is_valid_allow_target(entry)) entries.emplace_back(entry);
   }
-  const zlt::AllowList allow(entries);
+  auto parsed = zlt::AllowList::parse(entries);
+  check(parsed.ok(), "a valid entry was refused");
+  const zlt::AllowList& allow = *parsed;
   check(allow.empty() == entries.empty(), "a valid entry was dropped");
 
   auto target = zlt::OpenTarget::parse(target_text);
@@ -46,7 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   if (target->kind == zlt::OpenTarget::Kind::service) {
-    check(zlt::config::detail::is_valid_service_name(target->name), "invalid service name");
+    check(zlt::proto::is_valid_service_name(target->name), "invalid service name");
   } else {
     check(!target->host.empty() && target->port != 0, "address target without host or port");
   }
@@ -54,8 +63,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Every accepted target prints back to itself.
   const std::string printed = target->to_string();
   if (target->kind != zlt::OpenTarget::Kind::service) {
-    check(zlt::config::detail::is_host_name(target->host) ||
-              zlt::config::detail::is_ipv6_literal(target->host),
+    check(zlt::proto::is_host_name(target->host) ||
+              zlt::proto::is_ipv6_literal(target->host),
           "a host that is neither a DNS name nor an IP literal", printed);
   }
   auto again = zlt::OpenTarget::parse(printed);
@@ -65,10 +74,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)allow.allows(*target);
   check(!zlt::AllowList().allows(*target), "an empty allow list allows a target");
   // A name or IP literal prints as the allow entry that means exactly it.
-  if (zlt::config::detail::is_valid_allow_target(printed))
-    check(zlt::AllowList({printed}).allows(*target), "the entry naming a target refuses it",
-          printed);
+  if (zlt::config::is_valid_allow_target(printed))
+    check(allows({printed}, *target), "the entry naming a target refuses it", printed);
   const std::string any = target->kind == zlt::OpenTarget::Kind::service ? "service:*" : "*:*";
-  check(zlt::AllowList({any}).allows(*target), "a wildcard entry refuses a target", printed);
+  check(allows({any}, *target), "a wildcard entry refuses a target", printed);
   return 0;
 }

@@ -102,7 +102,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check_grants_file(text);
 
   // The node tunnel and access readers take parsed JSON (the C ABI parses it first).
-  auto json = config::detail::parse_json_text(text);
+  auto json = config::parse_json_text(text);
   if (!json) return 0;
   auto tunnel = config::node_tunnel_from_json(*json);
   check_error(tunnel, "node tunnel");

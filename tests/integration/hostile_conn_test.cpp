@@ -25,6 +25,7 @@
 #include "core/runtime/log.hpp"
 #include "support/bystander.hpp"
 #include "support/harness.hpp"
+#include "support/log_capture.hpp"
 #include "support/net.hpp"
 #include "support/raw_ws.hpp"
 
@@ -335,28 +336,6 @@ TEST(HostileConn, FailedAuthsSlowTheGuessingAddressOnly) {
 
 // ---- descriptor exhaustion ----
 
-// Collects log records mentioning `needle` (any thread).
-class LogCapture {
- public:
-  explicit LogCapture(std::string needle) : needle_(std::move(needle)) {
-    Log::set_sink([this](const LogRecord& r) {
-      std::lock_guard lock(mu_);
-      if (std::string_view(r.message).find(needle_) != std::string_view::npos)
-        lines_.emplace_back(r.message);
-    });
-  }
-  ~LogCapture() { Log::set_sink(nullptr); }
-  std::vector<std::string> lines() {
-    std::lock_guard lock(mu_);
-    return lines_;
-  }
-
- private:
-  std::string needle_;
-  std::mutex mu_;
-  std::vector<std::string> lines_;
-};
-
 // Each source's first failed Auth is logged; its repeats share one line per log period.
 TEST(HostileConn, AFloodOfBadAuthsDoesNotFloodTheLog) {
   auto config = test_config();
@@ -365,7 +344,7 @@ TEST(HostileConn, AFloodOfBadAuthsDoesNotFloodTheLog) {
   h.start_server(config);
   const LogLevel previous_level = Log::level();
   if (!Log::enabled(LogLevel::info)) Log::set_level(LogLevel::info);
-  LogCapture log("authentication refused");
+  LogCapture log;
   auto failed_auth = [&](const std::string& source) {
     auto ws = RawWs::connect_from(source, h.control_port());
     ASSERT_TRUE(ws && ws->is_open());
@@ -376,7 +355,7 @@ TEST(HostileConn, AFloodOfBadAuthsDoesNotFloodTheLog) {
   for (int i = 0; i < 20; ++i) failed_auth(attacker(21));
   failed_auth(attacker(22));
   // The server logs before it answers: every line is in by now.
-  const auto lines = log.lines();
+  const auto lines = log.messages_with("authentication refused");
   Log::set_level(previous_level);
   // attacker 21's first failure, the first repeat (the period's one line), attacker 22's first.
   EXPECT_EQ(lines.size(), 3u);
@@ -401,7 +380,7 @@ double cpu_seconds() {
 TEST(HostileConn, OutOfDescriptorsNeitherSpinsNorFloodsTheLog) {
   Harness h;
   h.start_server(test_config());
-  LogCapture log("descriptor");
+  LogCapture log;
   constexpr int kClients = 40;
   // Client sockets exist before the descriptors run out; connecting needs none.
   std::vector<Fd> clients;
@@ -450,8 +429,8 @@ TEST(HostileConn, OutOfDescriptorsNeitherSpinsNorFloodsTheLog) {
   // One line for the whole episode, one when it is over.
   auto ws = RawWs::connect(h.control_port());
   ASSERT_TRUE(ws && ws->is_open());
-  ASSERT_TRUE(eventually([&] { return log.lines().size() >= 2; }, 5s));
-  auto lines = log.lines();
+  ASSERT_TRUE(eventually([&] { return log.messages_with("descriptor").size() >= 2; }, 5s));
+  auto lines = log.messages_with("descriptor");
   ASSERT_EQ(lines.size(), 2u) << ::testing::PrintToString(lines);
   EXPECT_THAT(lines[0], HasSubstr("refusing new connections until descriptors are free"));
   EXPECT_THAT(lines[1], HasSubstr(std::to_string(kClients) +
@@ -460,17 +439,27 @@ TEST(HostileConn, OutOfDescriptorsNeitherSpinsNorFloodsTheLog) {
 
 // ---- per-service caps ----
 
+// A server with `cfg`, a bystander beside the attack, and the agent publishing `service`.
+struct CappedService {
+  CappedService(const config::TunnelServerConfig& cfg, const config::ServiceConfig& service)
+      : bystander((h.start_server(cfg), h)) {
+    auto client = h.client_config({service});
+    client.token = kAgentToken;
+    h.start_agent(client);
+    port = h.public_port(service.name, 1);
+  }
+  Harness h;
+  Bystander bystander;
+  std::uint16_t port = 0;
+};
+
 TEST(HostileConn, MaxConnsPerSourceResetsTheExtraConnection) {
   EchoServer echo;
-  Harness h;
   auto cfg = test_config();
   cfg.max_conns_per_source = 2;
-  h.start_server(cfg);
-  Bystander bystander(h);
-  auto client = h.client_config({config::ServiceConfig::tcp("web", echo.port())});
-  client.token = kAgentToken;
-  h.start_agent(client);
-  const std::uint16_t port = h.public_port("web", 1);
+  CappedService capped(cfg, config::ServiceConfig::tcp("web", echo.port()));
+  Bystander& bystander = capped.bystander;
+  const std::uint16_t port = capped.port;
   ASSERT_NE(port, 0);
   const std::string source = attacker(30);
   std::vector<Fd> held;
@@ -499,15 +488,12 @@ TEST(HostileConn, MaxConnsPerSourceResetsTheExtraConnection) {
 
 TEST(HostileConn, UdpFlowsBeyondTheCapEvictTheLeastRecentlyUsed) {
   UdpEchoServer echo;
-  Harness h;
   auto cfg = test_config();
   cfg.max_udp_flows = 2;
-  h.start_server(cfg);
-  Bystander bystander(h);
-  auto client = h.client_config({config::ServiceConfig::udp("uecho", echo.port())});
-  client.token = kAgentToken;
-  h.start_agent(client);
-  const std::uint16_t port = h.public_port("uecho", 1);
+  CappedService capped(cfg, config::ServiceConfig::udp("uecho", echo.port()));
+  Harness& h = capped.h;
+  Bystander& bystander = capped.bystander;
+  const std::uint16_t port = capped.port;
   ASSERT_NE(port, 0);
   auto roundtrip = [](const Fd& fd, const std::string& d) -> std::optional<std::string> {
     set_timeouts(fd.get(), 5s);

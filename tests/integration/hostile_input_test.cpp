@@ -12,6 +12,7 @@
 #include "core/runtime/log.hpp"
 #include "support/bystander.hpp"
 #include "support/harness.hpp"
+#include "support/log_capture.hpp"
 #include "support/raw_ws.hpp"
 #include "support/tunnel_checks.hpp"
 
@@ -19,44 +20,6 @@ namespace zlt::test {
 namespace {
 
 constexpr const char* kAdmin = "admin-secret";
-
-// Every record the library logs while it lives, formatted both as a text line and as a JSON
-// line exactly as stderr output would be.
-class LogCapture {
- public:
-  LogCapture() {
-    Log::set_sink([this](const LogRecord& r) {
-      std::lock_guard lock(mu_);
-      text_.push_back(Log::format(r, LogFormat::text));
-      json_.push_back(Log::format(r, LogFormat::json));
-    });
-  }
-  ~LogCapture() { Log::set_sink(nullptr); }
-  LogCapture(const LogCapture&) = delete;
-  LogCapture& operator=(const LogCapture&) = delete;
-
-  std::vector<std::string> text() {
-    std::lock_guard lock(mu_);
-    return text_;
-  }
-  std::vector<std::string> json() {
-    std::lock_guard lock(mu_);
-    return json_;
-  }
-  bool has(const std::string& needle) {
-    for (const auto& line : text())
-      if (line.find(needle) != std::string::npos) return true;
-    return false;
-  }
-  bool wait_for(const std::string& needle) {
-    return eventually([&] { return has(needle); });
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::string> text_;
-  std::vector<std::string> json_;
-};
 
 // One event per line, no line begins with forged text, and every JSON line parses.
 void expect_lines_intact(LogCapture& logs, const std::string& forged) {

@@ -18,6 +18,7 @@
 #include "core/transport/ws_codec.hpp"
 #include "support/bystander.hpp"
 #include "support/harness.hpp"
+#include "support/log_capture.hpp"
 #include "support/raw_ws.hpp"
 #include "support/test_certs.hpp"
 
@@ -25,56 +26,6 @@ namespace zlt::test {
 namespace {
 
 using ::testing::HasSubstr;
-
-// Collects log records for the test's lifetime (stderr output is replaced meanwhile).
-class LogCapture {
- public:
-  struct Line {
-    std::string message;
-    nlohmann::json fields;
-  };
-  LogCapture() : previous_level_(Log::level()) {
-    if (!Log::enabled(LogLevel::warn)) Log::set_level(LogLevel::warn);
-    Log::set_sink([this](const LogRecord& r) {
-      std::lock_guard lock(mu_);
-      lines_.push_back({std::string(r.message), r.fields});
-    });
-  }
-  ~LogCapture() {
-    Log::set_sink(nullptr);
-    Log::set_level(previous_level_);
-  }
-  LogCapture(const LogCapture&) = delete;
-  LogCapture& operator=(const LogCapture&) = delete;
-
-  // The first line containing `text` whose "peer" field is `peer` (waits up to 5 s).
-  std::optional<Line> wait_for(const std::string& text, const std::string& peer) {
-    std::optional<Line> found;
-    eventually(
-        [&] {
-          std::lock_guard lock(mu_);
-          for (const auto& l : lines_)
-            if (l.message.find(text) != std::string::npos && l.fields.value("peer", "") == peer) {
-              found = l;
-              return true;
-            }
-          return false;
-        },
-        5s);
-    return found;
-  }
-  bool any(const std::string& text) {
-    std::lock_guard lock(mu_);
-    for (const auto& l : lines_)
-      if (l.message.find(text) != std::string::npos) return true;
-    return false;
-  }
-
- private:
-  LogLevel previous_level_;
-  std::mutex mu_;
-  std::vector<Line> lines_;
-};
 
 // A frame as it goes on the wire: `mask` null = unmasked; rsv ORed into the first byte.
 std::string wire_frame(std::uint8_t opcode, std::string_view payload, bool fin = true,
@@ -176,7 +127,7 @@ class HostileWsProto : public ::testing::Test {
     }
   }
 
-  LogCapture log_;
+  LogCapture log_{LogLevel::warn};
   Harness h_;
 };
 
@@ -247,7 +198,7 @@ TEST_F(HostileWsProto, WellFormedFramesStillWork) {
 
 // The same rule on a wss listener, where the server does TLS itself in front of libwebsockets.
 TEST(HostileWsProtoTls, UnmaskedFrameOverTlsIsClosedWith1002) {
-  LogCapture log;
+  LogCapture log{LogLevel::warn};
   Harness h;
   auto c = Harness::server_config();
   c.tls_cert = TestCerts::get().leaf.cert;

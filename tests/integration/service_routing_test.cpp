@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "core/access/access_manager.hpp"
+#include "zlt/event_json.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/session/stream.hpp"
 #include "support/harness.hpp"
@@ -63,7 +64,9 @@ class ServiceRoutingTest : public ::testing::Test {
       client.token = token;
       auto created = AccessManager::create(h_.runtime(), client);
       ASSERT_TRUE(created) << created.error().message;
-      (*created)->set_event_sink([events](const nlohmann::json& e) { events->push(e); });
+      access_observers_.push_back(std::make_unique<JsonAccessObserver>(
+          [events](const nlohmann::json& e) { events->push(e); }));
+      (*created)->set_observer(access_observers_.back().get());
       (*created)->start();
       m = created->get();
       managers_.push_back(std::move(*created));
@@ -115,6 +118,7 @@ class ServiceRoutingTest : public ::testing::Test {
   EchoServer echo_;
   Harness h_;
   std::vector<std::unique_ptr<EventLog>> access_events_;
+  std::vector<std::unique_ptr<JsonAccessObserver>> access_observers_;  // outlive managers_
   std::vector<std::unique_ptr<AccessManager>> managers_;
 };
 

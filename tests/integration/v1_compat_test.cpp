@@ -52,7 +52,7 @@ TEST(V1Compat, HandMadeV1ClientGetsV1Answers) {
   ASSERT_TRUE(ws && ws->is_open());
   ws->skip_heartbeats = false;
 
-  // PROTOCOL.md golden vector Auth{"tok", U1}: no trailer.
+  // docs/PROTOCOL.md §3 golden vector Auth{"tok", U1}: no trailer.
   ASSERT_TRUE(ws->send_binary(from_hex("01 00 00 00 15 00 03 74 6f 6b " + kU1)));
   auto auth_ok = ws->next_message();
   ASSERT_TRUE(auth_ok);

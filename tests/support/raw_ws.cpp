@@ -6,9 +6,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 
+#include "core/common/ascii.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/protocol/codec.hpp"
 
@@ -20,19 +20,14 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kClientKey = "dGhlIHNhbXBsZSBub25jZQ==";  // RFC 6455 §1.3
 constexpr const char* kClientAccept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // The value of header `name` in an HTTP head (case-insensitive name), empty if absent.
 std::string header_value(const std::string& head, const std::string& name) {
-  const std::string want = lower(name) + ":";
+  const std::string want = to_ascii_lower(name) + ":";
   std::size_t pos = head.find("\r\n");
   while (pos != std::string::npos && pos + 2 < head.size()) {
     std::size_t end = head.find("\r\n", pos + 2);
     std::string line = head.substr(pos + 2, end == std::string::npos ? end : end - pos - 2);
-    if (lower(line.substr(0, want.size())) == want) {
+    if (to_ascii_lower(line.substr(0, want.size())) == want) {
       std::string v = line.substr(want.size());
       while (!v.empty() && v.front() == ' ') v.erase(v.begin());
       while (!v.empty() && (v.back() == ' ' || v.back() == '\r')) v.pop_back();

@@ -29,7 +29,7 @@ std::string from_hex(std::string_view hex);
 std::string to_hex(std::string_view bytes);
 std::string bytes_of(const proto::Message& m);  // the codec's encoding of m
 
-// 00112233-4455-6677-8899-aabbccddeeff and ffeeddcc-bbaa-9988-7766-554433221100 (PROTOCOL.md).
+// 00112233-4455-6677-8899-aabbccddeeff and ffeeddcc-bbaa-9988-7766-554433221100 (docs/PROTOCOL.md).
 Uuid test_u1();
 Uuid test_u2();
 

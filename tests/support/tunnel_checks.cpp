@@ -6,11 +6,11 @@
 #include <sys/socket.h>
 
 #include <atomic>
-#include <cctype>
 #include <thread>
 #include <random>
 #include <vector>
 
+#include "core/common/ascii.hpp"
 #include "support/net.hpp"
 
 namespace zlt::test {
@@ -82,8 +82,7 @@ std::optional<std::string> http_exchange(std::uint16_t port, const std::string& 
     auto end = in.find("\r\n\r\n");
     if (want == std::string::npos && end != std::string::npos) {
       std::size_t length = 0;
-      std::string head = in.substr(0, end);
-      for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      std::string head = to_ascii_lower(in.substr(0, end));
       auto cl = head.find("content-length:");
       if (cl != std::string::npos) length = std::stoul(head.substr(cl + 15));
       want = end + 4 + length;

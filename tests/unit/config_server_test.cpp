@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "core/common/ascii.hpp"
 #include "core/config/config.hpp"
 #include "core/crypto/crypto.hpp"
 
@@ -200,9 +201,7 @@ TEST(ServerConfigTest, TokenEntries) {
   EXPECT_EQ(error_with([](auto& c) { c.tokens[1].sha256 = crypto::hash_token("a"); }),
             "tokens[1].sha256: same token as tokens[0]");
   EXPECT_EQ(error_with([](auto& c) {
-              std::string upper = crypto::hash_token("a");
-              for (char& ch : upper) ch = static_cast<char>(std::toupper(ch));
-              c.tokens[1].sha256 = upper;
+              c.tokens[1].sha256 = to_ascii_upper(crypto::hash_token("a"));
             }),
             "tokens[1].sha256: same token as tokens[0]");
   EXPECT_EQ(error_with([](auto& c) {

@@ -1,5 +1,5 @@
 // Decoder behaviour at the edges: the check order and error texts of the original decoder
-// (original-spec §1.4, §1.8), the edge cases of PROTOCOL.md, v2 trailers and v2 messages.
+// (original-spec §1.4, §1.8), the edge cases of docs/PROTOCOL.md, v2 trailers and v2 messages.
 #include <gtest/gtest.h>
 
 #include <string>

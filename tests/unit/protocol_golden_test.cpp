@@ -1,4 +1,4 @@
-// The golden vectors of PROTOCOL.md §3 and §4.7 (the v1 ones were produced by the original
+// The golden vectors of docs/PROTOCOL.md §3 and §4.7 (the v1 ones were produced by the original
 // encoder): encoding must produce exactly these bytes, and decoding them must give the value back.
 #include <gtest/gtest.h>
 

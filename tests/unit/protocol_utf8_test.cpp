@@ -135,5 +135,37 @@ TEST(ProtocolUtf8, AgreesWithReferenceOnFourByteSequences) {
   }
 }
 
+bool is_utf8(std::string_view s) {
+  return !validate_utf8({reinterpret_cast<const std::uint8_t*>(s.data()), s.size()});
+}
+
+TEST(ProtocolUtf8, ClipKeepsWhatFits) {
+  EXPECT_EQ(clip_utf8("", 0), "");
+  EXPECT_EQ(clip_utf8("abc", 3), "abc");
+  EXPECT_EQ(clip_utf8("abc", 10), "abc");
+  EXPECT_EQ(clip_utf8("abcdef", 4), "abcd");
+  EXPECT_EQ(clip_utf8("abc", 0), "");
+}
+
+TEST(ProtocolUtf8, ClipNeverSplitsASequence) {
+  // "aé€😀": 1 + 2 + 3 + 4 bytes.
+  const std::string text = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
+  const std::size_t boundaries[] = {0, 1, 3, 6, 10};
+  for (std::size_t max = 0; max <= text.size(); ++max) {
+    const std::string_view clipped = clip_utf8(text, max);
+    std::size_t expected = 0;
+    for (std::size_t b : boundaries)
+      if (b <= max) expected = b;
+    EXPECT_EQ(clipped.size(), expected) << max;
+    EXPECT_TRUE(is_utf8(clipped)) << max;
+  }
+}
+
+TEST(ProtocolUtf8, ClipFitsACloseFrame) {
+  std::string reason(122, 'x');
+  reason += "\xe2\x82\xac";  // a 3-byte sequence across the 123-byte limit
+  EXPECT_EQ(clip_utf8(reason, 123), std::string(122, 'x'));
+}
+
 }  // namespace
 }  // namespace zlt::proto
