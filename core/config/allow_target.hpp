@@ -1,5 +1,5 @@
 // The checks the configuration applies to a token's `allow` entries and `services` names
-// (PROTOCOL.md §4.6), part of the config API: the server checks grants with them. The syntax
+// (docs/PROTOCOL.md §4.6), part of the config API: the server checks grants with them. The syntax
 // itself is the protocol's (core/protocol/open_target.hpp), so what the configuration accepts
 // is exactly what the policy understands.
 #pragma once

@@ -1,5 +1,5 @@
 // The syntax of the names and numbers that Open targets, allow entries and the configuration
-// share: ports, service names, DNS names and IP literals (PROTOCOL.md §4.6).
+// share: ports, service names, DNS names and IP literals (docs/PROTOCOL.md §4.6).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Targets of Open and the allow lists that permit them (PROTOCOL.md §4.6): one syntax for the
+// Targets of Open and the allow lists that permit them (docs/PROTOCOL.md §4.6): one syntax for the
 // target an agent asks for and the entries a token, grant or admin request lists.
 #pragma once
 
