@@ -10,6 +10,7 @@
 
 #include "capi/capi.hpp"
 #include "zlt/config.hpp"
+#include "zlt/event_json.hpp"
 #include "zlt/log.hpp"
 #include "zlt/node.hpp"
 
@@ -45,6 +46,8 @@ void flush(EventInbox& inbox) noexcept {
 struct zlt_node_manager final : zlt::capi::Object {
   // Loop-thread only, like every field below. Outlived by this handle, so the resolver
   // installed on it may point back here.
+  // Declared before the manager, so it outlives it.
+  std::unique_ptr<zlt::JsonNodeObserver> observer;
   std::unique_ptr<zlt::NodeTunnelManager> manager;
   std::shared_ptr<zlt::capi::EventInbox> inbox = std::make_shared<zlt::capi::EventInbox>();
   zlt_overlay_resolver_cb resolver_cb = nullptr;
@@ -134,11 +137,13 @@ ZLT_EXPORT int zlt_node_manager_new(zlt_runtime* rt, const char* node_config_jso
       if (!manager) return manager.take_error();
       h->manager = std::move(*manager);
       // The runtime outlives the manager.
-      h->manager->set_event_sink([inbox = h->inbox, rt = &runtime](const nlohmann::json& event) {
-        if (inbox->closed || inbox->cb == nullptr) return;
-        inbox->pending.push_back(event);
-        if (!inbox->flush_queued) inbox->flush_queued = rt->post([inbox] { flush(*inbox); });
-      });
+      h->observer = std::make_unique<zlt::JsonNodeObserver>(
+          [inbox = h->inbox, rt = &runtime](const nlohmann::json& event) {
+            if (inbox->closed || inbox->cb == nullptr) return;
+            inbox->pending.push_back(event);
+            if (!inbox->flush_queued) inbox->flush_queued = rt->post([inbox] { flush(*inbox); });
+          });
+      h->manager->set_observer(h->observer.get());
       h->manager->set_overlay_resolver(
           [h](const std::string& node) { return resolve_with_host(h, node); });
       return {};

@@ -11,6 +11,7 @@
 #include "cli/serve_loop.hpp"
 #include "cli/signals.hpp"
 #include "cli/status_report.hpp"
+#include "zlt/event_json.hpp"
 #include "zlt/log.hpp"
 #include "zlt/node.hpp"
 #include "zlt/runtime.hpp"
@@ -142,6 +143,8 @@ int node_command(Args args) {
     return kExitFailure;
   }
   std::unique_ptr<Runtime> runtime = std::move(*started);
+  // Declared before the manager, so it outlives it.
+  JsonNodeObserver observer(log_event);
   LoopOwned<NodeTunnelManager> manager(*runtime);
 
   std::optional<Error> create_error;
@@ -153,7 +156,7 @@ int node_command(Args args) {
       return;
     }
     manager.set(std::move(*created));
-    manager->set_event_sink(log_event);
+    manager->set_observer(&observer);
     if (auto st = manager->start(); !st) start_error = st.take_error();
   });
   if (create_error) {

@@ -2,6 +2,7 @@
 
 #include "core/access/access_manager.hpp"
 #include "core/agent/agent.hpp"
+#include "core/node/node_manager.hpp"
 #include "core/server/grants.hpp"
 #include "core/server/registry.hpp"
 
@@ -101,6 +102,21 @@ nlohmann::json to_json(const AccessSessionEnded& e) {
 
 nlohmann::json to_json(const AccessEnded& e) {
   return {{"event", "fatal"}, {"reason", e.reason}};
+}
+
+nlohmann::json to_json(const NodeTunnelStateChanged& e) {
+  nlohmann::json j = {{"event", "tunnel_state"},
+                      {"tunnel", e.tunnel},
+                      {"state", node_tunnel_state_name(e.state)},
+                      {"direction", e.direction}};
+  if (!e.reason.empty()) j["reason"] = e.reason;
+  return j;
+}
+
+nlohmann::json to_json(const NodeRouteChosen& e) {
+  nlohmann::json j = {{"event", "route"}, {"tunnel", e.tunnel}, {"route", e.route}, {"url", e.url}};
+  if (e.reason) j["reason"] = *e.reason;
+  return j;
 }
 
 }  // namespace zlt

@@ -181,10 +181,6 @@ bool NodeTunnelManager::is_inbound(const Entry& e) const {
   return e.tunnel.to == node_name_;
 }
 
-void NodeTunnelManager::emit(nlohmann::json event) {
-  if (event_sink_) event_sink_(event);
-}
-
 void NodeTunnelManager::set_state(Entry& e, NodeTunnelState state, std::string reason) {
   if (e.state == state && e.reason == reason) return;
   e.state = state;
@@ -204,12 +200,8 @@ void NodeTunnelManager::set_state(Entry& e, NodeTunnelState state, std::string r
     }
     Log::write(level, kLog, text, fields);
   }
-  nlohmann::json ev = {{"event", "tunnel_state"},
-                       {"tunnel", e.tunnel.name},
-                       {"state", node_tunnel_state_name(state)},
-                       {"direction", direction}};
-  if (!e.reason.empty()) ev["reason"] = e.reason;
-  emit(std::move(ev));
+  observers_.get().on_tunnel_state(
+      NodeTunnelStateChanged{e.tunnel.name, state, direction, e.reason});
 }
 
 // One outbound tunnel's agent, as the manager sees it.
@@ -507,10 +499,7 @@ Status NodeTunnelManager::start_outbound(const std::string& name) {
   e->agent->set_observer(e->agent_events.get());
   ZLT_LOG(info, kLog).field("tunnel", name).field("route", e->route)
       << "tunnel " << name << ": connecting to " << url << " (" << e->route << ")";
-  nlohmann::json route_ev = {
-      {"event", "route"}, {"tunnel", name}, {"route", e->route}, {"url", url}};
-  if (e->route_reason) route_ev["reason"] = *e->route_reason;
-  emit(std::move(route_ev));
+  observers_.get().on_route(NodeRouteChosen{name, e->route, url, e->route_reason});
   set_state(*e, NodeTunnelState::connecting);
   e->agent->start();
   return {};
@@ -546,11 +535,7 @@ void NodeTunnelManager::outbound_disconnected(Entry& e, const std::string& why, 
           << "tunnel " << t.name << ": " << *e.route_reason << "; falling back to "
           << *t.direct_url;
       e.agent->set_server_url(*t.direct_url);
-      emit({{"event", "route"},
-            {"tunnel", t.name},
-            {"route", "direct"},
-            {"url", *t.direct_url},
-            {"reason", *e.route_reason}});
+      observers_.get().on_route(NodeRouteChosen{t.name, "direct", *t.direct_url, e.route_reason});
     } else if (e.route == "direct" && e.session_up) {
       if (auto overlay = overlay_url_for(t, resolver_)) {
         // The direct session ended: the next attempt tries the overlay first again.
@@ -560,7 +545,7 @@ void NodeTunnelManager::outbound_disconnected(Entry& e, const std::string& why, 
             << "tunnel " << t.name << ": direct session ended; trying the overlay " << *overlay
             << " first";
         e.agent->set_server_url(*overlay);
-        emit({{"event", "route"}, {"tunnel", t.name}, {"route", "overlay"}, {"url", *overlay}});
+        observers_.get().on_route(NodeRouteChosen{t.name, "overlay", *overlay, std::nullopt});
       }
     }
   }
@@ -600,11 +585,8 @@ void NodeTunnelManager::probe_overlay(Entry& e) {
     e.route = "overlay";
     e.route_reason.reset();
     e.session_up = false;
-    emit({{"event", "route"},
-          {"tunnel", e.tunnel.name},
-          {"route", "overlay"},
-          {"url", *overlay},
-          {"reason", "the overlay answers again"}});
+    observers_.get().on_route(
+        NodeRouteChosen{e.tunnel.name, "overlay", *overlay, "the overlay answers again"});
     e.agent->set_server_url(*overlay);
     e.agent->stop();
     e.agent->start();

@@ -21,6 +21,7 @@
 
 #include "core/agent/agent.hpp"
 #include "core/common/error.hpp"
+#include "core/common/observer_slot.hpp"
 #include "core/config/config.hpp"
 #include "core/node/overlay.hpp"
 #include "core/runtime/runtime.hpp"
@@ -28,6 +29,7 @@
 #include "core/server/tunnel_server.hpp"
 #include "core/session/counters.hpp"
 #include "core/transport/sockaddr.hpp"
+#include "zlt/node_events.hpp"
 
 namespace zlt {
 
@@ -66,11 +68,6 @@ struct NodeTunnelStatus {
 
 class NodeTunnelManager final : public Runtime::Participant, private TunnelServerObserver {
  public:
-  // {"event": "tunnel_state", "tunnel": NAME, "state": STATE, "direction": ..., "reason"?},
-  // {"event": "route", "tunnel": NAME, "route": "overlay"|"direct", "url": ..., "reason"?}.
-  // Called on the loop thread.
-  using EventSink = std::function<void(const nlohmann::json& event)>;
-
   // `server`: the inbound side (absent: this node accepts no tunnels). `settings` supplies the
   // agent timings, TLS options and internal_bind; its node_name, server and tunnels are
   // ignored. Errors are Errc::config. Loop-thread only.
@@ -85,7 +82,10 @@ class NodeTunnelManager final : public Runtime::Participant, private TunnelServe
   NodeTunnelManager(const NodeTunnelManager&) = delete;
   NodeTunnelManager& operator=(const NodeTunnelManager&) = delete;
 
-  void set_event_sink(EventSink sink) { event_sink_ = std::move(sink); }
+  // The one observer of this manager's events (null: none), called on the loop thread. Not
+  // owned: it must outlive the manager or be unset first. Hosts wanting JSON use
+  // JsonNodeObserver (zlt/event_json.hpp).
+  void set_observer(NodeTunnelObserver* observer) { observers_.set(observer); }
   // Consulted whenever an outbound tunnel picks its URL.
   void set_overlay_resolver(OverlayResolver resolver) { resolver_ = std::move(resolver); }
 
@@ -117,7 +117,7 @@ class NodeTunnelManager final : public Runtime::Participant, private TunnelServe
   // Errc::registry "No active outbound tunnel '{name}'".
   Status stop_outbound(const std::string& name);
   // Stops every tunnel and the server; every status becomes disconnected. Idempotent. Not
-  // from inside the event sink (it destroys what is calling).
+  // from inside an observer callback (it destroys what is calling).
   void shutdown() override;
 
   // Reload: tunnels added, removed or changed in `node` start and stop; the others are not
@@ -150,7 +150,6 @@ class NodeTunnelManager final : public Runtime::Participant, private TunnelServe
   bool is_outbound(const Entry& e) const;
   bool is_inbound(const Entry& e) const;
   void set_state(Entry& e, NodeTunnelState state, std::string reason = {});
-  void emit(nlohmann::json event);
   void stop_entry(Entry& e, const std::string& reason);
   Status start_server();
   void bind_inbound(Entry& e);
@@ -178,7 +177,7 @@ class NodeTunnelManager final : public Runtime::Participant, private TunnelServe
   std::vector<std::unique_ptr<Entry>> entries_;  // in the order added
   std::unique_ptr<TunnelServer> server_;
   OverlayResolver resolver_;
-  EventSink event_sink_;
+  ObserverSlot<NodeTunnelObserver> observers_;
   Timer activity_timer_;
   // Agents and tunnels stopped from inside their own callbacks die on the next loop turn.
   std::vector<std::unique_ptr<TunnelAgent>> graveyard_;

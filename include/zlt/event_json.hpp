@@ -9,6 +9,7 @@
 
 #include "zlt/access_events.hpp"
 #include "zlt/events.hpp"
+#include "zlt/node_events.hpp"
 
 namespace zlt {
 
@@ -31,6 +32,11 @@ nlohmann::json to_json(const IncomingConnection& e);
 nlohmann::json to_json(const AccessSessionStarted& e);
 nlohmann::json to_json(const AccessSessionEnded& e);
 nlohmann::json to_json(const AccessEnded& e);
+
+// {"event": "tunnel_state", "tunnel": NAME, "state": STATE, "direction": ..., "reason"?}
+nlohmann::json to_json(const NodeTunnelStateChanged& e);
+// {"event": "route", "tunnel": NAME, "route": "overlay"|"direct", "url": ..., "reason"?}
+nlohmann::json to_json(const NodeRouteChosen& e);
 
 // Every TunnelServer event as JSON to `sink`.
 class JsonTunnelServerObserver final : public TunnelServerObserver {
@@ -87,6 +93,17 @@ class JsonAccessObserver final : public AccessObserver {
  private:
   JsonEventSink sink_;
   JsonTunnelAgentObserver agent_;
+};
+
+// Every NodeTunnelManager event as JSON to `sink`.
+class JsonNodeObserver final : public NodeTunnelObserver {
+ public:
+  explicit JsonNodeObserver(JsonEventSink sink) : sink_(std::move(sink)) {}
+  void on_tunnel_state(const NodeTunnelStateChanged& e) override { sink_(to_json(e)); }
+  void on_route(const NodeRouteChosen& e) override { sink_(to_json(e)); }
+
+ private:
+  JsonEventSink sink_;
 };
 
 }  // namespace zlt

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -15,12 +16,37 @@
 #include "core/node/node_manager.hpp"
 #include "support/harness.hpp"
 #include "support/net.hpp"
+#include "zlt/event_json.hpp"
 
 namespace zlt::test {
 namespace {
 
 constexpr const char* kTokenDb = "tok-db-5f1e";
 constexpr const char* kTokenWeb = "tok-web-9a2c";
+
+// The manager's events as they arrive: typed, and in their JSON form to an EventLog.
+class RecordedEvents final : public NodeTunnelObserver {
+ public:
+  explicit RecordedEvents(EventLog& log)
+      : json_([&log](const nlohmann::json& e) { log.push(e); }) {}
+  void on_tunnel_state(const NodeTunnelStateChanged& e) override {
+    {
+      std::lock_guard lock(mu_);
+      states_.push_back(e);
+    }
+    json_.on_tunnel_state(e);
+  }
+  void on_route(const NodeRouteChosen& e) override { json_.on_route(e); }
+  std::vector<NodeTunnelStateChanged> states() {
+    std::lock_guard lock(mu_);
+    return states_;
+  }
+
+ private:
+  JsonNodeObserver json_;
+  std::mutex mu_;
+  std::vector<NodeTunnelStateChanged> states_;
+};
 
 // One node: its own runtime and manager, its events collected.
 class Node {
@@ -48,7 +74,7 @@ class Node {
         return;
       }
       manager_ = std::move(*created);
-      manager_->set_event_sink([this](const nlohmann::json& e) { events_.push(e); });
+      manager_->set_observer(&recorded_);
       if (resolver) manager_->set_overlay_resolver(std::move(resolver));
       if (auto st = manager_->start(); !st) error = st.error();
     });
@@ -101,11 +127,14 @@ class Node {
     return out;
   }
   EventLog& events() { return events_; }
+  std::vector<NodeTunnelStateChanged> typed_states() { return recorded_.states(); }
 
  private:
   std::unique_ptr<Runtime> runtime_;
-  std::unique_ptr<NodeTunnelManager> manager_;
+  // Declared before the manager, so they outlive it.
   EventLog events_;
+  RecordedEvents recorded_{events_};
+  std::unique_ptr<NodeTunnelManager> manager_;
 };
 
 config::NodeConfig node_b_config(std::uint16_t listen_port = 0) {
@@ -293,6 +322,30 @@ TEST(NodeTunnels, ConnectingUntilRegisteredThenConnectedAndLatencySet) {
       << n.b.status("db").dump();
   EXPECT_GT(n.b.status("db")["latency_ms"].get<double>(), 0.0);
   EXPECT_LT(n.b.status("db")["latency_ms"].get<double>(), 1000.0);
+}
+
+TEST(NodeTunnels, TypedObserverHearsConnectingConnectedDisconnectedInOrder) {
+  TwoNodes n;
+  auto db = tunnel("db", n.echo.port(), config::ExposeType::internal, kTokenDb, 1);
+  n.start_b({db});
+  db.direct_url = url_for(n.port);
+  config::NodeConfig ca = node_a_config();
+  ca.tunnels = {db};
+  ASSERT_FALSE(n.a.start(ca));
+  ASSERT_TRUE(n.a.wait_state("db", "connected"));
+  n.a.on_loop([](NodeTunnelManager& m) { ASSERT_TRUE(m.stop_outbound("db")); });
+  ASSERT_TRUE(n.a.wait_state("db", "disconnected"));
+
+  std::vector<NodeTunnelState> states;
+  for (const auto& e : n.a.typed_states()) {
+    EXPECT_EQ(e.tunnel, "db");
+    EXPECT_EQ(e.direction, "outbound");
+    states.push_back(e.state);
+  }
+  const std::vector<NodeTunnelState> expected = {
+      NodeTunnelState::connecting, NodeTunnelState::connected, NodeTunnelState::disconnected};
+  EXPECT_EQ(states, expected);
+  EXPECT_EQ(n.a.typed_states().back().reason, "stopped");
 }
 
 TEST(NodeTunnels, RegistrationRefusedIsFailedNeverConnected) {
