@@ -124,7 +124,8 @@ NodeTunnelManager::NodeTunnelManager(Runtime& runtime, std::string node_name,
     : runtime_(runtime),
       node_name_(std::move(node_name)),
       server_config_(std::move(server)),
-      settings_(std::move(settings)) {
+      settings_(std::move(settings)),
+      deferred_(runtime.loop()) {
   settings_.node_name = node_name_;
   settings_.server = server_config_;
   settings_.tunnels.clear();
@@ -140,7 +141,6 @@ Result<std::unique_ptr<NodeTunnelManager>> NodeTunnelManager::create(
   std::unique_ptr<NodeTunnelManager> m(
       new NodeTunnelManager(runtime, std::move(node_name), std::move(server), std::move(settings)));
   m->activity_timer_.attach(runtime.loop());
-  m->reaper_.attach(runtime.loop());
   runtime.add_participant(m.get());
   m->registered_participant_ = true;
   return m;
@@ -158,7 +158,6 @@ Result<std::unique_ptr<NodeTunnelManager>> NodeTunnelManager::create(
 
 NodeTunnelManager::~NodeTunnelManager() {
   shutdown();
-  reap();
   if (registered_participant_) runtime_.remove_participant(this);
 }
 
@@ -235,13 +234,7 @@ void NodeTunnelManager::bury(std::unique_ptr<TunnelAgent> agent) {
   if (!agent) return;
   agent->set_observer(nullptr);
   agent->stop();
-  graveyard_.push_back(std::move(agent));
-  reaper_.start(std::chrono::milliseconds(0), [this] { reap(); });
-}
-
-void NodeTunnelManager::reap() {
-  graveyard_.clear();
-  dead_entries_.clear();
+  deferred_.later(std::move(agent));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,8 +277,7 @@ Status NodeTunnelManager::remove_tunnel(const std::string& name) {
   }
   ZLT_LOG(info, kLog).field("tunnel", name) << "tunnel " << name << " removed";
   // We may be inside one of its callbacks (a host reacting to an event): it dies later.
-  dead_entries_.push_back(std::move(e));
-  reaper_.start(std::chrono::milliseconds(0), [this] { reap(); });
+  deferred_.later(std::move(e));
   return {};
 }
 
@@ -409,8 +401,7 @@ void NodeTunnelManager::shutdown() {
     stop_entry(*e, "node shutting down");
     if (was_running) set_state(*e, NodeTunnelState::disconnected, "node shutting down");
   }
-  reap();
-  reaper_.stop();
+  deferred_.flush();
   if (server_) {
     server_->set_observer(nullptr);
     server_->stop();

@@ -24,6 +24,7 @@
 #include "core/common/observer_slot.hpp"
 #include "core/config/config.hpp"
 #include "core/node/overlay.hpp"
+#include "core/runtime/deferred_delete.hpp"
 #include "core/runtime/runtime.hpp"
 #include "core/runtime/uv_handle.hpp"
 #include "core/server/tunnel_server.hpp"
@@ -168,7 +169,6 @@ class NodeTunnelManager final : public Runtime::Participant, private TunnelServe
   void refresh_activity();
   NodeTunnelStatus snapshot(const Entry& e) const;
   void bury(std::unique_ptr<TunnelAgent> agent);
-  void reap();
 
   Runtime& runtime_;
   std::string node_name_;
@@ -180,9 +180,8 @@ class NodeTunnelManager final : public Runtime::Participant, private TunnelServe
   ObserverSlot<NodeTunnelObserver> observers_;
   Timer activity_timer_;
   // Agents and tunnels stopped from inside their own callbacks die on the next loop turn.
-  std::vector<std::unique_ptr<TunnelAgent>> graveyard_;
-  std::vector<std::unique_ptr<Entry>> dead_entries_;
-  Timer reaper_;
+  // Declared after everything they use, so whatever is still pending goes first.
+  DeferredDelete deferred_;
   bool running_ = false;
   bool registered_participant_ = false;
 };
