@@ -65,7 +65,8 @@ struct TcpEndpoint::Writer {
     inflight_bytes = 0;
     for (std::size_t i = 0; i < n; ++i) {
       Chunk& c = *chunks[i];
-      bufs.push_back(uv_buf_init(reinterpret_cast<char*>(c.data()), static_cast<unsigned>(c.size())));
+      bufs.push_back(
+          uv_buf_init(reinterpret_cast<char*>(c.data()), static_cast<unsigned>(c.size())));
       inflight_bytes += c.size();
     }
     req.data = this;
@@ -96,33 +97,22 @@ struct TcpEndpoint::Writer {
   }
 };
 
-// An outgoing connection attempt. While a request is in flight the request owns this object
-// (it may outlive the endpoint); `owner` is cleared when the endpoint goes away.
-struct TcpEndpoint::Dial {
-  enum class Phase { idle, resolving, connecting };
-  TcpEndpoint* owner = nullptr;
-  Phase phase = Phase::idle;
-  std::string host;
-  std::uint16_t port = 0;
-  uv_getaddrinfo_t resolve{};
-  uv_connect_t connect{};
-  std::vector<SockAddr> addresses;
-  std::size_t next = 0;
-  std::string last_error;
-  AddressCheck check;
-  Timer deadline;
-};
-
 namespace {
 
 std::string reason_for(int uv_code) {
   switch (uv_code) {
-    case UV_ECONNREFUSED: return "connection refused";
-    case UV_ETIMEDOUT: return "timeout";
-    case UV_ENETUNREACH: return "network unreachable";
-    case UV_EHOSTUNREACH: return "host unreachable";
-    case UV_ECONNRESET: return "connection reset";
-    default: return uv_strerror(uv_code);
+    case UV_ECONNREFUSED:
+      return "connection refused";
+    case UV_ETIMEDOUT:
+      return "timeout";
+    case UV_ENETUNREACH:
+      return "network unreachable";
+    case UV_EHOSTUNREACH:
+      return "host unreachable";
+    case UV_ECONNRESET:
+      return "connection reset";
+    default:
+      return uv_strerror(uv_code);
   }
 }
 
@@ -136,140 +126,49 @@ TcpEndpoint::TcpEndpoint(Stream& stream, UvHandle<uv_tcp_t> socket)
   uv_tcp_nodelay(socket_.get(), 1);
 }
 
-TcpEndpoint::~TcpEndpoint() { close(true); }
+TcpEndpoint::~TcpEndpoint() {
+  close(true);
+}
 
 TcpEndpoint& TcpEndpoint::dial(Stream& stream, const std::string& host, std::uint16_t port,
                                std::chrono::milliseconds timeout, AddressCheck check) {
   std::unique_ptr<TcpEndpoint> self(new TcpEndpoint(stream));
   TcpEndpoint& ep = *self;
   stream.set_endpoint(std::move(self));
-
-  auto dial = std::make_unique<Dial>();
-  dial->owner = &ep;
-  dial->host = host;
-  dial->port = port;
-  dial->check = std::move(check);
-  dial->deadline.attach(stream.session().loop());
-  dial->deadline.start(timeout, [&ep] { ep.dial_failed("timeout"); });
-
-  if (auto literal = resolve_listen_address(host, port)) {
-    dial->addresses.push_back(*literal);
-    ep.dial_ = dial.release();  // owned by the request in flight from here on
-    ep.connect_first();
-    return ep;
-  }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  Dial* raw = dial.get();
-  raw->resolve.data = raw;
-  int rc = uv_getaddrinfo(
-      stream.session().loop(), &raw->resolve,
-      guarded_lambda<"tcp resolve">([](uv_getaddrinfo_t* req, int status, addrinfo* res) {
-        std::unique_ptr<Dial> d(static_cast<Dial*>(req->data));
-        d->phase = Dial::Phase::idle;
-        TcpEndpoint* owner = d->owner;
-        if (owner == nullptr) {  // the endpoint went away meanwhile
-          uv_freeaddrinfo(res);
-          return;
+  uv_loop_t* loop = stream.session().loop();
+  ep.dialer_ = std::make_unique<Dialer>(loop);
+  ep.dial_deadline_.attach(loop);
+  ep.dial_deadline_.start(timeout, [&ep] { ep.dial_failed("timeout"); });
+  ep.dialer_->connect(
+      host, port, std::move(check),
+      [&ep](UvHandle<uv_tcp_t> socket, const SockAddr&) {
+        ep.dial_deadline_.stop();
+        ep.socket_ = std::move(socket);
+        ep.socket_.set_data(&ep);
+        uv_tcp_nodelay(ep.socket_.get(), 1);
+        ep.stream_.accept();
+      },
+      [&ep](const DialFailure& f) {
+        switch (f.stage) {
+          case DialFailure::Stage::resolve:
+            ep.dial_failed(f.uv_code == 0
+                               ? "host not found: " + f.host
+                               : "host not found: " + f.host + " (" + uv_strerror(f.uv_code) + ")");
+            break;
+          case DialFailure::Stage::check:
+            ep.dial_failed(f.refusal);
+            break;
+          case DialFailure::Stage::connect:
+            ep.dial_failed(reason_for(f.uv_code));
+            break;
         }
-        if (status != 0) {
-          uv_freeaddrinfo(res);
-          owner->dial_ = nullptr;
-          owner->dial_failed("host not found: " + d->host + " (" + uv_strerror(status) + ")");
-          return;
-        }
-        for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-          SockAddr a;
-          std::memcpy(&a.storage, ai->ai_addr, ai->ai_addrlen);
-          a.len = static_cast<socklen_t>(ai->ai_addrlen);
-          a.set_port(d->port);
-          d->addresses.push_back(a);
-        }
-        uv_freeaddrinfo(res);
-        if (d->addresses.empty()) {
-          owner->dial_ = nullptr;
-          owner->dial_failed("host not found: " + d->host);
-          return;
-        }
-        owner->dial_ = d.release();
-        owner->connect_first();
-      }),
-      host.c_str(), nullptr, &hints);
-  if (rc != 0) {
-    ep.dial_failed("host not found: " + host + " (" + uv_strerror(rc) + ")");
-    return ep;
-  }
-  raw->phase = Dial::Phase::resolving;
-  ep.dial_ = dial.release();  // owned by the resolve request
+      });
   return ep;
 }
 
-void TcpEndpoint::connect_first() {
-  if (auto refusal = keep_permitted(dial_->addresses, dial_->check)) {
-    dial_failed(std::move(*refusal));
-    return;
-  }
-  connect_to(dial_->addresses[0]);
-}
-
-void TcpEndpoint::connect_to(const SockAddr& addr) {
-  socket_.init(uv_tcp_init, stream_.session().loop());
-  socket_.set_data(this);
-  dial_->connect.data = dial_;
-  dial_->phase = Dial::Phase::connecting;
-  int rc = uv_tcp_connect(
-      &dial_->connect, socket_.get(), addr.get(),
-      guarded_lambda<"tcp connect">([](uv_connect_t* req, int status) {
-        auto* d = static_cast<Dial*>(req->data);
-        d->phase = Dial::Phase::idle;
-        TcpEndpoint* owner = d->owner;
-        if (owner == nullptr) {
-          std::unique_ptr<Dial> drop(d);
-          return;
-        }
-        if (status == 0) {
-          std::unique_ptr<Dial> done(d);
-          owner->dial_ = nullptr;
-          uv_tcp_nodelay(owner->socket_.get(), 1);
-          owner->stream_.accept();
-          return;
-        }
-        d->last_error = reason_for(status);
-        if (++d->next < d->addresses.size()) {
-          owner->socket_.reset();
-          owner->connect_to(d->addresses[d->next]);
-          return;
-        }
-        owner->dial_failed(d->last_error);
-      }));
-  if (rc != 0) {
-    dial_->phase = Dial::Phase::idle;
-    dial_->last_error = reason_for(rc);
-    dial_failed(dial_->last_error);
-  }
-}
-
 void TcpEndpoint::abandon_dial() {
-  if (dial_ == nullptr) return;
-  Dial* d = dial_;
-  dial_ = nullptr;
-  d->owner = nullptr;
-  d->deadline.stop();
-  switch (d->phase) {
-    case Dial::Phase::resolving:
-      // The callback still runs (with UV_EAI_CANCELED if the cancel took) and frees d.
-      uv_cancel(reinterpret_cast<uv_req_t*>(&d->resolve));
-      break;
-    case Dial::Phase::connecting:
-      // Closing the socket completes the connect request, whose callback frees d.
-      socket_.reset();
-      break;
-    case Dial::Phase::idle: {
-      std::unique_ptr<Dial> drop(d);
-      break;
-    }
-  }
+  dial_deadline_.stop();
+  if (dialer_) dialer_->abandon();
 }
 
 void TcpEndpoint::dial_failed(std::string reason) {
@@ -280,7 +179,9 @@ void TcpEndpoint::dial_failed(std::string reason) {
   stream_.refuse(reason);
 }
 
-void TcpEndpoint::on_open() { start_reading(); }
+void TcpEndpoint::on_open() {
+  start_reading();
+}
 
 void TcpEndpoint::start_reading() {
   if (reading_ || read_eof_ || closed_ || !socket_) return;
@@ -299,7 +200,9 @@ void TcpEndpoint::stop_reading() {
   uv_read_stop(socket_.stream());
 }
 
-void TcpEndpoint::on_writable() { start_reading(); }
+void TcpEndpoint::on_writable() {
+  start_reading();
+}
 
 void TcpEndpoint::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
   auto* self = static_cast<TcpEndpoint*>(h->data);
@@ -318,7 +221,8 @@ void TcpEndpoint::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
   if (self == nullptr) return;
   if (nread > 0) {
     ChunkPtr chunk = std::move(self->read_chunk_);
-    chunk->set_range(Chunk::kPayloadOffset, Chunk::kPayloadOffset + static_cast<std::size_t>(nread));
+    chunk->set_range(Chunk::kPayloadOffset,
+                     Chunk::kPayloadOffset + static_cast<std::size_t>(nread));
     self->stream_.send_data(std::move(chunk));  // arranges on_writable if nothing more fits
     if (self->stream_.send_allowance() == 0) self->stop_reading();
     return;
@@ -339,9 +243,13 @@ void TcpEndpoint::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t*) {
   self->stream_.fail(reason_for(static_cast<int>(nread)));
 }
 
-std::size_t TcpEndpoint::buffered() const { return writer_ ? writer_->bytes : 0; }
+std::size_t TcpEndpoint::buffered() const {
+  return writer_ ? writer_->bytes : 0;
+}
 
-std::size_t TcpEndpoint::held_bytes() const { return writer_ ? writer_->held : 0; }
+std::size_t TcpEndpoint::held_bytes() const {
+  return writer_ ? writer_->held : 0;
+}
 
 void TcpEndpoint::deliver(std::span<const std::uint8_t> bytes) {
   if (closed_ || !socket_ || shutdown_started_) return;
@@ -350,7 +258,8 @@ void TcpEndpoint::deliver(std::span<const std::uint8_t> bytes) {
     uv_buf_t buf = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(bytes.data())),
                                static_cast<unsigned>(bytes.size()));
     int n = uv_try_write(socket_.stream(), &buf, 1);
-    if (n > 0) done = static_cast<std::size_t>(n);
+    if (n > 0)
+      done = static_cast<std::size_t>(n);
     else if (n < 0 && n != UV_EAGAIN) {
       stream_.fail(reason_for(n));
       return;
@@ -372,7 +281,7 @@ void TcpEndpoint::on_written(uv_write_t* req, int status) {
   auto* w = static_cast<Writer*>(req->data);
   TcpEndpoint* self = w->owner;
   if (self == nullptr) {  // the endpoint went away meanwhile; this write owned the writer
-    delete w;  // NOLINT
+    delete w;             // NOLINT
     return;
   }
   const std::size_t n = w->inflight_bytes;

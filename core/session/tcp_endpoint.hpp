@@ -12,8 +12,8 @@
 #include <string>
 
 #include "core/runtime/uv_handle.hpp"
-#include "core/session/address_check.hpp"
 #include "core/session/stream.hpp"
+#include "core/transport/dialer.hpp"
 #include "core/transport/sockaddr.hpp"
 
 namespace zlt {
@@ -44,15 +44,11 @@ class TcpEndpoint final : public StreamEndpoint {
  private:
   explicit TcpEndpoint(Stream& stream);
   struct Writer;
-  struct Dial;
 
   void start_reading();
   void stop_reading();
   void shutdown_write();
-  void connect_to(const SockAddr& addr);
-  // The addresses are known (dial_ holds them): drop the refused ones, then connect.
-  void connect_first();
-  void dial_failed(std::string reason);  // by value: it may point into the dial
+  void dial_failed(std::string reason);
   void abandon_dial();
   void abandon_writer();
   static void on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t* buf);
@@ -68,7 +64,8 @@ class TcpEndpoint final : public StreamEndpoint {
   bool eof_pending_ = false;  // peer sent Eof; shut down once the queue is flushed
   bool shutdown_started_ = false;
   std::unique_ptr<Writer> writer_;  // bytes the socket has not taken yet; created on demand
-  Dial* dial_ = nullptr;  // the connection attempt; owned by its request in flight
+  std::unique_ptr<Dialer> dialer_;  // only for a dialed endpoint
+  Timer dial_deadline_;
   std::shared_ptr<void> held_;
 };
 

@@ -50,57 +50,18 @@ ConnectedUdpEndpoint& ConnectedUdpEndpoint::dial(Stream& stream, const std::stri
   std::unique_ptr<ConnectedUdpEndpoint> self(new ConnectedUdpEndpoint(stream));
   ConnectedUdpEndpoint& ep = *self;
   stream.set_endpoint(std::move(self));
-  ep.check_ = std::move(check);
-  if (auto literal = resolve_listen_address(host, port)) {
-    ep.connect_first({*literal});
-    return ep;
-  }
-  ep.resolving_ = std::make_unique<uv_getaddrinfo_t>();
-  ep.resolving_->data = &ep;
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_DGRAM;
-  int rc = uv_getaddrinfo(
-      stream.session().loop(), ep.resolving_.get(),
-      guarded_lambda<"udp resolve">([](uv_getaddrinfo_t* req, int status, addrinfo* res) {
-        auto* owner = static_cast<ConnectedUdpEndpoint*>(req->data);
-        if (owner == nullptr) {  // the endpoint is gone; it left the request to us
-          std::unique_ptr<uv_getaddrinfo_t> drop(req);
-          uv_freeaddrinfo(res);
-          return;
-        }
-        std::unique_ptr<uv_getaddrinfo_t> done = std::move(owner->resolving_);
-        if (status != 0 || res == nullptr) {
-          uv_freeaddrinfo(res);
-          owner->stream_.refuse("host not found");
-          return;
-        }
-        std::vector<SockAddr> addresses;
-        for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-          SockAddr a;
-          std::memcpy(&a.storage, ai->ai_addr, ai->ai_addrlen);
-          a.len = static_cast<socklen_t>(ai->ai_addrlen);
-          addresses.push_back(a);
-        }
-        uv_freeaddrinfo(res);
-        owner->connect_first(std::move(addresses));
-      }),
-      host.c_str(), std::to_string(port).c_str(), &hints);
-  if (rc != 0) {
-    ep.resolving_.reset();
-    stream.refuse("host not found");
-  }
+  ep.resolver_ = std::make_unique<Dialer>(stream.session().loop());
+  ep.resolver_->resolve(
+      host, port, std::move(check),
+      [&ep](std::vector<SockAddr> addresses) { ep.connect_to(addresses.front()); },
+      [&ep](const DialFailure& f) {
+        ep.stream_.refuse(f.stage == DialFailure::Stage::check ? f.refusal : "host not found");
+      });
   return ep;
 }
 
-ConnectedUdpEndpoint::~ConnectedUdpEndpoint() { close(true); }
-
-void ConnectedUdpEndpoint::connect_first(std::vector<SockAddr> addresses) {
-  if (auto refusal = keep_permitted(addresses, check_)) {
-    stream_.refuse(*refusal);
-    return;
-  }
-  connect_to(addresses.front());
+ConnectedUdpEndpoint::~ConnectedUdpEndpoint() {
+  close(true);
 }
 
 void ConnectedUdpEndpoint::connect_to(const SockAddr& addr) {
@@ -118,8 +79,9 @@ void ConnectedUdpEndpoint::connect_to(const SockAddr& addr) {
 }
 
 void ConnectedUdpEndpoint::on_open() {
-  if (socket_) uv_udp_recv_start(socket_.get(), guarded<&on_alloc, "udp receive">,
-                                 guarded<&on_recv, "udp receive">);
+  if (socket_)
+    uv_udp_recv_start(socket_.get(), guarded<&on_alloc, "udp receive">,
+                      guarded<&on_recv, "udp receive">);
 }
 
 void ConnectedUdpEndpoint::on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf) {
@@ -157,12 +119,7 @@ void ConnectedUdpEndpoint::close(bool) {
   if (closed_) return;
   closed_ = true;
   read_chunk_.reset();
-  if (resolving_) {
-    // The resolve callback still runs; it frees the request when it finds no owner.
-    resolving_->data = nullptr;
-    uv_cancel(reinterpret_cast<uv_req_t*>(resolving_.get()));
-    resolving_.release();  // NOLINT: now owned by the pending request
-  }
+  if (resolver_) resolver_->abandon();
   socket_.reset();
 }
 

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "core/runtime/uv_handle.hpp"
-#include "core/session/address_check.hpp"
 #include "core/session/stream.hpp"
+#include "core/transport/dialer.hpp"
 #include "core/transport/sockaddr.hpp"
 
 namespace zlt {
@@ -52,7 +52,6 @@ class ConnectedUdpEndpoint final : public StreamEndpoint {
  private:
   explicit ConnectedUdpEndpoint(Stream& stream) : stream_(stream) {}
   void connect_to(const SockAddr& addr);
-  void connect_first(std::vector<SockAddr> addresses);
   static void on_alloc(uv_handle_t* h, std::size_t, uv_buf_t* buf);
   static void on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t* buf, const sockaddr* from,
                       unsigned flags);
@@ -61,8 +60,7 @@ class ConnectedUdpEndpoint final : public StreamEndpoint {
   UvHandle<uv_udp_t> socket_;
   ChunkPtr read_chunk_;
   DatagramSender sender_;
-  std::unique_ptr<uv_getaddrinfo_t> resolving_;
-  AddressCheck check_;
+  std::unique_ptr<Dialer> resolver_;  // resolves host; the socket is connected here
   bool closed_ = false;
 };
 

@@ -64,12 +64,7 @@ Result<std::unique_ptr<HttpConnection>> HttpConnection::open(const Url& url, con
   if (self->fd_ < 0)
     return make_error(Errc::connection, "cannot connect to " + self->where_ + ": " + last_error);
   if (url.tls()) {
-    TlsClientOptions options;
-    options.ca_file = tls.ca_file;
-    options.insecure = tls.insecure;
-    options.host = url.host;
-    options.host_is_ip = url.host_is_ip();
-    auto client = TlsClient::create(options);
+    auto client = TlsClient::create(tls_options_for(url, tls.ca_file, tls.insecure));
     if (!client) return client.take_error();
     self->tls_ = std::move(*client);
     if (auto st = self->handshake(); !st) return st.take_error();

@@ -1,5 +1,7 @@
 #include "core/transport/http_head.hpp"
 
+#include <algorithm>
+
 namespace zlt {
 namespace {
 
@@ -83,6 +85,19 @@ Result<HttpResponseHead> parse_response_head(std::string_view head) {
     out.headers.emplace_back(std::string(name), std::string(trim(line.substr(colon + 1))));
   }
   return out;
+}
+
+Result<std::optional<HttpResponseHead>> take_response_head(std::string_view bytes,
+                                                           std::size_t& size) {
+  size = find_head_end(bytes.substr(0, std::min(bytes.size(), kMaxResponseHead)));
+  if (size == 0) {
+    if (bytes.size() >= kMaxResponseHead)
+      return make_error(Errc::protocol, "response header over 16 KiB");
+    return std::optional<HttpResponseHead>{};
+  }
+  auto head = parse_response_head(bytes.substr(0, size));
+  if (!head) return head.take_error();
+  return std::optional<HttpResponseHead>(std::move(*head));
 }
 
 }  // namespace zlt

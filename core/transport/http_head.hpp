@@ -34,6 +34,12 @@ struct HttpResponseHead {
 // Where the head ends in `bytes`: the offset just past "\r\n\r\n", or 0 if it is not complete.
 std::size_t find_head_end(std::string_view bytes);
 
+// The response head at the start of `bytes` once it is complete (nullopt until then), with
+// its length in `size`. Errors are Errc::protocol: a malformed head, or none within
+// kMaxResponseHead ("response header over 16 KiB").
+Result<std::optional<HttpResponseHead>> take_response_head(std::string_view bytes,
+                                                           std::size_t& size);
+
 // Parses a complete head (including the final empty line). Errors are Errc::protocol with a
 // short reason ("malformed status line").
 Result<HttpResponseHead> parse_response_head(std::string_view head);

@@ -133,8 +133,8 @@ Result<SslCtxPtr> TlsClient::server_context(const std::string& cert_file,
     return make_error(Errc::config, "TLS: cannot load key '" + key_file +
                                         "': " + openssl_reason("unreadable or not PEM"));
   if (SSL_CTX_check_private_key(ctx.get()) != 1)
-    return make_error(Errc::config, "TLS: key '" + key_file + "' does not match certificate '" +
-                                        cert_file + "'");
+    return make_error(Errc::config,
+                      "TLS: key '" + key_file + "' does not match certificate '" + cert_file + "'");
   ERR_clear_error();
   return ctx;
 }
@@ -222,6 +222,16 @@ std::size_t TlsClient::take_output(std::span<std::uint8_t> out) {
 
 std::string TlsClient::describe() const {
   return std::string(SSL_get_version(ssl_.get())) + " " + SSL_get_cipher_name(ssl_.get());
+}
+
+TlsClientOptions tls_options_for(const Url& url, std::optional<std::string> ca_file,
+                                 bool insecure) {
+  TlsClientOptions o;
+  o.ca_file = std::move(ca_file);
+  o.insecure = insecure;
+  o.host = url.host;
+  o.host_is_ip = url.host_is_ip();
+  return o;
 }
 
 }  // namespace zlt

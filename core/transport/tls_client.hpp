@@ -1,7 +1,7 @@
-// One end of TLS as a pure byte transformer (the client end; accept() makes the server end): ciphertext from the socket goes in with
-// feed(), plaintext comes out of read(); plaintext goes in with write(), ciphertext for the
-// socket comes out of take_output(). OpenSSL talks to memory BIOs only, so the socket stays
-// with libuv and nothing here blocks.
+// One end of TLS as a pure byte transformer (the client end; accept() makes the server end):
+// ciphertext from the socket goes in with feed(), plaintext comes out of read(); plaintext goes in
+// with write(), ciphertext for the socket comes out of take_output(). OpenSSL talks to memory BIOs
+// only, so the socket stays with libuv and nothing here blocks.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -14,6 +14,7 @@
 #include <string>
 
 #include "core/common/error.hpp"
+#include "core/transport/url.hpp"
 
 namespace zlt {
 
@@ -23,6 +24,9 @@ struct TlsClientOptions {
   std::string host;                    // the name or IP literal the certificate must match
   bool host_is_ip = false;             // IP literals get no SNI and are matched as addresses
 };
+
+// The options for a client of `url` (its host is what the certificate must match).
+TlsClientOptions tls_options_for(const Url& url, std::optional<std::string> ca_file, bool insecure);
 
 struct SslDeleter {
   void operator()(SSL* ssl) const noexcept { SSL_free(ssl); }

@@ -1,7 +1,8 @@
 // The project's own RFC 6455 WebSocket client over libuv (docs/DESIGN.md, "The rooms"; the
-// libwebsockets client masks and parses a byte at a time): DNS, connect with a deadline,
-// optional HTTP CONNECT proxy, TLS (OpenSSL), the upgrade handshake, and a data path that
-// frames, masks and parses in place.
+// libwebsockets client masks and parses a byte at a time). It composes the transport's
+// parts: the Dialer (DNS, each address in turn), an HTTP CONNECT proxy (http_proxy), a
+// ByteStream (plain or TLS, the write queue), the upgrade (ws_handshake) and the RFC 6455
+// engine (ws_codec), and keeps the connection's states, deadlines and in-place data path.
 //
 // Lifetime: the owner may destroy a WsClient at any time, including from inside any of its
 // event callbacks; no event follows destruction.
@@ -26,7 +27,9 @@
 #include "core/crypto/crypto.hpp"
 #include "core/protocol/message.hpp"
 #include "core/runtime/uv_handle.hpp"
+#include "core/transport/byte_stream.hpp"
 #include "core/transport/channel.hpp"
+#include "core/transport/dialer.hpp"
 #include "core/transport/tls_client.hpp"
 #include "core/transport/url.hpp"
 #include "core/transport/ws_codec.hpp"
@@ -55,7 +58,7 @@ class WsClientEvents : public ChannelEvents {
   virtual void on_channel_open() = 0;
 };
 
-class WsClient final : public Channel {
+class WsClient final : public Channel, private ByteStreamEvents {
  public:
   struct Stats {
     std::uint64_t bytes_in = 0;   // payload bytes of delivered binary messages
@@ -95,9 +98,6 @@ class WsClient final : public Channel {
 
  private:
   enum class State { idle, resolving, connecting, proxy, tls, upgrade, open, closing, closed };
-  struct ResolveReq;
-  struct ConnectReq;
-  struct WriteReq;
   // Marks a stack frame that calls out to the owner; destruction flags every live one, so
   // the frame knows not to touch the object again.
   struct Guard {
@@ -113,59 +113,47 @@ class WsClient final : public Channel {
   };
   enum Deferred : unsigned { kKickoff = 1, kResume = 2, kFail = 4 };
 
-  // libuv entry points.
-  static void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res);
-  static void on_connected(uv_connect_t* req, int status);
-  static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
-  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-  static void on_written(uv_write_t* req, int status);
-
   // Connection setup. Every bool-returning step returns false when the object finished (and
   // may be gone): the caller must return at once.
   void on_deferred();
-  bool begin_resolve();
-  bool connect_next();
-  bool on_tcp_connected();
+  void begin_dial();
+  bool on_connected(UvHandle<uv_tcp_t> socket, const SockAddr& peer);
   bool begin_session();
   bool send_upgrade_request();
   bool process_inbound();
   bool handle_proxy_response();
   bool handle_upgrade_response();
   bool on_upgraded();
-  bool drive_tls();
-  bool pump_tls();
-  bool read_error(ssize_t nread);
+
+  // The byte stream's events.
+  std::span<std::uint8_t> read_space() override;
+  bool on_stream_data(std::size_t n) override;
+  bool on_stream_secure() override;
+  bool on_stream_read_error(int uv_code) override;
+  bool on_stream_written(int status) override;
+  bool on_stream_error(Error why) override;
 
   // Frames.
   bool process_frames();
-  bool handle_control(std::uint8_t opcode, const std::uint8_t* payload, std::size_t len);
+  bool handle_control(std::uint8_t opcode, std::span<const std::uint8_t> payload);
   bool fail_protocol(ws::Violation violation);
-  void frame_in_place(Chunk& chunk, ws::Opcode opcode);
   void send_control(ws::Opcode opcode, std::span<const std::uint8_t> payload);
   void send_close_frame(std::uint16_t code, std::string_view reason);
-
-  // Output.
+  void frame_in_place(Chunk& chunk, ws::Opcode opcode);
   void write_frame(ChunkPtr frame);
-  void write_raw(std::string_view bytes);
-  void flush_tls_output();
-  void wire_push(ChunkPtr bytes);
-  void wire_push(std::span<ChunkPtr> chunks);
-  void submit_writes();
-  bool after_write(int status);
   bool maybe_drain();
-
-  // Input buffer.
-  std::span<std::uint8_t> read_space();
   void update_reading();
 
   // Endings.
   bool active() const { return state_ != State::closed && !pending_finish_ && !deferred_error_; }
+  bool handshaking() const { return state_ == State::tls || state_ == State::upgrade; }
   void defer(unsigned what);
   void fail_later(Error why);
   bool finish_after_flush(Error why);
-  void finish(Error why);
+  bool finish(Error why);
   void teardown();
   Error with_url(Errc code, std::string message) const;
+  Error with_url(Error e) const { return with_url(e.code, std::move(e.message)); }
 
   bool emit_open();
   bool emit_message(std::span<const std::uint8_t> message);
@@ -189,19 +177,9 @@ class WsClient final : public Channel {
   Timer connect_timer_;
   Timer close_timer_;
   Timer defer_timer_;
-  ResolveReq* resolving_ = nullptr;  // owned by libuv until its callback
-  ConnectReq* connecting_ = nullptr;
-  WriteReq* inflight_ = nullptr;
-
-  std::vector<sockaddr_storage> addresses_;
-  std::size_t next_address_ = 0;
-  std::string connect_errors_;
-  UvHandle<uv_tcp_t> tcp_;
-  bool reading_ = false;
+  Dialer dialer_;
+  std::unique_ptr<ByteStream> stream_;
   std::string peer_;
-
-  std::unique_ptr<TlsClient> tls_;
-  std::unique_ptr<std::uint8_t[]> cipher_in_;
   std::string handshake_key_;
 
   std::unique_ptr<std::uint8_t[]> in_;
@@ -218,9 +196,6 @@ class WsClient final : public Channel {
   std::deque<ChunkPtr> pending_;  // frames sent before open
   // Queue figures are real bytes: the footprints of the chunks held.
   std::size_t pending_bytes_ = 0;
-  std::deque<ChunkPtr> wire_;  // bytes for the socket behind the write in flight
-  std::size_t wire_bytes_ = 0;
-  std::size_t inflight_bytes_ = 0;  // chunks owned by the write in flight
   bool above_high_water_ = false;
 
   crypto::MaskKeySource masks_;

@@ -177,6 +177,21 @@ std::optional<Violation> check_close_payload(std::span<const std::uint8_t> paylo
   return std::nullopt;
 }
 
+CloseStatus read_close_payload(std::span<const std::uint8_t> payload) {
+  if (payload.size() < 2) return {};
+  return {load_be16(payload.data()),
+          {reinterpret_cast<const char*>(payload.data() + 2), payload.size() - 2}};
+}
+
+std::size_t write_close_payload(std::span<std::uint8_t, kMaxControlPayload> out, std::uint16_t code,
+                                std::string_view reason) {
+  if (!is_valid_close_code(code)) return 0;
+  reason = proto::clip_utf8(reason, kMaxControlPayload - 2);
+  store_be16(out.data(), code);
+  std::memcpy(out.data() + 2, reason.data(), reason.size());
+  return 2 + reason.size();
+}
+
 // ---- outgoing frames ----
 
 void frame_in_place(Chunk& chunk, Opcode opcode, const MaskKey* mask) {

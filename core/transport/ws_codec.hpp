@@ -119,6 +119,18 @@ Violation oversize_length_violation();
 // The payload of a close frame (unmasked): empty, or a valid code and a UTF-8 reason.
 std::optional<Violation> check_close_payload(std::span<const std::uint8_t> payload);
 
+// A close frame's payload that passed check_close_payload: its code (1005, "no status
+// received", when empty) and its reason (pointing into the payload).
+struct CloseStatus {
+  std::uint16_t code = 1005;
+  std::string_view reason;
+};
+CloseStatus read_close_payload(std::span<const std::uint8_t> payload);
+// The payload of a close frame with `code` and `reason` (clipped at a UTF-8 boundary to
+// fit): its length in `out`. A code that may not be sent gives an empty payload.
+std::size_t write_close_payload(std::span<std::uint8_t, kMaxControlPayload> out, std::uint16_t code,
+                                std::string_view reason);
+
 // The engine for one direction of a connection: the frames one sender sends, checked as they
 // come. Two ways in, one set of rules: feed() takes bytes in any pieces and keeps memory
 // constant (the server's guard, which passes the bytes on), next() hands out whole frames in
