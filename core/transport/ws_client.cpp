@@ -134,7 +134,7 @@ void WsClient::teardown() {
   deferred_ = 0;
   pending_.clear();
   pending_bytes_ = 0;
-  message_.reset();
+  assembler_ = {};
 }
 
 void WsClient::defer(unsigned what) {
@@ -240,39 +240,19 @@ bool WsClient::process_frames() {
     if (f.status == ws::Codec::Next::need_more) break;
     if (f.status == ws::Codec::Next::violation) return fail_protocol(*codec_.violation());
     const ws::FrameHeader& h = f.header;
-    const std::uint8_t* payload = f.payload.data();
-    const std::size_t len = f.payload.size();
     in_begin_ += f.consumed;  // consumed before any callback, which may pause or close
 
     if (ws::is_control(h.opcode)) {
       if (!handle_control(h.opcode, f.payload)) return false;
       continue;
     }
-    const bool deliver = state_ == State::open;
-    if (h.opcode == 0) {
-      message_size_ += len;
-      if (!message_is_text_ && message_)
-        std::memcpy(message_->base() + message_size_ - len, payload, len);
-      if (!h.fin || message_is_text_ || !message_) continue;
-      // Owned here while the owner looks at it, in case it destroys the client meanwhile.
-      ChunkPtr whole = std::move(message_);
-      if (deliver && !emit_message({whole->base(), message_size_})) return false;
+    auto message = assembler_.add(h, f.payload);
+    if (!message) {
+      if (h.fin && h.opcode == 1)
+        ZLT_LOG(debug, kLog) << "ignoring a text message of " << f.payload.size() << " bytes";
       continue;
     }
-    message_is_text_ = h.opcode == 1;
-    if (h.fin) {
-      if (message_is_text_) {
-        ZLT_LOG(debug, kLog) << "ignoring a text message of " << len << " bytes";
-        continue;
-      }
-      if (deliver && !emit_message({payload, len})) return false;
-      continue;
-    }
-    message_size_ = len;
-    if (!message_is_text_) {
-      message_ = acquire_chunk(0);
-      if (len > 0) std::memcpy(message_->base(), payload, len);
-    }
+    if (state_ == State::open && !emit_message(message->bytes)) return false;
   }
   return state_ != State::closed;
 }

@@ -188,10 +188,7 @@ class WsClient final : public Channel, private ByteStreamEvents {
   bool paused_ = false;
 
   ws::Codec codec_;  // the rules over the server's frames
-  // A fragmented message being reassembled.
-  bool message_is_text_ = false;
-  std::size_t message_size_ = 0;
-  ChunkPtr message_;
+  ws::MessageAssembler assembler_;
 
   std::deque<ChunkPtr> pending_;  // frames sent before open
   // Queue figures are real bytes: the footprints of the chunks held.

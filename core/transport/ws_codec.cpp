@@ -192,6 +192,26 @@ std::size_t write_close_payload(std::span<std::uint8_t, kMaxControlPayload> out,
   return 2 + reason.size();
 }
 
+std::optional<MessageAssembler::Message> MessageAssembler::add(
+    const FrameHeader& h, std::span<const std::uint8_t> payload) {
+  const std::size_t len = payload.size();
+  if (h.opcode != 0) {  // a new message
+    text_ = h.opcode == 1;
+    size_ = 0;
+    message_.reset();
+    if (h.fin) {
+      if (text_) return std::nullopt;
+      return Message{payload, nullptr};
+    }
+    if (!text_) message_ = acquire_chunk(0);
+  }
+  if (message_ && len > 0) std::memcpy(message_->base() + size_, payload.data(), len);
+  size_ += len;
+  if (!h.fin || !message_) return std::nullopt;
+  Message whole{{message_->base(), size_}, std::move(message_)};
+  return whole;
+}
+
 // ---- outgoing frames ----
 
 void frame_in_place(Chunk& chunk, Opcode opcode, const MaskKey* mask) {

@@ -131,6 +131,25 @@ CloseStatus read_close_payload(std::span<const std::uint8_t> payload);
 std::size_t write_close_payload(std::span<std::uint8_t, kMaxControlPayload> out, std::uint16_t code,
                                 std::string_view reason);
 
+// Joins the data frames that passed a Codec into binary messages. A message in one frame is
+// handed out in place; a fragmented one is copied into a chunk, which comes with it so that
+// it stays valid while its receiver looks at it. Text messages are passed over (the tunnel
+// protocol is binary).
+class MessageAssembler {
+ public:
+  struct Message {
+    std::span<const std::uint8_t> bytes;
+    ChunkPtr held;  // the reassembled message's storage, if it was fragmented
+  };
+  // The frame's payload (not a control frame). A message once its last frame is in.
+  std::optional<Message> add(const FrameHeader& h, std::span<const std::uint8_t> payload);
+
+ private:
+  bool text_ = false;
+  std::size_t size_ = 0;
+  ChunkPtr message_;
+};
+
 // The engine for one direction of a connection: the frames one sender sends, checked as they
 // come. Two ways in, one set of rules: feed() takes bytes in any pieces and keeps memory
 // constant (the server's guard, which passes the bytes on), next() hands out whole frames in
