@@ -6,8 +6,6 @@
 #include "core/common/rfc3339.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/runtime/log.hpp"
-#include "core/server/public_service.hpp"
-#include "core/server/server_session.hpp"
 #include "core/transport/channel.hpp"
 #include "core/transport/ws_client.hpp"
 
@@ -272,8 +270,7 @@ Status NodeTunnelManager::remove_tunnel(const std::string& name) {
   // Its agent, connected to this node, goes too; it will be refused from now on.
   if (server_ && is_inbound(*e)) {
     if (Tunnel* t = server_->registry().get_tunnel_by_token(e->token_hash))
-      if (ServerSession* s = server_->session_for_tunnel(t->id))
-        s->end("tunnel removed", close_code::kNormal, true);
+      server_->end_tunnel(t->id, "tunnel removed");
   }
   ZLT_LOG(info, kLog).field("tunnel", name) << "tunnel " << name << " removed";
   // We may be inside one of its callbacks (a host reacting to an event): it dies later.
@@ -644,13 +641,12 @@ void NodeTunnelManager::attach_inbound(Entry& e, const Uuid& tunnel_id) {
                   std::string(proto::service_protocol_name(e.tunnel.protocol)));
     return;
   }
-  ServerSession* session = server_->session_for_tunnel(tunnel_id);
-  if (session == nullptr) return;
+  if (!server_->tunnel_live(tunnel_id)) return;
   if (e.service_counters) e.base += *e.service_counters;
   e.service_counters = service.counters;
   e.inbound_tunnel = tunnel_id;
   e.public_port = service.assigned_port;
-  if (e.listener) e.listener->attach(*session, service);
+  if (e.listener) server_->attach_listener(*e.listener, tunnel_id, service);
   if (e.ever_connected) ++e.reconnects;
   e.ever_connected = true;
   e.connected_at = std::chrono::system_clock::now();
@@ -788,8 +784,8 @@ NodeTunnelStatus NodeTunnelManager::snapshot(const Entry& e) const {
     if (e.public_port && *e.public_port != 0) s.public_port = e.public_port;
     if (e.listener) s.listen = e.listener->address().to_string();
     if (server_ && e.inbound_tunnel) {
-      if (ServerSession* session = server_->session_for_tunnel(*e.inbound_tunnel))
-        s.latency_ms = session->rtt_ms();
+      if (server_->tunnel_live(*e.inbound_tunnel))
+        s.latency_ms = server_->tunnel_rtt_ms(*e.inbound_tunnel);
     }
   }
   s.bytes_in = c.bytes_in;
