@@ -4,9 +4,9 @@
 
 #include <chrono>
 
-#include "core/runtime/fd_limit.hpp"
 #include "core/common/chunk.hpp"
 #include "core/common/rfc3339.hpp"
+#include "core/runtime/fd_limit.hpp"
 #include "core/runtime/log.hpp"
 #include "core/server/admin_api.hpp"
 
@@ -22,8 +22,7 @@ void log_fd_limit(const config::TunnelServerConfig& config) {
     ZLT_LOG(warn, kLog) << "cannot raise the file descriptor limit (" << fds.error
                         << "); the limit is " << fds.soft;
   } else if (fds.soft > fds.before) {
-    ZLT_LOG(info, kLog) << "file descriptor limit raised from " << fds.before << " to "
-                        << fds.soft;
+    ZLT_LOG(info, kLog) << "file descriptor limit raised from " << fds.before << " to " << fds.soft;
   } else {
     ZLT_LOG(info, kLog) << "file descriptor limit: " << fds.soft;
   }
@@ -226,9 +225,30 @@ void TunnelServer::save_grants() {
     ZLT_LOG(error, kLog) << "cannot save grants: " << st.error().message;
 }
 
-ServerSession* TunnelServer::session_for_tunnel(const Uuid& tunnel_id) {
+ServerSession* TunnelServer::session_for_tunnel(const Uuid& tunnel_id) const {
   auto it = by_tunnel_.find(tunnel_id);
   return it == by_tunnel_.end() ? nullptr : it->second;
+}
+
+bool TunnelServer::tunnel_live(const Uuid& tunnel_id) const {
+  return session_for_tunnel(tunnel_id) != nullptr;
+}
+
+void TunnelServer::end_tunnel(const Uuid& tunnel_id, const std::string& reason) {
+  if (ServerSession* s = session_for_tunnel(tunnel_id)) s->end(reason, close_code::kNormal, true);
+}
+
+bool TunnelServer::attach_listener(PublicService& listener, const Uuid& tunnel_id,
+                                   const TunnelService& service) {
+  ServerSession* s = session_for_tunnel(tunnel_id);
+  if (s == nullptr) return false;
+  listener.attach(*s, service);
+  return true;
+}
+
+std::optional<double> TunnelServer::tunnel_rtt_ms(const Uuid& tunnel_id) const {
+  const ServerSession* s = session_for_tunnel(tunnel_id);
+  return s != nullptr ? s->rtt_ms() : std::nullopt;
 }
 
 void TunnelServer::tunnel_opened(ServerSession& session) {
@@ -365,7 +385,9 @@ nlohmann::json TunnelServer::connection_status() const {
           {"evicted", s.evicted},
           {"refused_no_fd", s.refused_no_fd}};
 }
-bool TunnelServer::busy() const { return chunk_bytes_in_use() > config_.max_buffered_bytes; }
+bool TunnelServer::busy() const {
+  return chunk_bytes_in_use() > config_.max_buffered_bytes;
+}
 
 nlohmann::json TunnelServer::status() const {
   nlohmann::json tunnels = nlohmann::json::array();

@@ -11,8 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/config/config.hpp"
 #include "core/common/observer_slot.hpp"
+#include "core/config/config.hpp"
 #include "core/runtime/runtime.hpp"
 #include "core/server/auth_throttle.hpp"
 #include "core/server/grants.hpp"
@@ -71,9 +71,18 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   // Real bytes held in buffers process-wide are above max_buffered_bytes: new streams are
   // refused ("server busy") instead of growing memory further.
   bool busy() const;
-  // The live session of a tunnel (null if none): where a socket outside the server's own
-  // public ports (a node's internal listener) sends its connections.
-  ServerSession* session_for_tunnel(const Uuid& tunnel_id);
+  // One tunnel by its id, for what lies outside the server's own public ports (a node's
+  // internal listener, a node removing a tunnel). Each acts on the tunnel's live session;
+  // without one there is nothing to do.
+  // A session serves the tunnel now.
+  bool tunnel_live(const Uuid& tunnel_id) const;
+  // Ends the session with a normal close (its streams, spliced halves too).
+  void end_tunnel(const Uuid& tunnel_id, const std::string& reason);
+  // Routes `listener`'s connections to the session as `service`. False: no live session.
+  bool attach_listener(PublicService& listener, const Uuid& tunnel_id,
+                       const TunnelService& service);
+  // The session's smoothed heartbeat round trip, once measured.
+  std::optional<double> tunnel_rtt_ms(const Uuid& tunnel_id) const;
 
   // WsServer::Handler
   void on_ws_open(Channel& channel) override;
@@ -88,6 +97,8 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   TunnelServer(Runtime& runtime, config::TunnelServerConfig config);
   void teardown();
   TunnelServerObserver& observer() { return observers_.get(); }
+  // The live session of a tunnel (null if none).
+  ServerSession* session_for_tunnel(const Uuid& tunnel_id) const;
 
   // ---- used by sessions ----
   Result<TokenGrant> validate_token(std::string_view token, const std::string& token_hash);
