@@ -26,11 +26,12 @@ using nlohmann::json;
 
 constexpr const char* kServerConfig =
     R"({"listen":"127.0.0.1:0","public_bind":"127.0.0.1","data_port_range":[0,0],)"
-    R"("tokens":[{"token":"s3cret"}]})";
+    R"("tokens":[{"token":"s3cret0"},{"token":"s3cret1"},{"token":"s3cret2"}]})";
 
-std::string agent_config(int control_port) {
+// Agent number `n` has token s3cret<n>: one session per token.
+std::string agent_config(int control_port, std::size_t n) {
   json c = {{"server_url", "ws://127.0.0.1:" + std::to_string(control_port) + "/tunnel/v1"},
-            {"token", "s3cret"},
+            {"token", "s3cret" + std::to_string(n)},
             {"reconnect_interval", "100ms"},
             {"max_reconnect_interval", "1s"},
             {"services", json::array()}};
@@ -160,7 +161,8 @@ class CapiEvents : public ::testing::Test {
     zlt_agent*& a = agents_.emplace_back(nullptr);
     const std::string name = "agent" + std::to_string(agents_.size() - 1);
     src = &source(name);
-    EXPECT_EQ(zlt_agent_new(rt_, agent_config(control_port_).c_str(), &a), ZLT_OK)
+    EXPECT_EQ(zlt_agent_new(rt_, agent_config(control_port_, agents_.size() - 1).c_str(), &a),
+              ZLT_OK)
         << zlt_last_error();
     EXPECT_EQ(zlt_agent_on_event(a, Source::callback, src), ZLT_OK);
     EXPECT_EQ(zlt_agent_start(a), ZLT_OK);
@@ -201,7 +203,7 @@ TEST_F(CapiEvents, OrderHoldsAcrossObjectsAndNoCallbackRunsInsideAnother) {
     EXPECT_EQ(zlt_agent_stop(a0), ZLT_OK);
   };
   zlt_agent*& a2 = agents_.emplace_back(nullptr);
-  ASSERT_EQ(zlt_agent_new(rt_, agent_config(control_port_).c_str(), &a2), ZLT_OK);
+  ASSERT_EQ(zlt_agent_new(rt_, agent_config(control_port_, 2).c_str(), &a2), ZLT_OK);
   ASSERT_EQ(zlt_agent_on_event(a2, Source::callback, trigger), ZLT_OK);
   ASSERT_EQ(zlt_agent_start(a2), ZLT_OK);
 
