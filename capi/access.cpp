@@ -14,10 +14,7 @@ struct zlt_access final : zlt::capi::Object {
   // on it may point back here.
   std::unique_ptr<zlt::AccessObserver> observer;  // outlives the manager that reports to it
   std::unique_ptr<zlt::AccessManager> manager;
-  zlt_event_cb event_cb = nullptr;
-  void* event_user = nullptr;
 
-  void silence() noexcept override { event_cb = nullptr; }
   void destroy() noexcept override {
     silence();
     if (manager) manager->shutdown();
@@ -123,8 +120,7 @@ ZLT_EXPORT int zlt_access_on_event(zlt_access* access, zlt_event_cb cb, void* us
   return guard([&] {
     if (access == nullptr) return invalid("zlt_access_on_event", "access must not be NULL");
     return with_manager(access, [&](zlt::AccessManager&) -> Status {
-      access->event_cb = cb;
-      access->event_user = cb != nullptr ? user : nullptr;
+      set_event_callback(*access, cb, user);
       return {};
     });
   });

@@ -12,22 +12,17 @@ struct zlt_agent final : zlt::capi::Object {
   // on it may point back here. `events` is declared first, so it outlives the agent.
   std::unique_ptr<zlt::JsonTunnelAgentObserver> events;
   std::unique_ptr<zlt::TunnelAgent> agent;
-  bool silenced = false;
-  zlt_event_cb event_cb = nullptr;
-  void* event_user = nullptr;
   zlt_connection_cb connection_cb = nullptr;
   void* connection_user = nullptr;
 
-  void silence() noexcept override {
-    silenced = true;
-    event_cb = nullptr;
-    connection_cb = nullptr;
-  }
   void destroy() noexcept override {
     silence();
     if (agent) agent->stop();
     agent.reset();
   }
+
+ protected:
+  void silence_callbacks() noexcept override { connection_cb = nullptr; }
 };
 
 namespace {
@@ -90,8 +85,7 @@ ZLT_EXPORT int zlt_agent_on_event(zlt_agent* agent, zlt_event_cb cb, void* user)
   return guard([&] {
     if (agent == nullptr) return invalid("zlt_agent_on_event", "agent must not be NULL");
     return with_agent(agent, [&](zlt::TunnelAgent&) -> Status {
-      agent->event_cb = cb;
-      agent->event_user = cb != nullptr ? user : nullptr;
+      set_event_callback(*agent, cb, user);
       return {};
     });
   });

@@ -35,18 +35,27 @@ struct RuntimeCore {
   std::unique_ptr<Runtime> runtime;
 
   // Loop-thread only.
-  bool closing = false;                            // zlt_runtime_free has begun
-  std::vector<Object*> live;                       // handles the host still holds (not owned)
-  std::vector<HeldObject> graveyard;  // freed inside a callback, destroyed next turn
+  bool closing = false;       // zlt_runtime_free has begun
+  std::vector<Object*> live;  // handles the host still holds (not owned)
+  // The one queue of what must wait for the loop's next turn: every object's events for the
+  // host, and the handles freed inside callbacks, in the order they happened. Created and
+  // destroyed on the loop thread (zlt_runtime_new, zlt_runtime_free), as its uv handle must be.
+  std::unique_ptr<DeferredDelete> deferred;
 
   ~RuntimeCore();
 };
 
-// The C++ side of an object handle (zlt_registry, zlt_agent).
+// The C++ side of an object handle (zlt_registry, zlt_agent, zlt_access, zlt_node_manager).
 struct Object {
   virtual ~Object() = default;
-  // Loop thread: from now on no callback of this object reaches the host.
-  virtual void silence() noexcept = 0;
+  // Loop thread: from now on no callback of this object reaches the host, and the events
+  // still queued for it are dropped.
+  void silence() noexcept {
+    silenced = true;
+    event_cb = nullptr;
+    event_user = nullptr;
+    silence_callbacks();
+  }
   // Loop thread: silence(), then stop and destroy the core object. Idempotent.
   virtual void destroy() noexcept = 0;
 
@@ -54,13 +63,25 @@ struct Object {
 
   std::shared_ptr<RuntimeCore> core;
 
+  // Loop-thread only: the host's event callback (see queue_event) and whether silence() ran.
+  zlt_event_cb event_cb = nullptr;
+  void* event_user = nullptr;
+  // Advanced each time the host removes its event callback; an event queued before that
+  // carries an older number and is dropped.
+  std::uint64_t event_epoch = 0;
+  bool silenced = false;
+
   // Who still needs this handle's memory, in units of kHold: the host until its free function
-  // is done, and each call in progress (run_on_handle). Bit kFreed is set when the host frees
-  // it. Whoever drops the last hold deletes the handle, so a call that another thread's free
-  // overtakes still finds its memory (and answers ZLT_ECLOSED).
+  // is done, each call in progress (run_on_handle) and each event queued for it. Bit kFreed is
+  // set when the host frees it. Whoever drops the last hold deletes the handle, so a call that
+  // another thread's free overtakes still finds its memory (and answers ZLT_ECLOSED).
   static constexpr std::uint64_t kFreed = 1;
   static constexpr std::uint64_t kHold = 2;
   std::atomic<std::uint64_t> holds{kHold};
+
+ protected:
+  // Loop thread: clears the object's other host callbacks (validator, connection, resolver).
+  virtual void silence_callbacks() noexcept {}
 };
 
 // ---- errors ----
@@ -128,13 +149,10 @@ int create_handle(const std::shared_ptr<RuntimeCore>& core, H** out, Init&& init
   return ZLT_OK;
 }
 
-// Loop thread: destroys the handles freed inside callbacks.
-void sweep(RuntimeCore& core) noexcept;
-
 // Takes a handle the host has freed. Off the loop thread its core object is destroyed on the
 // loop before this returns. On the loop thread we are inside a host callback, with the
-// object's own code possibly below us on the stack: it is silenced now and destroyed once the
-// callback has returned.
+// object's own code possibly below us on the stack: it is silenced now and destroyed at the
+// loop's next turn, through the runtime's DeferredDelete, once the callback has returned.
 // Calls on the handle still in progress on other threads complete or return ZLT_ECLOSED; the
 // last of them deletes the handle.
 void release(HeldObject object) noexcept;
@@ -146,16 +164,24 @@ char* dup_string(std::string_view s);
 // JSON for the host: compact, and invalid UTF-8 (a peer's text) replaced rather than thrown on.
 std::string json_text(const nlohmann::json& j);
 
-// Hands one core event to a host callback as a zlt_event. Never throws into the core.
-void deliver_event(zlt_event_cb cb, void* user, const nlohmann::json& event) noexcept;
+// ---- events ----
+//
+// One policy for every object: a core event never reaches the host from inside core. It is
+// queued on the runtime's DeferredDelete and delivered at the loop's next turn, in the order
+// the events happened across all objects of the runtime, to the callback current then. An
+// event whose object was freed or silenced, or whose callback was removed, before delivery is
+// dropped. The callback may therefore free its own object or any other.
 
-// A core event sink that passes events to the handle's host callback (event_cb / event_user),
-// when one is set.
-template <class H>
-auto events_to_host(H* h) {
-  return [h](const nlohmann::json& event) {
-    if (h->event_cb != nullptr) deliver_event(h->event_cb, h->event_user, event);
-  };
+// Loop thread: queues `event` for the host callback of `object`, if it has one.
+void queue_event(Object& object, const nlohmann::json& event) noexcept;
+
+// Loop thread: sets the host's event callback of `object`. Removing it (NULL) drops the events
+// still queued for it.
+void set_event_callback(Object& object, zlt_event_cb cb, void* user) noexcept;
+
+// A core event sink that queues events for the handle's host callback.
+inline auto events_to_host(Object* h) {
+  return [h](const nlohmann::json& event) { queue_event(*h, event); };
 }
 
 }  // namespace zlt::capi

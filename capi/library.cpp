@@ -28,9 +28,8 @@ LastError& last_error() {
 }  // namespace
 
 RuntimeCore::~RuntimeCore() {
-  // Reached only after zlt_runtime_free stopped the runtime and emptied both lists (or when
-  // creating the runtime failed), so nothing here needs the loop.
-  graveyard.clear();
+  // Reached only after zlt_runtime_free emptied `live`, destroyed `deferred` on the loop and
+  // stopped the runtime (or when creating the runtime failed), so nothing here needs the loop.
   runtime.reset();
 }
 
@@ -144,10 +143,76 @@ void forget(RuntimeCore& core, Object* object) noexcept {
   std::erase(core.live, object);
 }
 
-void sweep(RuntimeCore& core) noexcept {
-  auto dead = std::move(core.graveyard);
-  core.graveyard.clear();
-  for (auto& object : dead) object->destroy();
+namespace {
+
+// Loop thread: a hold on `object` (see Object::holds) for work queued on its behalf.
+HeldObject hold(Object& object) noexcept {
+  object.holds.fetch_add(Object::kHold);
+  return HeldObject(&object);
+}
+
+// Loop thread: destroys `object` (freed inside a callback) at the loop's next turn.
+void destroy_later(RuntimeCore& core, HeldObject object) noexcept {
+  if (!core.deferred) {
+    // Only while zlt_runtime_free tears down, which destroyed every object already.
+    (void)object.release();
+    return;
+  }
+  std::shared_ptr<HeldObject> buried;
+  try {
+    buried = std::make_shared<HeldObject>(std::move(object));
+    core.deferred->later_run([buried] { (*buried)->destroy(); });
+  } catch (...) {
+    // Without memory to defer the destruction, leaking the object is the only safe choice:
+    // destroying it here would pull it from under the code that called us.
+    if (buried) (void)buried->release();
+    if (object) (void)object.release();
+  }
+}
+
+void deliver_event(zlt_event_cb cb, void* user, const nlohmann::json& event) noexcept {
+  try {
+    std::string name;
+    if (auto it = event.find("event"); it != event.end() && it->is_string())
+      name = it->get<std::string>();
+    const std::string text = json_text(event);
+    const zlt_event ev{name.c_str(), text.c_str()};
+    cb(user, &ev);
+  } catch (...) {
+    // Only building the strings can throw; the event is lost rather than the loop unwound.
+    ZLT_LOG(error, "capi") << "event dropped: out of memory";
+  }
+}
+
+// Loop thread, at the turn after the event: hands it to the callback current now, unless the
+// object was freed or silenced, or its callback removed, meanwhile. Every field is read here,
+// not when queued: an earlier callback of this turn may have changed any of them.
+void deliver_queued(Object& object, std::uint64_t epoch, const nlohmann::json& event) noexcept {
+  if (object.freed() || object.silenced || object.event_epoch != epoch) return;
+  const zlt_event_cb cb = object.event_cb;
+  if (cb == nullptr) return;
+  deliver_event(cb, object.event_user, event);
+}
+
+}  // namespace
+
+void queue_event(Object& object, const nlohmann::json& event) noexcept {
+  RuntimeCore& core = *object.core;
+  if (object.freed() || object.silenced || object.event_cb == nullptr || !core.deferred) return;
+  try {
+    // The hold keeps the handle's memory until delivery, even if another thread frees it.
+    auto held = std::make_shared<HeldObject>(hold(object));
+    core.deferred->later_run(
+        [held, epoch = object.event_epoch, event] { deliver_queued(**held, epoch, event); });
+  } catch (...) {
+    ZLT_LOG(error, "capi") << "event dropped: out of memory";
+  }
+}
+
+void set_event_callback(Object& object, zlt_event_cb cb, void* user) noexcept {
+  if (cb == nullptr) ++object.event_epoch;
+  object.event_cb = cb;
+  object.event_user = cb != nullptr ? user : nullptr;
 }
 
 void release(HeldObject object) noexcept {
@@ -158,18 +223,7 @@ void release(HeldObject object) noexcept {
   if (runtime.on_loop_thread()) {
     object->silence();
     forget(*core, object.get());
-    try {
-      core->graveyard.push_back(std::move(object));
-      // One pending sweep serves every object freed before it runs.
-      if (core->graveyard.size() == 1) {
-        RuntimeCore* raw = core.get();  // the core owns the runtime, so it outlives its commands
-        runtime.post([raw] { sweep(*raw); });
-      }
-    } catch (...) {
-      // Without memory to defer the destruction, leaking the object is the only safe choice:
-      // destroying it here would pull it from under the code that called us.
-      if (object) (void)object.release();
-    }
+    destroy_later(*core, std::move(object));
     return;
   }
   Object* raw = object.get();
@@ -198,20 +252,6 @@ char* dup_string(std::string_view s) {
   std::memcpy(p, s.data(), s.size());
   p[s.size()] = '\0';
   return p;
-}
-
-void deliver_event(zlt_event_cb cb, void* user, const nlohmann::json& event) noexcept {
-  try {
-    std::string name;
-    if (auto it = event.find("event"); it != event.end() && it->is_string())
-      name = it->get<std::string>();
-    const std::string text = json_text(event);
-    const zlt_event ev{name.c_str(), text.c_str()};
-    cb(user, &ev);
-  } catch (...) {
-    // Only building the strings can throw; the event is lost rather than the core unwound.
-    ZLT_LOG(error, "capi") << "event dropped: out of memory";
-  }
 }
 
 }  // namespace zlt::capi

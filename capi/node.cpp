@@ -2,7 +2,6 @@
 // the host's overlay resolver wired into it.
 #include <array>
 #include <cstring>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,59 +13,24 @@
 #include "zlt/log.hpp"
 #include "zlt/node.hpp"
 
-namespace zlt::capi {
-namespace {
-
-// The manager's events wait here and reach the host from a loop task of their own, never from
-// inside the manager's processing: a host reacting to an event (removing a tunnel, stopping
-// the manager) then never pulls the manager's state from under the code that emitted it.
-// Shared with the queued tasks, which may outlive the handle. Loop-thread only.
-struct EventInbox {
-  zlt_event_cb cb = nullptr;
-  void* user = nullptr;
-  bool closed = false;  // silenced: nothing more is delivered
-  bool flush_queued = false;
-  std::deque<nlohmann::json> pending;
-};
-
-void flush(EventInbox& inbox) noexcept {
-  inbox.flush_queued = false;
-  while (!inbox.closed && !inbox.pending.empty()) {
-    nlohmann::json event = std::move(inbox.pending.front());
-    inbox.pending.pop_front();
-    // Read for every event: the callback may replace itself or free the handle.
-    if (inbox.cb != nullptr) deliver_event(inbox.cb, inbox.user, event);
-  }
-  if (inbox.closed) inbox.pending.clear();
-}
-
-}  // namespace
-}  // namespace zlt::capi
-
 struct zlt_node_manager final : zlt::capi::Object {
   // Loop-thread only, like every field below. Outlived by this handle, so the resolver
   // installed on it may point back here.
   // Declared before the manager, so it outlives it.
   std::unique_ptr<zlt::JsonNodeObserver> observer;
   std::unique_ptr<zlt::NodeTunnelManager> manager;
-  std::shared_ptr<zlt::capi::EventInbox> inbox = std::make_shared<zlt::capi::EventInbox>();
   zlt_overlay_resolver_cb resolver_cb = nullptr;
   void* resolver_user = nullptr;
   int in_resolver = 0;  // depth of resolver callbacks running now
-  bool silenced = false;
 
-  void silence() noexcept override {
-    silenced = true;
-    resolver_cb = nullptr;
-    inbox->closed = true;
-    inbox->cb = nullptr;
-    inbox->pending.clear();
-  }
   void destroy() noexcept override {
     silence();
     if (manager) manager->shutdown();
     manager.reset();
   }
+
+ protected:
+  void silence_callbacks() noexcept override { resolver_cb = nullptr; }
 };
 
 namespace {
@@ -136,13 +100,7 @@ ZLT_EXPORT int zlt_node_manager_new(zlt_runtime* rt, const char* node_config_jso
       auto manager = zlt::NodeTunnelManager::create(runtime, *config);
       if (!manager) return manager.take_error();
       h->manager = std::move(*manager);
-      // The runtime outlives the manager.
-      h->observer = std::make_unique<zlt::JsonNodeObserver>(
-          [inbox = h->inbox, rt = &runtime](const nlohmann::json& event) {
-            if (inbox->closed || inbox->cb == nullptr) return;
-            inbox->pending.push_back(event);
-            if (!inbox->flush_queued) inbox->flush_queued = rt->post([inbox] { flush(*inbox); });
-          });
+      h->observer = std::make_unique<zlt::JsonNodeObserver>(events_to_host(h));
       h->manager->set_observer(h->observer.get());
       h->manager->set_overlay_resolver(
           [h](const std::string& node) { return resolve_with_host(h, node); });
@@ -155,8 +113,7 @@ ZLT_EXPORT int zlt_node_manager_on_event(zlt_node_manager* mgr, zlt_event_cb cb,
   return guard([&] {
     if (mgr == nullptr) return invalid("zlt_node_manager_on_event", "mgr must not be NULL");
     return with_manager(mgr, "zlt_node_manager_on_event", [&](zlt::NodeTunnelManager&) -> Status {
-      mgr->inbox->cb = cb;
-      mgr->inbox->user = cb != nullptr ? user : nullptr;
+      set_event_callback(*mgr, cb, user);
       return {};
     });
   });

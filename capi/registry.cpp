@@ -20,22 +20,19 @@ struct zlt_registry final : zlt::capi::Object {
   // on it may point back here. `events` is declared first, so it outlives the server.
   std::unique_ptr<zlt::JsonTunnelServerObserver> events;
   std::unique_ptr<zlt::TunnelServer> server;
-  zlt_event_cb event_cb = nullptr;
-  void* event_user = nullptr;
   zlt_token_validator_cb validator_cb = nullptr;
   void* validator_user = nullptr;
   bool validator_installed = false;
   int in_validator = 0;  // depth of validator callbacks running now
 
-  void silence() noexcept override {
-    event_cb = nullptr;
-    validator_cb = nullptr;
-  }
   void destroy() noexcept override {
     silence();
     if (server) server->stop();
     server.reset();
   }
+
+ protected:
+  void silence_callbacks() noexcept override { validator_cb = nullptr; }
 };
 
 namespace {
@@ -208,8 +205,7 @@ ZLT_EXPORT int zlt_registry_on_event(zlt_registry* reg, zlt_event_cb cb, void* u
   return guard([&] {
     if (reg == nullptr) return invalid("zlt_registry_on_event", "reg must not be NULL");
     return with_server(reg, [&](zlt::TunnelServer&) -> Status {
-      reg->event_cb = cb;
-      reg->event_user = cb != nullptr ? user : nullptr;
+      set_event_callback(*reg, cb, user);
       return {};
     });
   });

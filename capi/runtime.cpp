@@ -15,7 +15,14 @@ ZLT_EXPORT int zlt_runtime_new(zlt_runtime** out) {
     handle->core = std::make_shared<RuntimeCore>();
     auto runtime = zlt::Runtime::start("zlt-runtime");
     if (!runtime) return fail(runtime.error());
-    handle->core->runtime = std::move(*runtime);
+    RuntimeCore& core = *handle->core;
+    core.runtime = std::move(*runtime);
+    // On failure the handle's destructor stops the runtime again.
+    const int rc = run_on_loop(core, [&core]() -> zlt::Status {
+      core.deferred = std::make_unique<zlt::DeferredDelete>(core.runtime->loop());
+      return {};
+    });
+    if (rc != ZLT_OK) return rc;
     *out = handle.release();
     return ZLT_OK;
   });
@@ -36,7 +43,11 @@ ZLT_EXPORT int zlt_runtime_free(zlt_runtime* rt) {
       auto live = std::move(core->live);
       core->live.clear();
       for (Object* object : live) object->destroy();
-      sweep(*core);
+      // What is still queued goes now, while the loop runs: the events (dropped, as every
+      // object is silenced) and the handles freed inside callbacks (destroyed). Flushed before
+      // it is destroyed, so that anything queued meanwhile still finds it.
+      if (core->deferred) core->deferred->flush();
+      core->deferred.reset();
     });
     core->runtime->stop();
     std::unique_ptr<zlt_runtime> handle(rt);  // only once nothing above can fail

@@ -44,6 +44,13 @@
  *   (hand slow work to another thread). A call made from inside a callback runs inline, so
  *   callbacks may call back into this interface (for example to read a status) without
  *   deadlocking (a call on an object of another runtime waits for that runtime as usual).
+ *
+ *   Events.  Every object's events follow one rule: they are queued on their runtime and
+ *   delivered at the loop's next turn, in the order they happened across all objects of that
+ *   runtime, never from inside another callback or an API call. Each goes to the callback
+ *   registered when it is delivered (a status read in it may already show later changes). An
+ *   event whose object was freed, or whose callback was set to NULL, before delivery is
+ *   dropped. An event callback may therefore free its own object or any other of its runtime.
  *   Pointers handed to a callback are valid only until it returns. Callbacks must not throw
  *   C++ exceptions or longjmp out. Every callback takes the `user` pointer given when it was
  *   registered; the library never dereferences it.
@@ -550,10 +557,8 @@ ZLT_EXPORT int zlt_node_manager_new(zlt_runtime* rt, const char* node_config_jso
  *        destination has registered its service; an inbound one once the source's agent has.
  *   "route"  with "tunnel", "route" ("overlay" or "direct"), "url" and, for a fallback,
  *        "reason": the URL an outbound tunnel uses from now on.
- * Events are delivered on the loop thread, in order, shortly after the change they report,
- * from a loop task of their own rather than from inside the manager's processing: the callback
- * may call any zlt_node_manager_* function, on this manager too (a status read in it may
- * already show later changes). Errors: ZLT_EINVAL (mgr NULL), ZLT_ESHUTDOWN.
+ * Delivered as "Events" above says: the callback may call any zlt_node_manager_* function,
+ * on this manager too. Errors: ZLT_EINVAL (mgr NULL), ZLT_ESHUTDOWN.
  */
 ZLT_EXPORT int zlt_node_manager_on_event(zlt_node_manager* mgr, zlt_event_cb cb, void* user);
 
