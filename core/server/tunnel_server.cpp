@@ -4,9 +4,9 @@
 
 #include <chrono>
 
-#include "core/runtime/fd_limit.hpp"
 #include "core/common/chunk.hpp"
 #include "core/common/rfc3339.hpp"
+#include "core/runtime/fd_limit.hpp"
 #include "core/runtime/log.hpp"
 #include "core/server/admin_api.hpp"
 
@@ -22,8 +22,7 @@ void log_fd_limit(const config::TunnelServerConfig& config) {
     ZLT_LOG(warn, kLog) << "cannot raise the file descriptor limit (" << fds.error
                         << "); the limit is " << fds.soft;
   } else if (fds.soft > fds.before) {
-    ZLT_LOG(info, kLog) << "file descriptor limit raised from " << fds.before << " to "
-                        << fds.soft;
+    ZLT_LOG(info, kLog) << "file descriptor limit raised from " << fds.before << " to " << fds.soft;
   } else {
     ZLT_LOG(info, kLog) << "file descriptor limit: " << fds.soft;
   }
@@ -95,15 +94,18 @@ void TunnelServer::teardown() {
   listening_.clear();
 }
 
-Result<SockAddr> TunnelServer::listen() {
-  auto hp = config::parse_host_port(config_.listen, "listen");
-  if (!hp) return hp.take_error();
-  return listen(hp->host, hp->port);
-}
-
-Result<SockAddr> TunnelServer::listen(std::string_view host, std::uint16_t port) {
+Result<SockAddr> TunnelServer::listen(std::optional<std::string_view> host,
+                                      std::optional<std::uint16_t> port) {
+  std::string configured_host;
+  if (!host || !port) {
+    auto configured = config::parse_host_port(config_.listen, "listen");
+    if (!configured) return configured.take_error();
+    configured_host = configured->host;
+    if (!host) host = configured_host;
+    if (!port) port = configured->port;
+  }
   if (stopped_ || !ws_) return make_error(Errc::shutdown, "server stopped");
-  auto addr = ws_->listen(host, port);
+  auto addr = ws_->listen(*host, *port);
   if (!addr) return addr.take_error();
   listening_.push_back(*addr);
   ZLT_LOG(info, kLog) << "listening on " << (ws_->tls() ? "wss://" : "ws://") << addr->to_string()
@@ -365,7 +367,9 @@ nlohmann::json TunnelServer::connection_status() const {
           {"evicted", s.evicted},
           {"refused_no_fd", s.refused_no_fd}};
 }
-bool TunnelServer::busy() const { return chunk_bytes_in_use() > config_.max_buffered_bytes; }
+bool TunnelServer::busy() const {
+  return chunk_bytes_in_use() > config_.max_buffered_bytes;
+}
 
 nlohmann::json TunnelServer::status() const {
   nlohmann::json tunnels = nlohmann::json::array();
