@@ -1,6 +1,6 @@
 // zlt_access: an AccessManager (on-demand access through a server), and the host's event
 // callback wired into it.
-#include <optional>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -28,63 +28,6 @@ using namespace zlt::capi;
 using zlt::Errc;
 using zlt::Status;
 
-// The keys of the access configuration that may sit next to the client configuration's.
-constexpr const char* kAccessKeys[] = {"default_ttl", "local_bind"};
-
-struct AccessSetup {
-  zlt::config::TunnelClientConfig client;
-  zlt::config::AccessConfig access;
-};
-
-// One JSON object holds both configurations: the client's (server_url, token, TLS, ...) and
-// the access settings (default_ttl, local_bind).
-zlt::Result<AccessSetup> parse_access_setup(std::string_view text) {
-  auto j = zlt::config::parse_json_text(text);
-  if (!j) return j.take_error();
-  nlohmann::json access_part = nlohmann::json::object();
-  if (j->is_object()) {
-    for (const char* key : kAccessKeys) {
-      if (auto it = j->find(key); it != j->end()) {
-        access_part[key] = *it;
-        j->erase(it);
-      }
-    }
-  }
-  AccessSetup out;
-  auto client = zlt::config::client_config_from_json(*j);
-  if (!client) return client.take_error();
-  ZLT_TRY(client->validate());
-  auto access = zlt::config::access_config_from_json(access_part);
-  if (!access) return access.take_error();
-  out.client = std::move(*client);
-  out.access = std::move(*access);
-  return out;
-}
-
-struct SessionRequest {
-  std::string target;
-  std::uint16_t local_port = 0;
-  std::optional<zlt::config::Duration> ttl;
-  zlt::proto::ServiceProtocol protocol = zlt::proto::ServiceProtocol::tcp;
-};
-
-// {"target": "service:db", "local_port": 0, "ttl": "10m", "protocol": "tcp"}; only target is
-// required.
-zlt::Result<SessionRequest> parse_session_request(std::string_view text) {
-  auto j = zlt::config::parse_json_text(text);
-  if (!j) return j.take_error();
-  auto opened = zlt::config::ObjectReader::open(*j, "");
-  if (!opened) return opened.take_error();
-  zlt::config::ObjectReader& r = *opened;
-  SessionRequest req;
-  ZLT_TRY(r.required("target", req.target));
-  ZLT_TRY(r.optional("local_port", req.local_port));
-  ZLT_TRY(r.optional("ttl", req.ttl));
-  ZLT_TRY(r.optional("protocol", req.protocol));
-  ZLT_TRY(r.finish());
-  return req;
-}
-
 template <class Fn>
 int with_manager(zlt_access* access, Fn&& fn) {
   return run_on_handle(*access, [&]() -> Status {
@@ -102,7 +45,7 @@ ZLT_EXPORT int zlt_access_new(zlt_runtime* rt, const char* config_json, zlt_acce
     if (out == nullptr) return invalid("zlt_access_new", "out must not be NULL");
     *out = nullptr;
     if (rt == nullptr) return invalid("zlt_access_new", "rt must not be NULL");
-    auto setup = parse_access_setup(config_json != nullptr ? config_json : "{}");
+    auto setup = zlt::config::parse_access_setup(config_json != nullptr ? config_json : "{}");
     if (!setup) return fail(setup.error());
     return create_handle(rt->core, out, [&](zlt::Runtime& runtime, zlt_access* h) -> Status {
       auto manager =
@@ -135,7 +78,7 @@ ZLT_EXPORT int zlt_access_start_session(zlt_access* access, const char* request_
     if (access == nullptr) return invalid("zlt_access_start_session", "access must not be NULL");
     if (request_json == nullptr)
       return invalid("zlt_access_start_session", "request_json must not be NULL");
-    auto request = parse_session_request(request_json);
+    auto request = zlt::config::parse_access_session_request(request_json);
     if (!request) return fail(request.error());
     std::string text;
     int rc = with_manager(access, [&](zlt::AccessManager& m) -> Status {

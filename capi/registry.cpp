@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "capi/capi.hpp"
@@ -109,16 +110,11 @@ ZLT_EXPORT int zlt_registry_listen(zlt_registry* reg, const char* host, int port
                          " out of range (-1 for the configured port, 0 for any, 1..65535)");
     int bound = 0;
     int rc = with_server(reg, [&](zlt::TunnelServer& server) -> Status {
-      std::string listen_host;
-      int listen_port = port;
-      if (host == nullptr || port < 0) {
-        auto configured = zlt::config::parse_host_port(server.config().listen, "listen");
-        if (!configured) return configured.take_error();
-        listen_host = configured->host;
-        if (port < 0) listen_port = configured->port;
-      }
+      std::optional<std::string_view> listen_host;
       if (host != nullptr) listen_host = host;
-      auto addr = server.listen(listen_host, static_cast<std::uint16_t>(listen_port));
+      std::optional<std::uint16_t> listen_port;
+      if (port >= 0) listen_port = static_cast<std::uint16_t>(port);
+      auto addr = server.listen(listen_host, listen_port);
       if (!addr) return addr.take_error();
       bound = addr->port();
       return {};
@@ -242,10 +238,7 @@ ZLT_EXPORT int zlt_registry_grant_access(zlt_registry* reg, const char* request_
     int rc = with_server(reg, [&](zlt::TunnelServer& server) -> Status {
       auto issued = server.grant_access(*request);
       if (!issued) return issued.take_error();
-      // What the admin API answers with 201: the grant and, this once, its token.
-      nlohmann::json body = issued->grant.to_json();
-      body["token"] = issued->token;
-      text = json_text(body);
+      text = json_text(issued->to_json());
       return {};
     });
     if (rc != ZLT_OK) return rc;

@@ -102,7 +102,7 @@ struct TunnelServerConfig {
   // Connection caps of the control listener. A connection is unauthenticated from its accept
   // until its Auth succeeds (plain HTTP requests stay unauthenticated).
   std::size_t max_connections = 10000;
-  std::size_t max_pending_handshakes = 1000;       // unauthenticated, all sources together
+  std::size_t max_pending_handshakes = 1000;        // unauthenticated, all sources together
   std::size_t max_unauthenticated_per_source = 64;  // per source address
   // Failed Auths from one address wait this long at most before AuthFail (0: never wait).
   Duration auth_failure_delay_max = 5s;
@@ -252,6 +252,26 @@ struct AccessConfig {
   friend bool operator==(const AccessConfig&, const AccessConfig&) = default;
 };
 
+// What an access manager is created from. In JSON one object holds both: the client
+// configuration's keys (server_url, token, TLS, ...) next to the access keys (default_ttl,
+// local_bind).
+struct AccessSetup {
+  TunnelClientConfig client;
+  AccessConfig access;
+  friend bool operator==(const AccessSetup&, const AccessSetup&) = default;
+};
+
+// One on-demand access session to open: {"target": "service:db", "local_port": 0,
+// "ttl": "10m", "protocol": "tcp"}; only target is required. The target's syntax and the TTL's
+// range are the access manager's to check.
+struct AccessSessionRequest {
+  std::string target;
+  std::uint16_t local_port = 0;  // 0: the kernel chooses
+  std::optional<Duration> ttl;   // none: the access configuration's default_ttl
+  proto::ServiceProtocol protocol = proto::ServiceProtocol::tcp;
+  friend bool operator==(const AccessSessionRequest&, const AccessSessionRequest&) = default;
+};
+
 // JSON. Every reader rejects unknown keys ("unknown key 'x'") and wrong types, prefixing the
 // path of the field ("services[1].local_port: expected an integer 0..65535"). Readers do not
 // call validate(); load_* helpers do.
@@ -260,6 +280,8 @@ Result<TunnelClientConfig> client_config_from_json(const nlohmann::json& j);
 Result<ServiceConfig> service_config_from_json(const nlohmann::json& j);
 Result<NodeTunnel> node_tunnel_from_json(const nlohmann::json& j);
 Result<AccessConfig> access_config_from_json(const nlohmann::json& j);
+Result<AccessSetup> access_setup_from_json(const nlohmann::json& j);
+Result<AccessSessionRequest> access_session_request_from_json(const nlohmann::json& j);
 Result<NodeConfig> node_config_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const TunnelServerConfig& c);
 nlohmann::json to_json(const TunnelClientConfig& c);
@@ -272,6 +294,10 @@ nlohmann::json to_json(const NodeConfig& c);
 Result<TunnelServerConfig> parse_server_config(std::string_view json_text);
 Result<TunnelClientConfig> parse_client_config(std::string_view json_text);
 Result<NodeConfig> parse_node_config(std::string_view json_text);
+// The access setup's client configuration is validated; the access settings are checked when
+// the access manager is created. A session request is read only.
+Result<AccessSetup> parse_access_setup(std::string_view json_text);
+Result<AccessSessionRequest> parse_access_session_request(std::string_view json_text);
 // Read a file, parse, validate. Errors name the file.
 Result<TunnelServerConfig> load_server_config(const std::string& path);
 Result<TunnelClientConfig> load_client_config(const std::string& path);

@@ -73,13 +73,10 @@ HttpResponse handle_admin_request(TunnelServer& server, const HttpRequest& req) 
     if (!request) return refuse(req, 400, request.error().message);
     auto issued = server.grant_access(*request);
     if (!issued) return refuse(req, 400, issued.error().message);
-    nlohmann::json body = issued->grant.to_json();
-    body["token"] = issued->token;
     ZLT_LOG(info, "admin").field("peer", req.peer)
-        << "granted " << issued->grant.name << " access to "
-        << dump_json(request->targets) << " until "
-        << format_rfc3339(issued->grant.expires_at);
-    return json_response(201, body);
+        << "granted " << issued->grant.name << " access to " << dump_json(request->targets)
+        << " until " << format_rfc3339(issued->grant.expires_at);
+    return json_response(201, issued->to_json());
   }
   if (req.path.starts_with(std::string(kGrants) + "/")) {
     if (req.method != "DELETE") return error_response(405, "method not allowed");

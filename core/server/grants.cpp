@@ -24,6 +24,12 @@ nlohmann::json AccessGrant::to_json() const {
           {"expires_at", format_rfc3339(expires_at)}};
 }
 
+nlohmann::json IssuedGrant::to_json() const {
+  nlohmann::json j = grant.to_json();
+  j["token"] = token;
+  return j;
+}
+
 namespace {
 
 // What a grant may point at, by the same rules wherever the grant comes from (an admin API
@@ -34,8 +40,7 @@ Status check_targets(const std::vector<std::string>& targets, const std::string&
   return config::validate_allow_targets(targets, path);
 }
 
-Error field_error(const config::ObjectReader& r, std::string_view key,
-                  const std::string& why) {
+Error field_error(const config::ObjectReader& r, std::string_view key, const std::string& why) {
   return make_error(Errc::config, r.path_of(key) + ": " + why);
 }
 

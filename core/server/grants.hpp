@@ -34,6 +34,10 @@ struct AccessGrant {
 struct IssuedGrant {
   AccessGrant grant;
   std::string token;  // "tun_" + 32 hex; never stored
+
+  // The grant's JSON and, this once, its token: what a host is answered with when it asks for
+  // a grant (the admin API's 201 body, zlt_registry_grant_access).
+  nlohmann::json to_json() const;
 };
 
 // What a request for a grant says: {"targets": [...], "ttl": "10m", "name": "..."}.
@@ -54,8 +58,9 @@ inline constexpr std::chrono::milliseconds kGrantClockRecheck{1000};
 class GrantStore {
  public:
   using WallClock = std::function<std::chrono::system_clock::time_point()>;
-  explicit GrantStore(std::chrono::milliseconds max_ttl,
-                      WallClock clock = [] { return std::chrono::system_clock::now(); })
+  explicit GrantStore(
+      std::chrono::milliseconds max_ttl,
+      WallClock clock = [] { return std::chrono::system_clock::now(); })
       : max_ttl_(max_ttl), clock_(std::move(clock)) {}
 
   std::chrono::system_clock::time_point now() const { return clock_(); }

@@ -94,15 +94,18 @@ void TunnelServer::teardown() {
   listening_.clear();
 }
 
-Result<SockAddr> TunnelServer::listen() {
-  auto hp = config::parse_host_port(config_.listen, "listen");
-  if (!hp) return hp.take_error();
-  return listen(hp->host, hp->port);
-}
-
-Result<SockAddr> TunnelServer::listen(std::string_view host, std::uint16_t port) {
+Result<SockAddr> TunnelServer::listen(std::optional<std::string_view> host,
+                                      std::optional<std::uint16_t> port) {
+  std::string configured_host;
+  if (!host || !port) {
+    auto configured = config::parse_host_port(config_.listen, "listen");
+    if (!configured) return configured.take_error();
+    configured_host = configured->host;
+    if (!host) host = configured_host;
+    if (!port) port = configured->port;
+  }
   if (stopped_ || !ws_) return make_error(Errc::shutdown, "server stopped");
-  auto addr = ws_->listen(host, port);
+  auto addr = ws_->listen(*host, *port);
   if (!addr) return addr.take_error();
   listening_.push_back(*addr);
   ZLT_LOG(info, kLog) << "listening on " << (ws_->tls() ? "wss://" : "ws://") << addr->to_string()

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -39,9 +40,9 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   TunnelServer(const TunnelServer&) = delete;
   TunnelServer& operator=(const TunnelServer&) = delete;
 
-  // Listens on config.listen / on host:port (port 0: the kernel chooses).
-  Result<SockAddr> listen();
-  Result<SockAddr> listen(std::string_view host, std::uint16_t port);
+  // Listens on host:port (port 0: the kernel chooses); an absent host or port is config.listen's.
+  Result<SockAddr> listen(std::optional<std::string_view> host = std::nullopt,
+                          std::optional<std::uint16_t> port = std::nullopt);
   // Serves an already accepted TCP connection (the original's handle_connection). The fd is
   // the server's from here on, whatever the result: it is closed on failure.
   Status accept(int fd);

@@ -77,6 +77,25 @@ TEST(GrantStoreTest, IssuesCapsRevokesAndExpires) {
   EXPECT_FALSE(store.issue(request(0ms)));
 }
 
+TEST(GrantStoreTest, IssuedGrantJsonIsTheGrantAndItsToken) {
+  GrantStore store(1h);
+  auto issued = store.issue(request(10min));
+  ASSERT_TRUE(issued);
+  nlohmann::json expected = issued->grant.to_json();
+  EXPECT_FALSE(expected.contains("token"));
+  EXPECT_FALSE(expected.contains("token_hash"));
+  expected["token"] = issued->token;
+  EXPECT_EQ(issued->to_json(), expected);
+  EXPECT_EQ(issued->to_json().dump(),
+            nlohmann::json({{"created_at", format_rfc3339(issued->grant.created_at)},
+                            {"expires_at", format_rfc3339(issued->grant.expires_at)},
+                            {"grant_id", issued->grant.id.to_string()},
+                            {"name", "t"},
+                            {"targets", nlohmann::json::array({"service:db"})},
+                            {"token", issued->token}})
+                .dump());
+}
+
 TEST(GrantStoreTest, PersistsHashesOnlyAndDropsExpiredOnLoad) {
   const std::string path =
       ::testing::TempDir() + "zlt_grant_store_" + std::to_string(::getpid()) + ".json";
