@@ -233,16 +233,6 @@ std::optional<std::pair<Tunnel*, TunnelService*>> TunnelRegistry::get_service_by
   return std::make_pair(t, &s->second);
 }
 
-bool TunnelRegistry::hold_port(std::uint16_t port) {
-  if (!ports_.allocate_specific(port)) return false;
-  held_.insert(port);
-  return true;
-}
-
-void TunnelRegistry::release_held(std::uint16_t port) {
-  if (held_.erase(port) != 0) ports_.release(port);
-}
-
 std::vector<TunnelInfo> TunnelRegistry::list_tunnels() const {
   std::vector<TunnelInfo> out;
   out.reserve(tunnels_.size());

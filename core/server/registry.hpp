@@ -131,11 +131,10 @@ class TunnelRegistry {
   std::size_t available_ports() const { return ports_.available_count(); }
   bool is_port_available(std::uint16_t port) const { return ports_.is_available(port); }
   bool kernel_assigned_ports() const { return ports_.kernel_assigned(); }
-  // Keeps a port out of the pool without a service (a public socket held for a successor
-  // session), until release_held.
-  bool hold_port(std::uint16_t port);
-  void release_held(std::uint16_t port);
-  bool is_held(std::uint16_t port) const { return held_.contains(port); }
+  // Takes a port out of the pool without a service (PublicPorts holds a public socket for a
+  // successor session), until free_port. False if the port is in use or outside the range.
+  bool claim_port(std::uint16_t port) { return ports_.allocate_specific(port); }
+  void free_port(std::uint16_t port) { ports_.release(port); }
   // Tunnels idle for longer than max_idle (the server disconnects them with "idle timeout").
   std::vector<Uuid> stale_tunnels(std::chrono::milliseconds max_idle) const;
 
@@ -146,7 +145,6 @@ class TunnelRegistry {
   std::unordered_map<std::string, Uuid> by_token_;
   std::map<std::uint16_t, std::pair<Uuid, Uuid>> by_port_;  // port -> (tunnel, service)
   std::unordered_map<std::string, std::pair<Uuid, Uuid>> by_name_;
-  std::set<std::uint16_t> held_;
   struct NameHold {
     std::string token_hash;
     std::chrono::steady_clock::time_point until;

@@ -216,18 +216,7 @@ void ServerSession::handle_register(proto::Register& reg) {
   req.allowed_ports = grant_.allowed_ports;
 
   const Uuid service_id = crypto::uuid_v4();
-  // After a takeover the predecessor's public socket waits for this registration: claim its
-  // port so the service keeps its address.
-  std::uint16_t held = 0;
-  if (!req.internal) held = server_.reserved_port(token_hash_, reg.name, reg.protocol).value_or(0);
-  if (held != 0 && (req.remote_port == 0 || req.remote_port == held)) {
-    req.remote_port = held;
-    server_.registry().release_held(held);
-  } else {
-    held = 0;
-  }
-  auto added = server_.registry().add_service(*tunnel_id_, req, service_id);
-  if (!added && held != 0) server_.registry().hold_port(held);
+  auto added = server_.public_ports().add_service(*tunnel_id_, req, service_id, token_hash_);
   if (!added) {
     ZLT_LOG(info, kLog).field("tunnel", tunnel_id_->to_string())
         << label() << ": service " << reg.name << " refused: " << added.error().message;
@@ -236,7 +225,7 @@ void ServerSession::handle_register(proto::Register& reg) {
   }
   std::uint16_t public_port = 0;
   if (!req.internal) {
-    auto published = server_.publish(*this, *added, token_hash_);
+    auto published = server_.public_ports().publish(*this, *added, token_hash_);
     if (!published) {
       (void)server_.registry().remove_service(*tunnel_id_, service_id);
       ZLT_LOG(warn, kLog).field("tunnel", tunnel_id_->to_string())
@@ -276,7 +265,7 @@ void ServerSession::handle_unregister(const proto::Unregister& unreg) {
   });
   for (const auto& id : doomed)
     if (Stream* s = find_stream(id)) s->fail("service unregistered");
-  server_.unpublish(unreg.service_id);
+  server_.public_ports().unpublish(unreg.service_id);
   (void)server_.registry().remove_service(*tunnel_id_, unreg.service_id);
   ZLT_LOG(info, kLog).field("tunnel", tunnel_id_->to_string()).field("service", name)
       << label() << ": unregistered " << name;

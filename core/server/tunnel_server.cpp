@@ -40,6 +40,7 @@ TunnelServer::TunnelServer(Runtime& runtime, config::TunnelServerConfig config)
       config_(std::move(config)),
       tokens_(config_),
       registry_(config_.data_port_range, config_.max_services_per_tunnel),
+      public_ports_(runtime.loop(), registry_, config_),
       grants_(config_.max_access_ttl),
       auth_failures_(AuthFailureThrottle::Options{.max_delay = config_.auth_failure_delay_max}) {}
 
@@ -66,7 +67,6 @@ Result<std::unique_ptr<TunnelServer>> TunnelServer::create(Runtime& runtime,
                            "validator is set";
   if (server->config_.grants_file)
     if (auto st = server->grants_.load(*server->config_.grants_file); !st) return st.take_error();
-  server->reserved_timer_.attach(runtime.loop());
   server->grant_timer_.attach(runtime.loop());
   server->arm_grant_timer();
   runtime.add_participant(server.get());
@@ -86,9 +86,7 @@ void TunnelServer::teardown() {
   sessions_.clear();
   by_tunnel_.clear();
   sessions.clear();
-  public_.clear();
-  reserved_.clear();
-  reserved_timer_.stop();
+  public_ports_.clear();
   grant_timer_.stop();
   ws_.reset();
   listening_.clear();
@@ -130,8 +128,7 @@ void TunnelServer::stop() {
   for (auto* s : open)
     if (sessions_.contains(s)) s->end("server shutting down", close_code::kGoingAway, true);
   if (ws_) ws_->close_all();
-  public_.clear();
-  reserved_.clear();
+  public_ports_.clear();
   listening_.clear();
 }
 
@@ -264,95 +261,18 @@ void TunnelServer::tunnel_opened(ServerSession& session) {
 
 void TunnelServer::take_over(ServerSession& old) {
   const Uuid tunnel_id = *old.tunnel_id();
-  Tunnel* t = registry_.get_tunnel(tunnel_id);
-  const std::uint64_t keep_until =
-      uv_now(runtime_.loop()) + static_cast<std::uint64_t>(config_.connect_timeout.count());
-  if (t != nullptr) {
-    for (const auto& [sid, svc] : t->services) {
-      auto it = public_.find(sid);
-      if (it == public_.end()) continue;
-      it->second->detach();
-      reserved_.push_back(Reserved{t->token_hash, svc.name, std::move(it->second), keep_until});
-      public_.erase(it);
-    }
-  }
-  registry_.unregister_tunnel(tunnel_id, name_hold_until());
-  // The held sockets keep their ports out of the pool until the successor claims them.
-  for (const auto& r : reserved_) registry_.hold_port(r.socket->port());
+  // The public sockets wait, detached, for the successor's registrations.
+  if (auto t = registry_.unregister_tunnel(tunnel_id, name_hold_until()))
+    public_ports_.hold_for_successor(*t);
   by_tunnel_.erase(tunnel_id);
   old.release_tunnel();
   old.end("session taken over by a new connection of the same client", close_code::kNormal, true);
   observer().on_tunnel_disconnected({tunnel_id, "taken over"});
-  if (!reserved_.empty())
-    reserved_timer_.start(config_.connect_timeout + std::chrono::milliseconds(10),
-                          [this] { expire_reserved(); });
 }
 
 std::chrono::steady_clock::time_point TunnelServer::name_hold_until() const {
   // As long as a taken-over tunnel's public sockets wait for their successor.
   return std::chrono::steady_clock::now() + config_.connect_timeout;
-}
-
-void TunnelServer::expire_reserved() {
-  const std::uint64_t now = uv_now(runtime_.loop());
-  std::erase_if(reserved_, [this, now](const Reserved& r) {
-    if (r.expires_ms > now) return false;
-    ZLT_LOG(info, kLog) << "public port " << r.socket->port() << " of " << r.name
-                        << " released: not re-registered after the takeover";
-    registry_.release_held(r.socket->port());
-    return true;
-  });
-}
-
-Result<PublicService*> TunnelServer::publish(ServerSession& session, const TunnelService& service,
-                                             const std::string& token_hash) {
-  std::unique_ptr<PublicService> socket;
-  // After a takeover the successor gets the very same socket back: no gap, same port.
-  for (auto it = reserved_.begin(); it != reserved_.end(); ++it) {
-    if (it->token_hash == token_hash && it->name == service.name &&
-        it->socket->protocol() == service.protocol &&
-        (!service.assigned_port || *service.assigned_port == it->socket->port() ||
-         registry_.kernel_assigned_ports())) {
-      if (service.assigned_port && *service.assigned_port != it->socket->port()) continue;
-      socket = std::move(it->socket);
-      reserved_.erase(it);
-      break;
-    }
-  }
-  if (!socket) {
-    auto bound = PublicService::bind(runtime_.loop(), service.protocol, config_.public_bind,
-                                     service.assigned_port.value_or(0));
-    if (!bound) return bound.take_error();
-    socket = std::move(*bound);
-    socket->set_limits({config_.max_conns_per_source, config_.max_udp_flows});
-  }
-  if (!service.assigned_port) {
-    auto st = registry_.set_assigned_port(*session.tunnel_id(), service.id, socket->port());
-    if (!st) return st.take_error();
-  }
-  PublicService* raw = socket.get();
-  const TunnelService* registered = session.server_service(service.id);
-  raw->attach(session, registered != nullptr ? *registered : service);
-  public_[service.id] = std::move(socket);
-  return raw;
-}
-
-std::optional<std::uint16_t> TunnelServer::reserved_port(const std::string& token_hash,
-                                                         const std::string& name,
-                                                         proto::ServiceProtocol protocol) const {
-  for (const auto& r : reserved_)
-    if (r.token_hash == token_hash && r.name == name && r.socket->protocol() == protocol)
-      return r.socket->port();
-  return std::nullopt;
-}
-
-void TunnelServer::unpublish(const Uuid& service_id) {
-  public_.erase(service_id);
-}
-
-PublicService* TunnelServer::public_service(const Uuid& service_id) {
-  auto it = public_.find(service_id);
-  return it == public_.end() ? nullptr : it->second.get();
 }
 
 void TunnelServer::session_closed(ServerSession& session, const Error& why) {
@@ -363,7 +283,7 @@ void TunnelServer::session_closed(ServerSession& session, const Error& why) {
     if (auto t = registry_.unregister_tunnel(*id, name_hold_until())) {
       // Every service ends with its tunnel; hosts hear about each one as for an Unregister.
       for (const auto& [sid, svc] : t->services) {
-        public_.erase(sid);
+        public_ports_.unpublish(sid);
         observer().on_service_unregistered({*id, svc, "tunnel closed: " + why.message});
       }
     }

@@ -17,6 +17,7 @@
 #include "core/runtime/runtime.hpp"
 #include "core/server/auth_throttle.hpp"
 #include "core/server/grants.hpp"
+#include "core/server/public_ports.hpp"
 #include "core/server/public_service.hpp"
 #include "core/server/registry.hpp"
 #include "core/server/server_session.hpp"
@@ -110,23 +111,10 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   // Hands `old`'s tunnel to a successor: its public sockets are kept for the successor's
   // registrations, the tunnel leaves the registry, and `old` is ended.
   void take_over(ServerSession& old);
-  Result<PublicService*> publish(ServerSession& session, const TunnelService& service,
-                                 const std::string& token_hash);
-  // The port of a public socket held for `token_hash`'s service `name` since a takeover.
-  std::optional<std::uint16_t> reserved_port(const std::string& token_hash, const std::string& name,
-                                             proto::ServiceProtocol protocol) const;
-  void unpublish(const Uuid& service_id);
-  PublicService* public_service(const Uuid& service_id);
+  PublicPorts& public_ports() { return public_ports_; }
   // The session is gone (last call for it).
   void session_closed(ServerSession& session, const Error& why);
 
-  struct Reserved {
-    std::string token_hash;
-    std::string name;
-    std::unique_ptr<PublicService> socket;
-    std::uint64_t expires_ms = 0;
-  };
-  void expire_reserved();
   // Until when an ended tunnel's service names stay its token's (TunnelRegistry).
   std::chrono::steady_clock::time_point name_hold_until() const;
   // Ends the session holding `token_hash` (if any) with a fatal Disconnect.
@@ -146,9 +134,7 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   std::vector<SockAddr> listening_;
   std::unordered_map<ServerSession*, std::unique_ptr<ServerSession>> sessions_;
   std::unordered_map<Uuid, ServerSession*, UuidHash> by_tunnel_;
-  std::unordered_map<Uuid, std::unique_ptr<PublicService>, UuidHash> public_;
-  std::vector<Reserved> reserved_;
-  Timer reserved_timer_;
+  PublicPorts public_ports_;
   Counters finished_;  // traffic of sessions that have ended
   GrantStore grants_;
   Timer grant_timer_;

@@ -173,6 +173,57 @@ TEST(ControlSession, TakeoverKeepsThePublicPortForTheSuccessor) {
   EXPECT_EQ(again->assigned_port, range->start);
 }
 
+// The hold lasts connect_timeout: a successor that never re-registers gives the port back,
+// and until then an explicit request for it is refused.
+TEST(ControlSession, HeldPublicPortIsReleasedAfterConnectTimeout) {
+  auto range = free_port_range(2);
+  ASSERT_TRUE(range);
+  Harness h;
+  auto c = two_token_config();
+  c.data_port_range = *range;
+  c.connect_timeout = std::chrono::milliseconds(600);
+  h.start_server(c);
+  const Uuid cid = crypto::uuid_v4();
+  auto first = open_session(h.control_port(), Harness::kToken, true, nullptr, &cid);
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(
+      first->send(proto::Register{"web", proto::ServiceProtocol::tcp, 80, 0, std::nullopt}));
+  auto web = first->expect<proto::RegisterOk>();
+  ASSERT_TRUE(web);
+  ASSERT_EQ(web->assigned_port, range->start);
+
+  auto successor = open_session(h.control_port(), Harness::kToken, true, nullptr, &cid);
+  ASSERT_TRUE(successor);
+  ASSERT_TRUE(first->wait_close());
+  auto other = open_session(h.control_port(), kSecondToken);
+  ASSERT_TRUE(other);
+  const auto ask_for_held_port = [&]() -> std::optional<proto::Message> {
+    if (!other->send(
+            proto::Register{"api", proto::ServiceProtocol::tcp, 81, range->start, std::nullopt}))
+      return std::nullopt;
+    auto answer = other->next_message();
+    if (!answer) return std::nullopt;
+    auto decoded = decode_message(*answer);
+    if (!decoded) return std::nullopt;
+    return *decoded;
+  };
+  auto refused = ask_for_held_port();
+  ASSERT_TRUE(refused);
+  auto* fail = std::get_if<proto::RegisterFail>(&*refused);
+  ASSERT_TRUE(fail) << "the held port was handed to another token";
+  EXPECT_NE(fail->reason.find("is not available"), std::string::npos) << fail->reason;
+
+  // Once the hold has run out, the same request succeeds.
+  std::optional<std::uint16_t> granted;
+  ASSERT_TRUE(eventually([&] {
+    auto answer = ask_for_held_port();
+    if (!answer) return false;
+    if (auto* ok = std::get_if<proto::RegisterOk>(&*answer)) granted = ok->assigned_port;
+    return granted.has_value();
+  }));
+  EXPECT_EQ(granted, range->start);
+}
+
 TEST(ControlSession, MaxTunnelsRefusesWithServerFull) {
   Harness h;
   auto c = two_token_config();
