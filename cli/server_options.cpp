@@ -30,7 +30,7 @@ const char* const kServerUsage =
     "  --admin-token TOKEN     serve the admin API (access grants, status) to Bearer TOKEN\n"
     "  --admin-token-hash HEX  the same, given as the token's SHA-256\n"
     "  --admin-token-file FILE the same, read from FILE's first line (also: $ZLT_ADMIN_TOKEN;\n"
-    "                          precedence: the flags, then $ZLT_ADMIN_TOKEN, then the file's)\n"
+    "                          precedence: the flags, $ZLT_ADMIN_TOKEN, the config file)\n"
     "  --max-access-ttl D      longest life of an access grant (default 24h)\n"
     "  --grants-file FILE      keep access grants here so they survive a restart\n"
     "  --tls-cert FILE         PEM certificate chain: serve wss:// (needs --tls-key)\n"

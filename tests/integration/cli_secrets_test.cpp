@@ -165,6 +165,40 @@ TEST(CliSecrets, SharedTokenFileIsWarnedAboutWithoutTheToken) {
   ::unlink(file.c_str());
 }
 
+TEST(CliSecrets, AdminTokenFromEnvironmentAndFile) {
+  const std::string admin = test_token("admin");
+  auto server = Subprocess::start(zlt_with_env({"ZLT_ADMIN_TOKEN=" + admin}, [] {
+    auto args = server_args();
+    args.insert(args.end(), {"--token", "tun_agent"});
+    return args;
+  }()));
+  ASSERT_TRUE(server);
+  const std::uint16_t port = wait_for_control_port(*server);
+  ASSERT_NE(port, 0);
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  const std::string file = write_secret_file("admin_token", admin + "\n", 0600);
+
+  ZltRun from_file =
+      run_zlt_with_env({}, {"grant", "--admin", url, "--admin-token-file", file, "--list"});
+  EXPECT_EQ(from_file.code, 0) << from_file.output;
+  auto listed = nlohmann::json::parse(from_file.output, nullptr, false);
+  EXPECT_TRUE(listed.is_object() && listed["grants"].is_array()) << from_file.output;
+
+  ZltRun from_env =
+      run_zlt_with_env({"ZLT_ADMIN_TOKEN=" + admin}, {"grant", "--admin", url, "--list"});
+  EXPECT_EQ(from_env.code, 0) << from_env.output;
+
+  // The file flag beats the variable: a wrong variable does not matter, a wrong file does.
+  ZltRun file_wins = run_zlt_with_env(
+      {"ZLT_ADMIN_TOKEN=wrong"}, {"grant", "--admin", url, "--admin-token-file", file, "--list"});
+  EXPECT_EQ(file_wins.code, 0) << file_wins.output;
+  ZltRun wrong = run_zlt_with_env({"ZLT_ADMIN_TOKEN=wrong"}, {"grant", "--admin", url, "--list"});
+  EXPECT_EQ(wrong.code, 1) << wrong.output;
+
+  EXPECT_EQ(cmdline_of(server->pid()).find(admin), std::string::npos);
+  ::unlink(file.c_str());
+}
+
 TEST(CliSecrets, BadTokenSourcesAreUsageErrors) {
   const std::string file = write_secret_file("ok_token", "tun_x\n", 0600);
   const std::string empty = write_secret_file("empty_token", "\n", 0600);
