@@ -123,6 +123,36 @@ TEST(CliSecrets, WrongTokenFromEnvironmentIsRefused) {
   EXPECT_FALSE(refused.empty());
 }
 
+TEST(CliSecrets, EnvironmentBeatsTheConfigFileAndTheFileFlagBeatsTheEnvironment) {
+  ignore_sigpipe();
+  EchoServer echo;
+  const std::string token = test_token("order");
+  auto server = Subprocess::start(zlt_with_env({"ZLT_TOKEN=" + token}, server_args()));
+  ASSERT_TRUE(server);
+  const std::uint16_t port = wait_for_control_port(*server);
+  ASSERT_NE(port, 0);
+  // The file's token is stale; the stronger sources carry the right one.
+  nlohmann::json agent_config = {
+      {"server_url", control_url(port)},
+      {"token", "tun_stale"},
+      {"services", {{{"name", "echo"}, {"local_port", echo.port()}}}},
+  };
+  const std::string config = write_temp_file("order_agent.json", agent_config.dump());
+  auto by_env =
+      Subprocess::start(zlt_with_env({"ZLT_TOKEN=" + token}, {"agent", "--config", config}));
+  ASSERT_TRUE(by_env);
+  expect_tunnel_carries_bytes(*by_env);
+  by_env.reset();
+
+  const std::string file = write_secret_file("order_token", token + "\n", 0600);
+  auto by_file = Subprocess::start(
+      zlt_with_env({"ZLT_TOKEN=tun_stale"}, {"agent", "--config", config, "--token-file", file}));
+  ASSERT_TRUE(by_file);
+  expect_tunnel_carries_bytes(*by_file);
+  ::unlink(config.c_str());
+  ::unlink(file.c_str());
+}
+
 TEST(CliSecrets, TokenOnlyFromFile) {
   ignore_sigpipe();
   EchoServer echo;
