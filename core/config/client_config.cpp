@@ -60,9 +60,7 @@ Status validate_session_queue(std::size_t max_session_queue, Duration slow_peer_
 }
 
 Status TunnelClientConfig::validate() const {
-  ErrorList errors;
-  validate_all(errors);
-  return errors.first();
+  return ErrorList::first_of(*this);
 }
 
 void TunnelClientConfig::validate_all(ErrorList& errors) const {

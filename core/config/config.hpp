@@ -40,6 +40,13 @@ class ErrorList {
   std::size_t size() const { return errors_.size(); }
   // OK, or the first error.
   Status first() const;
+  // What validate() is for each config: the first of its validate_all() errors.
+  template <class Config>
+  static Status first_of(const Config& c) {
+    ErrorList errors;
+    c.validate_all(errors);
+    return errors.first();
+  }
 
  private:
   std::vector<Error> errors_;

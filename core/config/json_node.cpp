@@ -48,9 +48,7 @@ Result<NodeTunnel> node_tunnel_at(const nlohmann::json& j, const std::string& pa
 }  // namespace
 
 Status NodeTunnel::validate() const {
-  ErrorList errors;
-  validate_all(errors);
-  return errors.first();
+  return ErrorList::first_of(*this);
 }
 
 void NodeTunnel::validate_all(ErrorList& errors) const {
@@ -75,9 +73,7 @@ void NodeTunnel::validate_all(ErrorList& errors) const {
 }
 
 Status NodeConfig::validate() const {
-  ErrorList errors;
-  validate_all(errors);
-  return errors.first();
+  return ErrorList::first_of(*this);
 }
 
 void NodeConfig::validate_all(ErrorList& errors) const {

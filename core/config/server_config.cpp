@@ -96,9 +96,7 @@ Status require_nonzero(std::size_t n, std::string_view field) {
 }  // namespace
 
 Status TunnelServerConfig::validate() const {
-  ErrorList errors;
-  validate_all(errors);
-  return errors.first();
+  return ErrorList::first_of(*this);
 }
 
 void TunnelServerConfig::validate_all(ErrorList& errors) const {

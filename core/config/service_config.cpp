@@ -20,9 +20,7 @@ ServiceConfig ServiceConfig::udp(std::string name, std::uint16_t local_port) {
 }
 
 Status ServiceConfig::validate() const {
-  ErrorList errors;
-  validate_all(errors);
-  return errors.first();
+  return ErrorList::first_of(*this);
 }
 
 void ServiceConfig::validate_all(ErrorList& errors) const {
