@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -87,13 +88,22 @@ std::vector<std::string> server_args() {
   return {"server", "--listen", "127.0.0.1:0", "--port-range", "0-0", "--public-bind", "127.0.0.1"};
 }
 
+// Starts a zlt server with exactly `vars` as its token variables and `extra` flags; its
+// control port, or 0 when it never said it was listening.
+std::uint16_t start_server(std::unique_ptr<Subprocess>& server, std::vector<std::string> vars,
+                           std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = server_args();
+  args.insert(args.end(), extra.begin(), extra.end());
+  server = Subprocess::start(zlt_with_env(std::move(vars), std::move(args)));
+  return server ? wait_for_control_port(*server) : 0;
+}
+
 TEST(CliSecrets, TokenOnlyFromEnvironment) {
   ignore_sigpipe();
   EchoServer echo;
   const std::string token = test_token("env");
-  auto server = Subprocess::start(zlt_with_env({"ZLT_TOKEN=" + token}, server_args()));
-  ASSERT_TRUE(server);
-  const std::uint16_t port = wait_for_control_port(*server);
+  std::unique_ptr<Subprocess> server;
+  const std::uint16_t port = start_server(server, {"ZLT_TOKEN=" + token});
   ASSERT_NE(port, 0);
 
   auto agent = Subprocess::start(
@@ -112,9 +122,8 @@ TEST(CliSecrets, TokenOnlyFromEnvironment) {
 TEST(CliSecrets, WrongTokenFromEnvironmentIsRefused) {
   // The counterpart of the test above: the variable is really what the agent sends.
   const std::string token = test_token("right");
-  auto server = Subprocess::start(zlt_with_env({"ZLT_TOKEN=" + token}, server_args()));
-  ASSERT_TRUE(server);
-  const std::uint16_t port = wait_for_control_port(*server);
+  std::unique_ptr<Subprocess> server;
+  const std::uint16_t port = start_server(server, {"ZLT_TOKEN=" + token});
   ASSERT_NE(port, 0);
   auto agent = Subprocess::start(
       zlt_with_env({"ZLT_TOKEN=" + test_token("wrong")}, {"agent", "--server", control_url(port)}));
@@ -127,9 +136,8 @@ TEST(CliSecrets, EnvironmentBeatsTheConfigFileAndTheFileFlagBeatsTheEnvironment)
   ignore_sigpipe();
   EchoServer echo;
   const std::string token = test_token("order");
-  auto server = Subprocess::start(zlt_with_env({"ZLT_TOKEN=" + token}, server_args()));
-  ASSERT_TRUE(server);
-  const std::uint16_t port = wait_for_control_port(*server);
+  std::unique_ptr<Subprocess> server;
+  const std::uint16_t port = start_server(server, {"ZLT_TOKEN=" + token});
   ASSERT_NE(port, 0);
   // The file's token is stale; the stronger sources carry the right one.
   nlohmann::json agent_config = {
@@ -158,13 +166,8 @@ TEST(CliSecrets, TokenOnlyFromFile) {
   EchoServer echo;
   const std::string token = test_token("file");
   const std::string file = write_secret_file("token", token + "\r\n", 0600);
-  auto server = Subprocess::start(zlt_with_env({}, [&] {
-    auto args = server_args();
-    args.insert(args.end(), {"--token-file", file});
-    return args;
-  }()));
-  ASSERT_TRUE(server);
-  const std::uint16_t port = wait_for_control_port(*server);
+  std::unique_ptr<Subprocess> server;
+  const std::uint16_t port = start_server(server, {}, {"--token-file", file});
   ASSERT_NE(port, 0);
 
   auto agent = Subprocess::start(
@@ -197,13 +200,9 @@ TEST(CliSecrets, SharedTokenFileIsWarnedAboutWithoutTheToken) {
 
 TEST(CliSecrets, AdminTokenFromEnvironmentAndFile) {
   const std::string admin = test_token("admin");
-  auto server = Subprocess::start(zlt_with_env({"ZLT_ADMIN_TOKEN=" + admin}, [] {
-    auto args = server_args();
-    args.insert(args.end(), {"--token", "tun_agent"});
-    return args;
-  }()));
-  ASSERT_TRUE(server);
-  const std::uint16_t port = wait_for_control_port(*server);
+  std::unique_ptr<Subprocess> server;
+  const std::uint16_t port =
+      start_server(server, {"ZLT_ADMIN_TOKEN=" + admin}, {"--token", "tun_agent"});
   ASSERT_NE(port, 0);
   const std::string url = "http://127.0.0.1:" + std::to_string(port);
   const std::string file = write_secret_file("admin_token", admin + "\n", 0600);

@@ -21,6 +21,21 @@ std::vector<std::string> messages(const std::vector<Error>& errors) {
   return out;
 }
 
+// The collecting reader lists `expected`; the plain reader fails with its first entry.
+template <class Config>
+void expect_collected(const json& j, Result<Config> (*collect)(const json&, ErrorList&),
+                      Result<Config> (*plain)(const json&),
+                      const std::vector<std::string>& expected) {
+  ErrorList errors;
+  auto c = collect(j, errors);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(messages(errors.errors()), expected);
+  auto first = plain(j);
+  ASSERT_FALSE(first);
+  ASSERT_FALSE(expected.empty());
+  EXPECT_EQ(first.error().message, expected.front());
+}
+
 const json kBadAgent = json::parse(R"({
   "server_url": "ws://127.0.0.1:1/tunnel/v1",
   "token": "t",
@@ -34,21 +49,18 @@ const json kBadAgent = json::parse(R"({
 })");
 
 TEST(ConfigCollect, AgentReaderListsEveryBadFieldAndKeepsTheFirstError) {
+  expect_collected(kBadAgent, collect_client_config, client_config_from_json,
+                   {
+                       "services[2].local_port: expected an integer 0..65535",
+                       "heartbeat_interval: invalid duration format: soon",
+                       "unknown key 'colour'",
+                   });
+  // The entries that read well are kept.
   ErrorList errors;
   auto c = collect_client_config(kBadAgent, errors);
   ASSERT_TRUE(c);
-  EXPECT_EQ(messages(errors.errors()), (std::vector<std::string>{
-                                           "services[2].local_port: expected an integer 0..65535",
-                                           "heartbeat_interval: invalid duration format: soon",
-                                           "unknown key 'colour'",
-                                       }));
-  // The entries that read well are kept.
   ASSERT_EQ(c->services.size(), 3u);
   EXPECT_EQ(c->services[1].name, "dns");
-
-  auto plain = client_config_from_json(kBadAgent);
-  ASSERT_FALSE(plain);
-  EXPECT_EQ(plain.error().message, errors.errors().front().message);
 }
 
 TEST(ConfigCollect, ServerReaderGoesOnPastBadTokenEntries) {
@@ -61,21 +73,15 @@ TEST(ConfigCollect, ServerReaderGoesOnPastBadTokenEntries) {
     ],
     "admin_token": "a", "admin_token_hash": "b"
   })");
-  ErrorList errors;
-  auto c = collect_server_config(j, errors);
-  ASSERT_TRUE(c);
-  EXPECT_EQ(messages(errors.errors()),
-            (std::vector<std::string>{
-                "listen: expected a string",
-                "tokens[0]: exactly one of 'token' and 'sha256' is required",
-                "tokens[1]: unknown key 'bogus'",
-                "tokens[1].token: cannot be empty",
-                "tokens[2]: expected an object",
-                "admin_token: give either admin_token or admin_token_hash",
-            }));
-  auto plain = server_config_from_json(j);
-  ASSERT_FALSE(plain);
-  EXPECT_EQ(plain.error().message, "listen: expected a string");
+  expect_collected(j, collect_server_config, server_config_from_json,
+                   {
+                       "listen: expected a string",
+                       "tokens[0]: exactly one of 'token' and 'sha256' is required",
+                       "tokens[1]: unknown key 'bogus'",
+                       "tokens[1].token: cannot be empty",
+                       "tokens[2]: expected an object",
+                       "admin_token: give either admin_token or admin_token_hash",
+                   });
 }
 
 TEST(ConfigCollect, NodeReaderPrefixesItsServerAndReadsEveryTunnel) {
@@ -85,20 +91,15 @@ TEST(ConfigCollect, NodeReaderPrefixesItsServerAndReadsEveryTunnel) {
     "tunnels": [{"name": "t", "from": "a", "to": "b", "local_port": "x", "remote_port": 0},
                 {"name": "u", "from": "a"}]
   })");
-  ErrorList errors;
-  auto c = collect_node_config(j, errors);
-  ASSERT_TRUE(c);
-  EXPECT_EQ(messages(errors.errors()), (std::vector<std::string>{
-                                           "server: listen: expected a string",
-                                           "server: tokens: expected an array",
-                                           "tunnels[0].local_port: expected an integer 0..65535",
-                                           "tunnels[1]: missing required key 'to'",
-                                           "tunnels[1]: missing required key 'local_port'",
-                                           "tunnels[1]: missing required key 'remote_port'",
-                                       }));
-  auto plain = node_config_from_json(j);
-  ASSERT_FALSE(plain);
-  EXPECT_EQ(plain.error().message, "server: listen: expected a string");
+  expect_collected(j, collect_node_config, node_config_from_json,
+                   {
+                       "server: listen: expected a string",
+                       "server: tokens: expected an array",
+                       "tunnels[0].local_port: expected an integer 0..65535",
+                       "tunnels[1]: missing required key 'to'",
+                       "tunnels[1]: missing required key 'local_port'",
+                       "tunnels[1]: missing required key 'remote_port'",
+                   });
 }
 
 TEST(ConfigCollect, ValidateAllListsEveryRuleAndValidateReturnsTheFirst) {
