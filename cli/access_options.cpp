@@ -2,12 +2,13 @@
 
 #include <iostream>
 
+#include "cli/secrets.hpp"
 #include "zlt/access.hpp"
 
 namespace zlt::cli {
 
 const char* const kAccessUsage =
-    "Usage: zlt access --server URL --token TOKEN --target TARGET [flags]\n"
+    "Usage: zlt access --server URL (--token TOKEN | --token-file FILE) --target TARGET [flags]\n"
     "\n"
     "On-demand access: listens on a local port and carries every connection made to it through\n"
     "the tunnel server to TARGET on the server's side. Once the listener is bound it prints one\n"
@@ -24,6 +25,8 @@ const char* const kAccessUsage =
     "Flags:\n"
     "  --server URL        the server's control endpoint, ws://HOST:PORT/tunnel/v1 or wss://\n"
     "  --token TOKEN       a token the server accepts (an access grant's token, say)\n"
+    "  --token-file FILE   read the token from FILE's first line (also: $ZLT_TOKEN;\n"
+    "                      precedence --token, --token-file, $ZLT_TOKEN)\n"
     "  --target TARGET     service:NAME (a service registered on the server) or HOST:PORT\n"
     "                      (an address the server connects to; [v6]:PORT for IPv6)\n"
     "  --local-port P      local port to listen on (default 0: any free port)\n"
@@ -46,7 +49,7 @@ const char* const kAccessUsage =
 std::optional<AccessOptions> parse_access_options(std::vector<std::string> args) {
   AccessOptions out;
   std::optional<std::string> server;
-  std::optional<std::string> token;
+  SecretFlags token_flag = token_flags();
   std::optional<std::string> target;
   ArgReader r(std::move(args));
   while (!r.done()) {
@@ -56,9 +59,6 @@ std::optional<AccessOptions> parse_access_options(std::vector<std::string> args)
     }
     if (auto v = r.value("--server")) {
       server = *v;
-    } else if (auto v = r.value("--token")) {
-      if (v->empty()) throw UsageError{"--token: cannot be empty"};
-      token = *v;
     } else if (auto v = r.value("--target")) {
       if (auto st = validate_access_target(*v); !st)
         throw UsageError{"--target: " + st.error().message};
@@ -80,12 +80,13 @@ std::optional<AccessOptions> parse_access_options(std::vector<std::string> args)
       out.client.insecure = true;
     } else if (auto v = r.value("--proxy")) {
       out.client.proxy = *v;
-    } else if (!out.log.take(r)) {
+    } else if (!token_flag.take(r) && !out.log.take(r)) {
       r.reject();
     }
   }
   if (!server) throw UsageError{"--server is required"};
-  if (!token) throw UsageError{"--token is required"};
+  std::optional<std::string> token = token_flag.resolve(std::nullopt, out.log.warnings);
+  if (!token) throw UsageError{"--token, --token-file or $ZLT_TOKEN is required"};
   if (!target) throw UsageError{"--target is required"};
   out.client.server_url = *server;
   out.client.token = *token;

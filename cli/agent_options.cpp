@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/config_file.hpp"
+#include "cli/secrets.hpp"
 
 namespace zlt::cli {
 
@@ -16,7 +17,10 @@ const char* const kAgentUsage =
     "Flags:\n"
     "  --config FILE           JSON config file (the TunnelClientConfig schema)\n"
     "  --server URL            the server's control endpoint, ws://HOST:PORT/tunnel/v1 or wss://\n"
-    "  --token TOKEN           the token the server accepts\n"
+    "  --token TOKEN           the token the server accepts (visible in ps: prefer the next two)\n"
+    "  --token-file FILE       read the token from FILE's first line\n"
+    "                          (also: $ZLT_TOKEN; precedence --token, --token-file,\n"
+    "                          $ZLT_TOKEN, the config file's token)\n"
     "  --service SPEC          expose a local service; repeatable, adds to the file's services.\n"
     "                          SPEC is NAME:LOCAL_PORT[:REMOTE_PORT][/udp][/internal]:\n"
     "                          REMOTE_PORT asks for that public port (default: any),\n"
@@ -40,7 +44,7 @@ namespace {
 struct AgentFlags {
   std::optional<std::string> config_file;
   std::optional<std::string> server;
-  std::optional<std::string> token;
+  SecretFlags token = token_flags();
   std::vector<config::ServiceConfig> services;
   std::optional<std::string> local_host;
   std::optional<std::string> ca_file;
@@ -58,15 +62,20 @@ std::vector<std::string_view> split(std::string_view text, char sep) {
   }
 }
 
-config::TunnelClientConfig merged_config(const AgentFlags& f) {
+config::TunnelClientConfig merged_config(const AgentFlags& f, std::vector<std::string>& warnings) {
   nlohmann::json j = nlohmann::json::object();
   if (f.config_file) j = read_config_file(*f.config_file);
   // Filled in before the core reader runs: the file may leave out what the flags supply.
   if (f.server) j["server_url"] = *f.server;
-  if (f.token) j["token"] = *f.token;
+  // A file token of the wrong type is left for the core reader to name.
+  std::optional<std::string> file_token;
+  if (auto it = j.find("token"); it != j.end() && it->is_string()) file_token = *it;
+  if (auto token = f.token.resolve(file_token, warnings)) j["token"] = *token;
   if (!j.contains("server_url"))
     throw UsageError{"--server is required (or server_url in the --config file)"};
-  if (!j.contains("token")) throw UsageError{"--token is required (or token in the --config file)"};
+  if (!j.contains("token"))
+    throw UsageError{
+        "--token, --token-file or $ZLT_TOKEN is required (or token in the --config file)"};
   auto parsed = config::client_config_from_json(j);
   if (!parsed) {
     const std::string where = f.config_file ? *f.config_file + ": " : "";
@@ -122,9 +131,6 @@ std::optional<AgentOptions> parse_agent_options(std::vector<std::string> args) {
       f.config_file = *v;
     } else if (auto v = r.value("--server")) {
       f.server = *v;
-    } else if (auto v = r.value("--token")) {
-      if (v->empty()) throw UsageError{"--token: cannot be empty"};
-      f.token = *v;
     } else if (auto v = r.value("--service")) {
       f.services.push_back(parse_service_flag(*v));
     } else if (auto v = r.value("--local-host")) {
@@ -137,12 +143,12 @@ std::optional<AgentOptions> parse_agent_options(std::vector<std::string> args) {
       f.proxy = *v;
     } else if (auto v = r.value("--status-interval")) {
       out.status_interval = parse_duration_flag("--status-interval", *v);
-    } else if (!out.log.take(r)) {
+    } else if (!f.token.take(r) && !out.log.take(r)) {
       r.reject();
     }
   }
 
-  config::TunnelClientConfig& c = out.config = merged_config(f);
+  config::TunnelClientConfig& c = out.config = merged_config(f, out.log.warnings);
   for (auto& s : f.services) c.services.push_back(std::move(s));
   if (f.local_host) c.local_host = *f.local_host;
   if (f.ca_file) c.ca_file = *f.ca_file;

@@ -14,6 +14,7 @@ int agent_command(Args args);
 int access_command(Args args);
 int grant_command(Args args);
 int node_command(Args args);
+int check_command(Args args);
 int quickstart_command(Args args);
 int hash_token_command(Args args);
 int token_command(Args args);

@@ -7,6 +7,7 @@
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
+#include "cli/secrets.hpp"
 #include "zlt/common.hpp"
 #include "zlt/http.hpp"
 
@@ -29,6 +30,9 @@ const char* const kGrantUsage =
     "  --admin URL          the server's admin endpoint, http://HOST:PORT or https://HOST:PORT\n"
     "                       (the control listener's address)\n"
     "  --admin-token TOKEN  the server's admin token\n"
+    "  --admin-token-file FILE\n"
+    "                       read it from FILE's first line (also: $ZLT_ADMIN_TOKEN;\n"
+    "                       precedence --admin-token, --admin-token-file, $ZLT_ADMIN_TOKEN)\n"
     "  --target TARGET      service:NAME or HOST:PORT the grant allows; repeatable\n"
     "  --ttl D              how long the grant lasts (500ms, 30s, 5m, 1h)\n"
     "  --name LABEL         a label shown when grants are listed\n"
@@ -58,7 +62,7 @@ struct GrantOptions {
 std::optional<GrantOptions> parse_options(Args args) {
   GrantOptions out;
   std::optional<std::string> admin;
-  std::optional<std::string> admin_token;
+  SecretFlags admin_token_flag = admin_token_flags();
   ArgReader r(std::move(args));
   while (!r.done()) {
     if (r.help()) {
@@ -70,9 +74,8 @@ std::optional<GrantOptions> parse_options(Args args) {
         throw UsageError{"--admin: expected http://HOST:PORT or https://HOST:PORT, got '" + *v +
                          "'"};
       admin = *v;
-    } else if (auto v = r.value("--admin-token")) {
-      if (v->empty()) throw UsageError{"--admin-token: cannot be empty"};
-      admin_token = *v;
+    } else if (admin_token_flag.take(r)) {
+      // Resolved after the loop, with the file and the environment.
     } else if (auto v = r.value("--target")) {
       if (v->empty()) throw UsageError{"--target: cannot be empty"};
       out.targets.push_back(*v);
@@ -99,7 +102,12 @@ std::optional<GrantOptions> parse_options(Args args) {
     }
   }
   if (!admin) throw UsageError{"--admin is required"};
-  if (!admin_token) throw UsageError{"--admin-token is required"};
+  std::vector<std::string> warnings;
+  std::optional<std::string> admin_token = admin_token_flag.resolve(std::nullopt, warnings);
+  // A one-shot command has no logger configured; its warnings go straight to stderr.
+  for (const std::string& w : warnings) std::cerr << "zlt grant: warning: " << w << "\n";
+  if (!admin_token)
+    throw UsageError{"--admin-token, --admin-token-file or $ZLT_ADMIN_TOKEN is required"};
   out.admin = *admin;
   out.admin_token = *admin_token;
   if (out.list && out.revoke) throw UsageError{"--list and --revoke: choose one"};

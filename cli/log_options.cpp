@@ -17,6 +17,7 @@ bool LogOptions::take(ArgReader& args) {
 void LogOptions::apply(LogLevel fallback) const {
   Log::set_level(level.value_or(fallback));
   Log::set_format(format.value_or(LogFormat::text));
+  for (const std::string& w : warnings) ZLT_LOG(warn, "config") << w;
 }
 
 }  // namespace zlt::cli

@@ -25,6 +25,7 @@ const char* const kUsage =
     "  access            reach a service or address behind a server through a local port\n"
     "  grant             issue, list or revoke access grants (a server's admin API)\n"
     "  node              run a node: node-to-node tunnels from a config file\n"
+    "  check             validate a config file without running it; lists every error\n"
     "  hash-token TOKEN  print the SHA-256 a server keeps for TOKEN\n"
     "  token new         print a fresh random token\n"
     "  help [COMMAND]    show this text, or a command's\n"
@@ -46,6 +47,7 @@ constexpr Command kCommands[] = {
     {"access", zlt::cli::access_command},
     {"grant", zlt::cli::grant_command},
     {"node", zlt::cli::node_command},
+    {"check", zlt::cli::check_command},
     {"quickstart", zlt::cli::quickstart_command},
     {"hash-token", zlt::cli::hash_token_command},
     {"token", zlt::cli::token_command},

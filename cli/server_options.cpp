@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/config_file.hpp"
+#include "cli/secrets.hpp"
 #include "zlt/common.hpp"
 #include "zlt/crypto.hpp"
 
@@ -23,9 +24,13 @@ const char* const kServerUsage =
     "  --token TOKEN           accept this token (stored hashed); repeatable, adds to the file's\n"
     "  --token-hash HEX        accept the token with this SHA-256 (see zlt hash-token); "
     "repeatable\n"
+    "  --token-file FILE       accept the token on FILE's first line; repeatable. Without any\n"
+    "                          --token, --token-hash or --token-file, $ZLT_TOKEN is accepted\n"
     "  --accept-any-token      accept every non-empty token (testing only)\n"
     "  --admin-token TOKEN     serve the admin API (access grants, status) to Bearer TOKEN\n"
     "  --admin-token-hash HEX  the same, given as the token's SHA-256\n"
+    "  --admin-token-file FILE the same, read from FILE's first line (also: $ZLT_ADMIN_TOKEN;\n"
+    "                          precedence: the flags, $ZLT_ADMIN_TOKEN, the config file)\n"
     "  --max-access-ttl D      longest life of an access grant (default 24h)\n"
     "  --grants-file FILE      keep access grants here so they survive a restart\n"
     "  --tls-cert FILE         PEM certificate chain: serve wss:// (needs --tls-key)\n"
@@ -55,12 +60,14 @@ struct ServerFlags {
   std::optional<config::PortRange> port_range;
   std::optional<std::string> public_bind;
   std::vector<std::string> token_hashes;
+  std::vector<std::string> token_files;
   bool accept_any_token = false;
   std::optional<std::string> tls_cert;
   std::optional<std::string> tls_key;
   std::optional<config::Duration> heartbeat_interval;
   std::optional<config::Duration> heartbeat_timeout;
   std::optional<std::string> admin_token_hash;
+  std::optional<std::string> admin_token_file;
   std::optional<config::Duration> max_access_ttl;
   std::optional<std::string> grants_file;
   std::optional<std::size_t> max_connections;
@@ -83,6 +90,30 @@ void add_token_hash(config::TunnelServerConfig& c, const std::string& sha256) {
   entry.name = "cli-" + std::to_string(c.tokens.size());
   entry.sha256 = sha256;
   c.tokens.push_back(std::move(entry));
+}
+
+// The server's tokens add up (the file's and every flag's), so --token and --token-file
+// together are no conflict; the environment is a fallback used only when no token flag is
+// given. The admin token is one value: a flag, else --admin-token-file, else
+// $ZLT_ADMIN_TOKEN, else the file's.
+void resolve_secrets(ServerFlags& f, std::vector<std::string>& warnings) {
+  for (const std::string& path : f.token_files) {
+    auto token = config::token_from_file(path, "--token-file", warnings);
+    if (!token) throw UsageError{token.error().message};
+    f.token_hashes.push_back(crypto::hash_token(*token));
+  }
+  if (f.token_hashes.empty()) {
+    SecretFlags env_only = token_flags();
+    if (auto token = env_only.resolve(std::nullopt, warnings))
+      f.token_hashes.push_back(crypto::hash_token(*token));
+  }
+  if (f.admin_token_hash && f.admin_token_file)
+    throw UsageError{"--admin-token (or --admin-token-hash) and --admin-token-file: give one"};
+  if (f.admin_token_hash) return;
+  SecretFlags admin = admin_token_flags();
+  admin.file = f.admin_token_file;
+  if (auto token = admin.resolve(std::nullopt, warnings))
+    f.admin_token_hash = crypto::hash_token(*token);
 }
 
 }  // namespace
@@ -113,6 +144,8 @@ std::optional<ServerOptions> parse_server_options(std::vector<std::string> args)
       if (!crypto::is_sha256_hex(*v))
         throw UsageError{"--token-hash: expected 64 hex digits, got '" + *v + "'"};
       f.token_hashes.push_back(to_ascii_lower(*v));
+    } else if (auto v = r.value("--token-file")) {
+      f.token_files.push_back(*v);
     } else if (r.flag("--accept-any-token")) {
       f.accept_any_token = true;
     } else if (auto v = r.value("--admin-token")) {
@@ -122,6 +155,8 @@ std::optional<ServerOptions> parse_server_options(std::vector<std::string> args)
       if (!crypto::is_sha256_hex(*v))
         throw UsageError{"--admin-token-hash: expected 64 hex digits, got '" + *v + "'"};
       f.admin_token_hash = to_ascii_lower(*v);
+    } else if (auto v = r.value("--admin-token-file")) {
+      f.admin_token_file = *v;
     } else if (auto v = r.value("--max-access-ttl")) {
       f.max_access_ttl = parse_duration_flag("--max-access-ttl", *v);
     } else if (auto v = r.value("--grants-file")) {
@@ -147,6 +182,7 @@ std::optional<ServerOptions> parse_server_options(std::vector<std::string> args)
     }
   }
 
+  resolve_secrets(f, out.log.warnings);
   config::TunnelServerConfig& c = out.config = base_config(f.config_file);
   if (f.listen) c.listen = *f.listen;
   if (f.port_range) c.data_port_range = *f.port_range;

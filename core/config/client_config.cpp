@@ -18,17 +18,21 @@ bool is_websocket_url(std::string_view url) {
 }
 
 // The rules of the original crate, in its order and words.
-Status validate_original_rules(const TunnelClientConfig& c) {
-  if (c.server_url.empty()) return invalid("server_url cannot be empty");
-  if (!is_websocket_url(c.server_url)) return invalid("server_url must start with ws:// or wss://");
-  if (c.token.empty()) return invalid("token cannot be empty");
+void validate_original_rules(const TunnelClientConfig& c, ErrorList& errors) {
+  if (c.server_url.empty()) {
+    errors.add(invalid("server_url cannot be empty"));
+  } else if (!is_websocket_url(c.server_url)) {
+    errors.add(invalid("server_url must start with ws:// or wss://"));
+  }
+  if (c.token.empty()) errors.add(invalid("token cannot be empty"));
   if (c.max_reconnect_interval < c.reconnect_interval)
-    return invalid("max_reconnect_interval (" + format_duration(c.max_reconnect_interval) +
-                   ") must be >= reconnect_interval (" + format_duration(c.reconnect_interval) +
-                   ")");
+    errors.add(invalid("max_reconnect_interval (" + format_duration(c.max_reconnect_interval) +
+                       ") must be >= reconnect_interval (" + format_duration(c.reconnect_interval) +
+                       ")"));
   for (std::size_t i = 0; i < c.services.size(); ++i) {
-    Status s = c.services[i].validate();
-    if (!s) return invalid("services[" + std::to_string(i) + "]: " + s.error().message);
+    ErrorList service;
+    c.services[i].validate_all(service);
+    errors.add_all(service, "services[" + std::to_string(i) + "]: ");
   }
   // Sorted, so the name reported is the smallest duplicate, as in the original.
   std::vector<std::string_view> names;
@@ -37,8 +41,7 @@ Status validate_original_rules(const TunnelClientConfig& c) {
   std::sort(names.begin(), names.end());
   auto duplicate = std::adjacent_find(names.begin(), names.end());
   if (duplicate != names.end())
-    return invalid("duplicate service name: " + std::string(*duplicate));
-  return {};
+    errors.add(invalid("duplicate service name: " + std::string(*duplicate)));
 }
 
 Status require_positive(Duration d, std::string_view field) {
@@ -57,20 +60,25 @@ Status validate_session_queue(std::size_t max_session_queue, Duration slow_peer_
 }
 
 Status TunnelClientConfig::validate() const {
-  ZLT_TRY(validate_original_rules(*this));
-  ZLT_TRY(require_positive(reconnect_interval, "reconnect_interval"));
+  return ErrorList::first_of(*this);
+}
+
+void TunnelClientConfig::validate_all(ErrorList& errors) const {
+  validate_original_rules(*this, errors);
+  errors.check(require_positive(reconnect_interval, "reconnect_interval"));
   if (overlay_server_url && !is_websocket_url(*overlay_server_url))
-    return invalid("overlay_server_url: must start with ws:// or wss://");
-  if (local_host.empty()) return invalid("local_host: cannot be empty");
-  if (ca_file && ca_file->empty()) return invalid("ca_file: cannot be empty");
-  if (proxy && !proxy->starts_with("http://")) return invalid("proxy: must start with http://");
-  ZLT_TRY(require_positive(connect_timeout, "connect_timeout"));
-  ZLT_TRY(require_positive(heartbeat_interval, "heartbeat_interval"));
+    errors.add(invalid("overlay_server_url: must start with ws:// or wss://"));
+  if (local_host.empty()) errors.add(invalid("local_host: cannot be empty"));
+  if (ca_file && ca_file->empty()) errors.add(invalid("ca_file: cannot be empty"));
+  if (proxy && !proxy->starts_with("http://"))
+    errors.add(invalid("proxy: must start with http://"));
+  errors.check(require_positive(connect_timeout, "connect_timeout"));
+  errors.check(require_positive(heartbeat_interval, "heartbeat_interval"));
   if (heartbeat_timeout <= heartbeat_interval)
-    return invalid("heartbeat_timeout (" + format_duration(heartbeat_timeout) +
-                   ") must be > heartbeat_interval (" + format_duration(heartbeat_interval) + ")");
-  ZLT_TRY(validate_session_queue(max_session_queue, slow_peer_timeout));
-  return {};
+    errors.add(invalid("heartbeat_timeout (" + format_duration(heartbeat_timeout) +
+                       ") must be > heartbeat_interval (" + format_duration(heartbeat_interval) +
+                       ")"));
+  errors.check(validate_session_queue(max_session_queue, slow_peer_timeout));
 }
 
 }  // namespace zlt::config

@@ -21,6 +21,37 @@ namespace zlt::config {
 using Duration = std::chrono::milliseconds;
 using namespace std::chrono_literals;
 
+// Every error found in one config, in the order met. A reader or a validate_all() given one
+// records each error and goes on with the next field or entry, so `zlt check` can list them
+// all; the plain readers and validate() stop at the first error, which is the first one here.
+class ErrorList {
+ public:
+  void add(Error e) { errors_.push_back(std::move(e)); }
+  // Records a failed status; true when `s` was ok.
+  bool check(Status s) {
+    if (s) return true;
+    add(s.take_error());
+    return false;
+  }
+  // Adds each error of `inner` with `prefix` before its message ("server: ").
+  void add_all(const ErrorList& inner, std::string_view prefix);
+  const std::vector<Error>& errors() const { return errors_; }
+  bool empty() const { return errors_.empty(); }
+  std::size_t size() const { return errors_.size(); }
+  // OK, or the first error.
+  Status first() const;
+  // What validate() is for each config: the first of its validate_all() errors.
+  template <class Config>
+  static Status first_of(const Config& c) {
+    ErrorList errors;
+    c.validate_all(errors);
+    return errors.first();
+  }
+
+ private:
+  std::vector<Error> errors_;
+};
+
 // "500ms", "30s", "2m", "1h", bare digits = seconds; surrounding blanks trimmed. Errors:
 // "invalid duration number: {n}", "invalid duration format: {s}" (Errc::config); values that
 // overflow are an error too.
@@ -119,6 +150,8 @@ struct TunnelServerConfig {
 
   // Original rules first, in the original's order and words, then the additions ("<field>: <why>").
   Status validate() const;
+  // Every rule validate() checks, each failure recorded (validate() returns the first).
+  void validate_all(ErrorList& errors) const;
   friend bool operator==(const TunnelServerConfig&, const TunnelServerConfig&) = default;
 };
 
@@ -140,6 +173,7 @@ struct ServiceConfig {
   // "name must contain only alphanumeric characters, hyphens, and underscores",
   // "local_port cannot be 0".
   Status validate() const;
+  void validate_all(ErrorList& errors) const;  // the name's rule and the port's, each once
   friend bool operator==(const ServiceConfig&, const ServiceConfig&) = default;
 };
 
@@ -177,6 +211,7 @@ struct TunnelClientConfig {
   // "token cannot be empty", "max_reconnect_interval (60s) must be >= reconnect_interval (5s)",
   // "services[{i}]: {service error}", "duplicate service name: {name}", then the additions.
   Status validate() const;
+  void validate_all(ErrorList& errors) const;
   friend bool operator==(const TunnelClientConfig&, const TunnelClientConfig&) = default;
 };
 
@@ -212,6 +247,7 @@ struct NodeTunnel {
   // "token: cannot be empty", "direct_url: ...", "overlay_url: ...". remote_port 0 lets the
   // destination choose (a kernel-chosen port).
   Status validate() const;
+  void validate_all(ErrorList& errors) const;
   friend bool operator==(const NodeTunnel&, const NodeTunnel&) = default;
 };
 
@@ -238,6 +274,7 @@ struct NodeConfig {
   // "tunnels[i]: its destination is this node, which needs 'server'",
   // "tunnels[i].direct_url: required for routing_mode directonly", then the timings.
   Status validate() const;
+  void validate_all(ErrorList& errors) const;
   friend bool operator==(const NodeConfig&, const NodeConfig&) = default;
 };
 
@@ -283,6 +320,13 @@ Result<AccessConfig> access_config_from_json(const nlohmann::json& j);
 Result<AccessSetup> access_setup_from_json(const nlohmann::json& j);
 Result<AccessSessionRequest> access_session_request_from_json(const nlohmann::json& j);
 Result<NodeConfig> node_config_from_json(const nlohmann::json& j);
+// The same three readers, collecting: they record every error in `errors` and read on (a bad
+// field keeps its default, a bad list entry is left out), so the result holds what read well;
+// they fail only when `j` is not an object. The first error recorded is the one the plain
+// reader returns.
+Result<TunnelServerConfig> collect_server_config(const nlohmann::json& j, ErrorList& errors);
+Result<TunnelClientConfig> collect_client_config(const nlohmann::json& j, ErrorList& errors);
+Result<NodeConfig> collect_node_config(const nlohmann::json& j, ErrorList& errors);
 nlohmann::json to_json(const TunnelServerConfig& c);
 nlohmann::json to_json(const TunnelClientConfig& c);
 nlohmann::json to_json(const ServiceConfig& c);
@@ -298,12 +342,16 @@ Result<NodeConfig> parse_node_config(std::string_view json_text);
 // the access manager is created. A session request is read only.
 Result<AccessSetup> parse_access_setup(std::string_view json_text);
 Result<AccessSessionRequest> parse_access_session_request(std::string_view json_text);
-// Read a file, parse, validate. Errors name the file.
+// Read a file, parse, validate. Errors name the file. Files may carry `//` and `/* */`
+// comments (outside strings); the text forms above do not.
 Result<TunnelServerConfig> load_server_config(const std::string& path);
 Result<TunnelClientConfig> load_client_config(const std::string& path);
 Result<NodeConfig> load_node_config(const std::string& path);
 // Write atomically (temp file + rename).
 Status save_json_file(const std::string& path, const nlohmann::json& j);
+// A config file's JSON value, comments allowed; errors name the path (Errc::io when it cannot
+// be read, Errc::config for bad syntax).
+Result<nlohmann::json> read_json_config_file(const std::string& path);
 // A whole file as text; errors (Errc::io) name the path.
 Result<std::string> read_text_file(const std::string& path);
 

@@ -10,19 +10,21 @@ Status read_services(ObjectReader& r, std::vector<ServiceConfig>& out) {
   const nlohmann::json* list = r.find("services");
   if (!list) return {};
   const std::string path = r.path_of("services");
-  if (!list->is_array()) return type_error(path, "expected an array");
+  if (!list->is_array()) return r.keep(type_error(path, "expected an array"));
   for (std::size_t i = 0; i < list->size(); ++i) {
-    Result<ServiceConfig> s = detail::service_config_at((*list)[i], index_path(path, i));
-    if (!s) return s.take_error();
+    Result<ServiceConfig> s =
+        detail::service_config_at((*list)[i], index_path(path, i), r.errors());
+    if (!s) {
+      ZLT_TRY(r.keep(s.take_error()));
+      continue;
+    }
     out.push_back(std::move(s).value());
   }
   return {};
 }
 
-}  // namespace
-
-Result<TunnelClientConfig> client_config_from_json(const nlohmann::json& j) {
-  Result<ObjectReader> opened = ObjectReader::open(j, "");
+Result<TunnelClientConfig> read_client_config(const nlohmann::json& j, ErrorList* errors) {
+  Result<ObjectReader> opened = ObjectReader::open(j, "", errors);
   if (!opened) return opened.take_error();
   ObjectReader& r = *opened;
   TunnelClientConfig c;
@@ -44,6 +46,16 @@ Result<TunnelClientConfig> client_config_from_json(const nlohmann::json& j) {
   ZLT_TRY(r.optional("slow_peer_timeout", c.slow_peer_timeout));
   ZLT_TRY(r.finish());
   return c;
+}
+
+}  // namespace
+
+Result<TunnelClientConfig> client_config_from_json(const nlohmann::json& j) {
+  return read_client_config(j, nullptr);
+}
+
+Result<TunnelClientConfig> collect_client_config(const nlohmann::json& j, ErrorList& errors) {
+  return read_client_config(j, &errors);
 }
 
 nlohmann::json to_json(const TunnelClientConfig& c) {

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config/config.hpp"
+#include "core/config/json_text.hpp"
 
 namespace zlt::config {
 namespace {
@@ -88,10 +89,13 @@ mode_t mode_for(const std::string& path) {
 }
 
 template <class Config, class FromJson>
-Result<Config> load(const std::string& path, FromJson parse) {
-  Result<std::string> text = read_file(path);
-  if (!text) return text.take_error();
-  Result<Config> c = parse(*text);
+Result<Config> load(const std::string& path, FromJson from_json) {
+  Result<nlohmann::json> j = read_json_config_file(path);
+  if (!j) return j.take_error();
+  Result<Config> c = from_json(*j);
+  if (c) {
+    if (Status valid = c->validate(); !valid) c = valid.take_error();
+  }
   if (!c) {
     Error e = c.take_error();
     e.message = path + ": " + e.message;
@@ -102,12 +106,28 @@ Result<Config> load(const std::string& path, FromJson parse) {
 
 }  // namespace
 
+Result<nlohmann::json> read_json_config_file(const std::string& path) {
+  Result<std::string> text = read_file(path);
+  if (!text) return text.take_error();
+  Result<nlohmann::json> j = parse_json_text(*text, JsonComments::allow);
+  if (!j) {
+    Error e = j.take_error();
+    e.message = path + ": " + e.message;
+    return e;
+  }
+  return j;
+}
+
 Result<TunnelServerConfig> load_server_config(const std::string& path) {
-  return load<TunnelServerConfig>(path, parse_server_config);
+  return load<TunnelServerConfig>(path, server_config_from_json);
 }
 
 Result<TunnelClientConfig> load_client_config(const std::string& path) {
-  return load<TunnelClientConfig>(path, parse_client_config);
+  return load<TunnelClientConfig>(path, client_config_from_json);
+}
+
+Result<NodeConfig> load_node_config(const std::string& path) {
+  return load<NodeConfig>(path, node_config_from_json);
 }
 
 Result<std::string> read_text_file(const std::string& path) {

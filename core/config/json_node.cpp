@@ -24,8 +24,9 @@ Status check_url(const std::optional<std::string>& url, std::string_view field) 
   return {};
 }
 
-Result<NodeTunnel> node_tunnel_at(const nlohmann::json& j, const std::string& path) {
-  Result<ObjectReader> opened = ObjectReader::open(j, path);
+Result<NodeTunnel> node_tunnel_at(const nlohmann::json& j, const std::string& path,
+                                  ErrorList* errors) {
+  Result<ObjectReader> opened = ObjectReader::open(j, path, errors);
   if (!opened) return opened.take_error();
   ObjectReader& r = *opened;
   NodeTunnel t;
@@ -47,64 +48,86 @@ Result<NodeTunnel> node_tunnel_at(const nlohmann::json& j, const std::string& pa
 }  // namespace
 
 Status NodeTunnel::validate() const {
-  if (name.empty()) return invalid("name: cannot be empty");
-  if (name.size() > 255)
-    return invalid("name: too long: " + std::to_string(name.size()) + " bytes, max 255");
-  if (!has_service_name_chars(name))
-    return invalid("name: must contain only alphanumeric characters, hyphens, and underscores");
-  if (from.empty()) return invalid("from: cannot be empty");
-  if (to.empty()) return invalid("to: cannot be empty");
-  if (from == to) return invalid("to: must differ from from ('" + to + "')");
-  if (local_port == 0) return invalid("local_port: cannot be 0");
-  if (token && token->empty()) return invalid("token: cannot be empty");
-  ZLT_TRY(check_url(direct_url, "direct_url"));
-  ZLT_TRY(check_url(overlay_url, "overlay_url"));
-  return {};
+  return ErrorList::first_of(*this);
+}
+
+void NodeTunnel::validate_all(ErrorList& errors) const {
+  if (name.empty()) {
+    errors.add(invalid("name: cannot be empty"));
+  } else if (name.size() > 255) {
+    errors.add(invalid("name: too long: " + std::to_string(name.size()) + " bytes, max 255"));
+  } else if (!has_service_name_chars(name)) {
+    errors.add(
+        invalid("name: must contain only alphanumeric characters, hyphens, and underscores"));
+  }
+  if (from.empty()) errors.add(invalid("from: cannot be empty"));
+  if (to.empty()) {
+    errors.add(invalid("to: cannot be empty"));
+  } else if (from == to) {
+    errors.add(invalid("to: must differ from from ('" + to + "')"));
+  }
+  if (local_port == 0) errors.add(invalid("local_port: cannot be 0"));
+  if (token && token->empty()) errors.add(invalid("token: cannot be empty"));
+  errors.check(check_url(direct_url, "direct_url"));
+  errors.check(check_url(overlay_url, "overlay_url"));
 }
 
 Status NodeConfig::validate() const {
-  if (node_name.empty()) return invalid("node_name: cannot be empty");
+  return ErrorList::first_of(*this);
+}
+
+void NodeConfig::validate_all(ErrorList& errors) const {
+  if (node_name.empty()) errors.add(invalid("node_name: cannot be empty"));
   if (server) {
-    if (Status st = server->validate(); !st) return invalid("server: " + st.error().message);
+    ErrorList inner;
+    server->validate_all(inner);
+    errors.add_all(inner, "server: ");
   }
   std::map<std::string, std::string> names;   // name -> path
   std::map<std::string, std::string> tokens;  // token -> tunnel name
   for (std::size_t i = 0; i < tunnels.size(); ++i) {
     const NodeTunnel& t = tunnels[i];
     const std::string path = "tunnels[" + std::to_string(i) + "]";
-    if (Status st = t.validate(); !st) return invalid(path + "." + st.error().message);
+    ErrorList own;
+    t.validate_all(own);
+    errors.add_all(own, path + ".");
     if (!names.emplace(t.name, path).second)
-      return invalid(path + ".name: duplicate tunnel name '" + t.name + "'");
+      errors.add(invalid(path + ".name: duplicate tunnel name '" + t.name + "'"));
     if (t.token) {
       auto [it, fresh] = tokens.emplace(*t.token, t.name);
-      if (!fresh) return invalid(path + ".token: same token as tunnel '" + it->second + "'");
+      if (!fresh) errors.add(invalid(path + ".token: same token as tunnel '" + it->second + "'"));
     }
     if (t.to == node_name) {
-      if (!server) return invalid(path + ": its destination is this node, which needs 'server'");
-      if (!t.token)
-        return invalid(path + ".token: required for a tunnel whose destination is this node");
+      if (!server) {
+        errors.add(invalid(path + ": its destination is this node, which needs 'server'"));
+      } else if (!t.token) {
+        errors.add(invalid(path + ".token: required for a tunnel whose destination is this node"));
+      }
     }
     if (t.from == node_name) {
       if (t.routing_mode == RoutingMode::direct_only && !t.direct_url)
-        return invalid(path + ".direct_url: required for routing_mode directonly");
+        errors.add(invalid(path + ".direct_url: required for routing_mode directonly"));
       if (t.routing_mode == RoutingMode::prefer_overlay && !t.direct_url && !t.overlay_url)
-        return invalid(path + ".direct_url: required (or overlay_url)");
+        errors.add(invalid(path + ".direct_url: required (or overlay_url)"));
     }
   }
-  if (internal_bind.empty()) return invalid("internal_bind: cannot be empty");
-  if (reconnect_interval.count() <= 0) return invalid("reconnect_interval: must be > 0");
-  if (max_reconnect_interval < reconnect_interval)
-    return invalid("max_reconnect_interval: must be >= reconnect_interval");
-  if (heartbeat_interval.count() <= 0) return invalid("heartbeat_interval: must be > 0");
-  if (heartbeat_timeout <= heartbeat_interval)
-    return invalid("heartbeat_timeout: must be > heartbeat_interval");
-  if (connect_timeout.count() <= 0) return invalid("connect_timeout: must be > 0");
-  if (ca_file && ca_file->empty()) return invalid("ca_file: cannot be empty");
-  return {};
+  if (internal_bind.empty()) errors.add(invalid("internal_bind: cannot be empty"));
+  if (reconnect_interval.count() <= 0) {
+    errors.add(invalid("reconnect_interval: must be > 0"));
+  } else if (max_reconnect_interval < reconnect_interval) {
+    errors.add(invalid("max_reconnect_interval: must be >= reconnect_interval"));
+  }
+  if (heartbeat_interval.count() <= 0) {
+    errors.add(invalid("heartbeat_interval: must be > 0"));
+  } else if (heartbeat_timeout <= heartbeat_interval) {
+    errors.add(invalid("heartbeat_timeout: must be > heartbeat_interval"));
+  }
+  if (connect_timeout.count() <= 0) errors.add(invalid("connect_timeout: must be > 0"));
+  if (ca_file && ca_file->empty()) errors.add(invalid("ca_file: cannot be empty"));
 }
 
 Result<NodeTunnel> node_tunnel_from_json(const nlohmann::json& j) {
-  return node_tunnel_at(j, "");
+  return node_tunnel_at(j, "", nullptr);
 }
 
 nlohmann::json to_json(const NodeTunnel& t) {
@@ -124,23 +147,38 @@ nlohmann::json to_json(const NodeTunnel& t) {
   return j;
 }
 
-Result<NodeConfig> node_config_from_json(const nlohmann::json& j) {
-  Result<ObjectReader> opened = ObjectReader::open(j, "");
+namespace {
+
+Result<NodeConfig> read_node_config(const nlohmann::json& j, ErrorList* errors) {
+  Result<ObjectReader> opened = ObjectReader::open(j, "", errors);
   if (!opened) return opened.take_error();
   ObjectReader& r = *opened;
   NodeConfig c;
   ZLT_TRY(r.required("node_name", c.node_name));
   if (const nlohmann::json* server = r.find("server"); server != nullptr && !server->is_null()) {
-    Result<TunnelServerConfig> s = server_config_from_json(*server);
-    if (!s) return invalid("server: " + s.error().message);
-    c.server = std::move(*s);
+    // The server's own errors are worded from its top level: prefixed, not re-pathed.
+    ErrorList inner;
+    Result<TunnelServerConfig> s =
+        errors ? collect_server_config(*server, inner) : server_config_from_json(*server);
+    if (errors) errors->add_all(inner, "server: ");
+    if (s) {
+      c.server = std::move(*s);
+    } else {
+      ZLT_TRY(r.keep(invalid("server: " + s.error().message)));
+    }
   }
   if (const nlohmann::json* list = r.find("tunnels"); list != nullptr) {
-    if (!list->is_array()) return type_error("tunnels", "expected an array");
-    for (std::size_t i = 0; i < list->size(); ++i) {
-      Result<NodeTunnel> t = node_tunnel_at((*list)[i], index_path("tunnels", i));
-      if (!t) return t.take_error();
-      c.tunnels.push_back(std::move(*t));
+    if (!list->is_array()) {
+      ZLT_TRY(r.keep(type_error("tunnels", "expected an array")));
+    } else {
+      for (std::size_t i = 0; i < list->size(); ++i) {
+        Result<NodeTunnel> t = node_tunnel_at((*list)[i], index_path("tunnels", i), errors);
+        if (!t) {
+          ZLT_TRY(r.keep(t.take_error()));
+          continue;
+        }
+        c.tunnels.push_back(std::move(*t));
+      }
     }
   }
   ZLT_TRY(r.optional("internal_bind", c.internal_bind));
@@ -153,6 +191,16 @@ Result<NodeConfig> node_config_from_json(const nlohmann::json& j) {
   ZLT_TRY(r.optional("insecure", c.insecure));
   ZLT_TRY(r.finish());
   return c;
+}
+
+}  // namespace
+
+Result<NodeConfig> node_config_from_json(const nlohmann::json& j) {
+  return read_node_config(j, nullptr);
+}
+
+Result<NodeConfig> collect_node_config(const nlohmann::json& j, ErrorList& errors) {
+  return read_node_config(j, &errors);
 }
 
 nlohmann::json to_json(const NodeConfig& c) {
@@ -178,18 +226,6 @@ Result<NodeConfig> parse_node_config(std::string_view json_text) {
   Result<NodeConfig> c = node_config_from_json(*j);
   if (!c) return c.take_error();
   ZLT_TRY(c->validate());
-  return c;
-}
-
-Result<NodeConfig> load_node_config(const std::string& path) {
-  Result<std::string> text = read_text_file(path);
-  if (!text) return text.take_error();
-  Result<NodeConfig> c = parse_node_config(*text);
-  if (!c) {
-    Error e = c.take_error();
-    e.message = path + ": " + e.message;
-    return e;
-  }
   return c;
 }
 

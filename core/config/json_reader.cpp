@@ -143,9 +143,9 @@ Status decode(const json& v, const std::string& path, std::vector<std::string>& 
   return {};
 }
 
-Result<ObjectReader> ObjectReader::open(const json& j, std::string path) {
+Result<ObjectReader> ObjectReader::open(const json& j, std::string path, ErrorList* errors) {
   if (!j.is_object()) return type_error(path, "expected an object");
-  return ObjectReader(j, std::move(path));
+  return ObjectReader(j, std::move(path), errors);
 }
 
 const json* ObjectReader::find(std::string_view key) {
@@ -157,7 +157,7 @@ const json* ObjectReader::find(std::string_view key) {
 Status ObjectReader::finish() const {
   for (const auto& [key, value] : json_->items()) {
     if (std::find(known_.begin(), known_.end(), key) == known_.end())
-      return make_error(Errc::config, at_path("unknown key '" + key + "'"));
+      ZLT_TRY(keep(make_error(Errc::config, at_path("unknown key '" + key + "'"))));
   }
   return {};
 }

@@ -9,8 +9,8 @@ namespace {
 
 // The plain token never stays in memory past loading: only its hash is kept.
 Result<TokenEntry> token_entry_at(const nlohmann::json& j, const std::string& path,
-                                  std::size_t index) {
-  Result<ObjectReader> opened = ObjectReader::open(j, path);
+                                  std::size_t index, ErrorList* errors) {
+  Result<ObjectReader> opened = ObjectReader::open(j, path, errors);
   if (!opened) return opened.take_error();
   ObjectReader& r = *opened;
   TokenEntry t;
@@ -39,10 +39,13 @@ Status read_tokens(ObjectReader& r, std::vector<TokenEntry>& out) {
   const nlohmann::json* list = r.find("tokens");
   if (!list) return {};
   const std::string path = r.path_of("tokens");
-  if (!list->is_array()) return type_error(path, "expected an array");
+  if (!list->is_array()) return r.keep(type_error(path, "expected an array"));
   for (std::size_t i = 0; i < list->size(); ++i) {
-    Result<TokenEntry> t = token_entry_at((*list)[i], index_path(path, i), i);
-    if (!t) return t.take_error();
+    Result<TokenEntry> t = token_entry_at((*list)[i], index_path(path, i), i, r.errors());
+    if (!t) {
+      ZLT_TRY(r.keep(t.take_error()));
+      continue;
+    }
     out.push_back(std::move(t).value());
   }
   return {};
@@ -59,10 +62,8 @@ nlohmann::json token_json(const TokenEntry& t) {
   return j;
 }
 
-}  // namespace
-
-Result<TunnelServerConfig> server_config_from_json(const nlohmann::json& j) {
-  Result<ObjectReader> opened = ObjectReader::open(j, "");
+Result<TunnelServerConfig> read_server_config(const nlohmann::json& j, ErrorList* errors) {
+  Result<ObjectReader> opened = ObjectReader::open(j, "", errors);
   if (!opened) return opened.take_error();
   ObjectReader& r = *opened;
   TunnelServerConfig c;
@@ -101,15 +102,29 @@ Result<TunnelServerConfig> server_config_from_json(const nlohmann::json& j) {
   ZLT_TRY(r.optional("max_access_ttl", c.max_access_ttl));
   ZLT_TRY(r.optional("grants_file", c.grants_file));
   ZLT_TRY(r.finish());
-  if (admin_token && c.admin_token_hash)
-    return make_error(Errc::config, "admin_token: give either admin_token or admin_token_hash");
-  if (admin_token) {
-    if (admin_token->empty()) return make_error(Errc::config, "admin_token: cannot be empty");
-    c.admin_token_hash = crypto::hash_token(*admin_token);
+  if (admin_token && c.admin_token_hash) {
+    ZLT_TRY(r.keep(
+        make_error(Errc::config, "admin_token: give either admin_token or admin_token_hash")));
+  } else if (admin_token) {
+    if (admin_token->empty()) {
+      ZLT_TRY(r.keep(make_error(Errc::config, "admin_token: cannot be empty")));
+    } else {
+      c.admin_token_hash = crypto::hash_token(*admin_token);
+    }
   } else if (c.admin_token_hash) {
     c.admin_token_hash = to_ascii_lower(*c.admin_token_hash);
   }
   return c;
+}
+
+}  // namespace
+
+Result<TunnelServerConfig> server_config_from_json(const nlohmann::json& j) {
+  return read_server_config(j, nullptr);
+}
+
+Result<TunnelServerConfig> collect_server_config(const nlohmann::json& j, ErrorList& errors) {
+  return read_server_config(j, &errors);
 }
 
 nlohmann::json to_json(const TunnelServerConfig& c) {

@@ -6,8 +6,9 @@ namespace zlt::config {
 
 namespace detail {
 
-Result<ServiceConfig> service_config_at(const nlohmann::json& j, const std::string& path) {
-  Result<ObjectReader> opened = ObjectReader::open(j, path);
+Result<ServiceConfig> service_config_at(const nlohmann::json& j, const std::string& path,
+                                        ErrorList* errors) {
+  Result<ObjectReader> opened = ObjectReader::open(j, path, errors);
   if (!opened) return opened.take_error();
   ObjectReader& r = *opened;
   ServiceConfig c;

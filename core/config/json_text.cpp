@@ -6,9 +6,10 @@
 
 namespace zlt::config {
 
-Result<nlohmann::json> parse_json_text(std::string_view text) {
+Result<nlohmann::json> parse_json_text(std::string_view text, JsonComments comments) {
   try {
-    return nlohmann::json::parse(text.begin(), text.end());
+    return nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/true,
+                                 /*ignore_comments=*/comments == JsonComments::allow);
   } catch (const nlohmann::json::exception& e) {
     // Drop the "[json.exception.parse_error.101] " tag: the rest says where and what.
     std::string_view what = e.what();

@@ -10,7 +10,13 @@
 
 namespace zlt::config {
 
+// Whether `//` line and `/* */` block comments are allowed between tokens (never inside a
+// string, where they are data). Config files allow them; requests on the wire and the C ABI's
+// strings stay plain JSON.
+enum class JsonComments { reject, allow };
+
 // "invalid JSON: parse error at line 1, column 2: ..." on bad syntax.
-Result<nlohmann::json> parse_json_text(std::string_view text);
+Result<nlohmann::json> parse_json_text(std::string_view text,
+                                       JsonComments comments = JsonComments::reject);
 
 }  // namespace zlt::config

@@ -20,16 +20,21 @@ ServiceConfig ServiceConfig::udp(std::string name, std::uint16_t local_port) {
 }
 
 Status ServiceConfig::validate() const {
-  if (name.empty()) return make_error(Errc::config, "name cannot be empty");
-  // The original counted bytes but said "chars".
-  if (name.size() > 255)
-    return make_error(Errc::config,
-                      "name too long: " + std::to_string(name.size()) + " bytes, max 255");
-  if (!has_service_name_chars(name))
-    return make_error(Errc::config,
-                      "name must contain only alphanumeric characters, hyphens, and underscores");
-  if (local_port == 0) return make_error(Errc::config, "local_port cannot be 0");
-  return {};
+  return ErrorList::first_of(*this);
+}
+
+void ServiceConfig::validate_all(ErrorList& errors) const {
+  if (name.empty()) {
+    errors.add(make_error(Errc::config, "name cannot be empty"));
+  } else if (name.size() > 255) {
+    // The original counted bytes but said "chars".
+    errors.add(make_error(Errc::config,
+                          "name too long: " + std::to_string(name.size()) + " bytes, max 255"));
+  } else if (!has_service_name_chars(name)) {
+    errors.add(make_error(
+        Errc::config, "name must contain only alphanumeric characters, hyphens, and underscores"));
+  }
+  if (local_port == 0) errors.add(make_error(Errc::config, "local_port cannot be 0"));
 }
 
 }  // namespace zlt::config

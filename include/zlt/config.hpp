@@ -5,5 +5,7 @@
 
 #include "core/config/allow_target.hpp"
 #include "core/config/config.hpp"
+#include "core/config/config_check.hpp"
 #include "core/config/json_reader.hpp"
 #include "core/config/json_text.hpp"
+#include "core/config/secret.hpp"

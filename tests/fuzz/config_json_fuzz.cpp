@@ -3,7 +3,8 @@
 // requests, host token grants and the grants file. Every reader gets every input (a valid
 // config of one kind is a near miss for the others). Invariants: a reader's error names what
 // is wrong; whatever a reader accepts, to_json() writes back and the reader reads the same value
-// again (for validated configs, the re-read config validates too).
+// again (for validated configs, the re-read config validates too); the collecting readers and
+// validate_all() (`zlt check`) start with the error the plain reader and validate() return.
 #include <unistd.h>
 
 #include <cstdint>
@@ -42,6 +43,34 @@ void check_round_trip(const Config& c, FromJson from_json, std::string_view read
   check(*again == c, "to_json() output reads back to another config", reader);
   if constexpr (requires { c.validate(); })
     if (validated) check(again->validate().ok(), "re-read config does not validate", reader);
+}
+
+// The collecting reader agrees with the plain one: the same first error, or no error and the
+// same config; and validate_all() starts with validate()'s error.
+template <class Config>
+void check_collecting(const nlohmann::json& j, zlt::Result<Config> (*plain)(const nlohmann::json&),
+                      zlt::Result<Config> (*collect)(const nlohmann::json&, config::ErrorList&),
+                      std::string_view reader) {
+  config::ErrorList errors;
+  auto all = collect(j, errors);
+  auto first = plain(j);
+  if (!first) {
+    const std::string got = !errors.empty() ? errors.errors().front().message
+                            : all           ? std::string()
+                                            : all.error().message;
+    check(got == first.error().message, "collecting reader starts with another error", reader);
+    return;
+  }
+  check(all.ok() && errors.empty(), "collecting reader finds errors the plain one does not",
+        reader);
+  if (all) check(*all == *first, "collecting reader reads another config", reader);
+  config::ErrorList rules;
+  first->validate_all(rules);
+  const zlt::Status valid = first->validate();
+  check(valid.ok() == rules.empty(), "validate_all() and validate() disagree", reader);
+  if (!valid)
+    check(rules.errors().front().message == valid.error().message,
+          "validate_all() starts with another error", reader);
 }
 
 // The grants file is read from disk; one file per process keeps parallel fuzzers apart.
@@ -104,6 +133,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // The node tunnel and access readers take parsed JSON (the C ABI parses it first).
   auto json = config::parse_json_text(text);
   if (!json) return 0;
+  check_collecting(*json, config::server_config_from_json, config::collect_server_config, "server");
+  check_collecting(*json, config::client_config_from_json, config::collect_client_config, "client");
+  check_collecting(*json, config::node_config_from_json, config::collect_node_config, "node");
   auto tunnel = config::node_tunnel_from_json(*json);
   check_error(tunnel, "node tunnel");
   if (tunnel) check_round_trip(*tunnel, config::node_tunnel_from_json, "node tunnel", false);
