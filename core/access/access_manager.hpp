@@ -1,6 +1,6 @@
 // AccessManager: on-demand access. Each session is a local listener (TCP) or socket (UDP) whose
 // connections reach one target on the server's side — "service:NAME" or "host:port" — through
-// a single shared, reconnecting control connection. The original's surface (original-spec §8)
+// a single shared, reconnecting control connection. The original's surface
 // with its bugs fixed: a TTL is a timer that closes the listener and every live connection when
 // it fires, counters move while bytes move, removal really removes, and TTL 0 is refused.
 // Loop-thread only.

@@ -1,6 +1,6 @@
 // TunnelAgent: the client side. Connects to a tunnel server, authenticates, registers its
 // services, carries their connections to local sockets, and reconnects with backoff when the
-// session dies (original-spec §3.2, with its bugs fixed). Loop-thread only.
+// session dies (as the original did, with its bugs fixed). Loop-thread only.
 #pragma once
 
 #include <chrono>
@@ -14,8 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/config/config.hpp"
 #include "core/common/observer_slot.hpp"
+#include "core/config/config.hpp"
 #include "core/runtime/runtime.hpp"
 #include "core/runtime/uv_handle.hpp"
 #include "core/session/counters.hpp"
@@ -36,7 +36,7 @@ struct RegisteredService {
   config::ServiceConfig config;
   std::optional<Uuid> service_id;
   Status status = Status::pending;
-  std::string failure;                    // Status::failed
+  std::string failure;                       // Status::failed
   std::optional<std::uint16_t> public_port;  // v2 servers report it
   std::shared_ptr<Counters> counters = std::make_shared<Counters>();
 

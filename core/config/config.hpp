@@ -1,5 +1,5 @@
-// Configuration of every object: the original crate's fields and defaults
-// (original-spec §4) plus this project's additions. JSON in and out, validation that names
+// Configuration of every object: the original crate's fields and defaults plus this
+// project's additions. JSON in and out, validation that names
 // the offending field.
 #pragma once
 

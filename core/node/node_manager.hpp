@@ -1,4 +1,4 @@
-// NodeTunnelManager: node-to-node tunnels (original-spec §9) that really work. A tunnel whose
+// NodeTunnelManager: node-to-node tunnels that really work. A tunnel whose
 // `from` is this node is an outbound tunnel: one TunnelAgent registering one service (INTERNAL
 // when expose is internal) with the destination's tunnel server, reached directly or through
 // the overlay (routing_mode). A tunnel whose `to` is this node is inbound: the manager runs the

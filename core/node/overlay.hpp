@@ -1,6 +1,6 @@
-// Overlay routing for node tunnels (original-spec §10): which URL a source node dials to reach
-// a destination's tunnel server — the overlay network's address of the destination, or its
-// direct address — and the URL rewriting that turns one into the other.
+// Overlay routing for node tunnels: which URL a source node dials to reach a destination's tunnel
+// server — the overlay network's address of the destination, or its direct address — and the URL
+// rewriting that turns one into the other.
 #pragma once
 
 #include <functional>

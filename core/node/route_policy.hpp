@@ -1,4 +1,4 @@
-// The route policy of an outbound node tunnel (original-spec §10): which way its agent reaches
+// The route policy of an outbound node tunnel: which way its agent reaches
 // the destination — "overlay" or "direct" — as a pure function of the tunnel's configuration,
 // the overlay URL resolved for it now, and what the tunnel is doing. NodeTunnelManager applies
 // the choice (the agent's URL, the status, NodeRouteChosen, the log); nothing here does I/O.

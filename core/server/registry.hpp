@@ -1,5 +1,5 @@
 // TunnelRegistry: the server's bookkeeping of live tunnels, their services and the public
-// port pool (original-spec §6), with the original's methods and error texts, and the fixes:
+// port pool, with the original's methods and error texts, and the fixes:
 // counters that are really shared, limits that are enforced, ports that are always released.
 // Loop-thread only; no I/O (the server binds the sockets).
 #pragma once

@@ -1,5 +1,5 @@
 // Decoder behaviour at the edges: the check order and error texts of the original decoder
-// (original-spec §1.4, §1.8), the edge cases of docs/PROTOCOL.md, v2 trailers and v2 messages.
+// (docs/PROTOCOL.md §2 and §3), its decoder edge cases, v2 trailers and v2 messages.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -39,7 +39,7 @@ M decode_as(std::span<const std::uint8_t> bytes, std::size_t expected_consumed) 
   return std::get<M>(r->message);
 }
 
-// ---- framing: check order and texts of original-spec §1.4 ----
+// ---- framing: check order and texts of docs/PROTOCOL.md §2 ----
 
 TEST(ProtocolDecodeFraming, TooShort) {
   EXPECT_EQ(decode_error(""), "message too short: 0 bytes, need at least 5");
@@ -104,7 +104,7 @@ TEST(ProtocolDecodeFraming, ErrorsDisplayWithTheOriginalPrefix) {
   EXPECT_EQ(r.error().display(), "Protocol error: unknown message type: 0x00");
 }
 
-// ---- original-spec §1.8 edge vectors not covered above ----
+// ---- docs/PROTOCOL.md §3 edge vectors not covered above ----
 
 TEST(ProtocolDecodeEdge, RegisterUnknownProtocol) {
   EXPECT_EQ(decode_error("10 00 00 00 07 01 61 02 00 16 00 00"), "unknown protocol type: 2");
