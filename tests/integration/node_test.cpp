@@ -219,6 +219,17 @@ struct TwoNodes {
     port = b.server_port();
     ASSERT_NE(port, 0);
   }
+
+  // b serves the tunnel "db" to the echo server, and a dials it directly until connected.
+  void connect_db() {
+    auto db = tunnel("db", echo.port(), config::ExposeType::internal, kTokenDb, 1);
+    ASSERT_NO_FATAL_FAILURE(start_b({db}));
+    db.direct_url = url_for(port);
+    config::NodeConfig ca = node_a_config();
+    ca.tunnels = {db};
+    ASSERT_FALSE(a.start(ca));
+    ASSERT_TRUE(a.wait_state("db", "connected"));
+  }
 };
 
 TEST(NodeTunnels, InternalAndPublicTunnelsCarryBytes) {
@@ -297,13 +308,7 @@ TEST(NodeTunnels, InternalUdpTunnelCarriesDatagramsWhole) {
 
 TEST(NodeTunnels, ConnectingUntilRegisteredThenConnectedAndLatencySet) {
   TwoNodes n;
-  auto db = tunnel("db", n.echo.port(), config::ExposeType::internal, kTokenDb, 1);
-  n.start_b({db});
-  db.direct_url = url_for(n.port);
-  config::NodeConfig ca = node_a_config();
-  ca.tunnels = {db};
-  ASSERT_FALSE(n.a.start(ca));
-  ASSERT_TRUE(n.a.wait_state("db", "connected"));
+  ASSERT_NO_FATAL_FAILURE(n.connect_db());
   // The only states before connected: connecting (never connected before RegisterOk).
   std::vector<std::string> states = n.a.states_of("db");
   ASSERT_GE(states.size(), 2u);
@@ -326,13 +331,7 @@ TEST(NodeTunnels, ConnectingUntilRegisteredThenConnectedAndLatencySet) {
 
 TEST(NodeTunnels, TypedObserverHearsConnectingConnectedDisconnectedInOrder) {
   TwoNodes n;
-  auto db = tunnel("db", n.echo.port(), config::ExposeType::internal, kTokenDb, 1);
-  n.start_b({db});
-  db.direct_url = url_for(n.port);
-  config::NodeConfig ca = node_a_config();
-  ca.tunnels = {db};
-  ASSERT_FALSE(n.a.start(ca));
-  ASSERT_TRUE(n.a.wait_state("db", "connected"));
+  ASSERT_NO_FATAL_FAILURE(n.connect_db());
   n.a.on_loop([](NodeTunnelManager& m) { ASSERT_TRUE(m.stop_outbound("db")); });
   ASSERT_TRUE(n.a.wait_state("db", "disconnected"));
 

@@ -128,86 +128,77 @@ TEST(ControlSession, SameClientIdTakesOverAtOnce) {
   EXPECT_EQ(h.server_status()["tunnel_count"], 1);
 }
 
+// A tunnel that registered "web" on the first port of a two-port range, then was taken over
+// by a new connection of the same client that has not re-registered yet; and a session of
+// another token.
+struct TakenOverWeb {
+  config::PortRange range;
+  Harness h;
+  std::unique_ptr<RawWs> successor;
+  std::unique_ptr<RawWs> other;
+
+  void start(std::optional<std::chrono::milliseconds> connect_timeout = std::nullopt) {
+    auto free = free_port_range(2);
+    ASSERT_TRUE(free);
+    range = *free;
+    auto c = two_token_config();
+    c.data_port_range = range;
+    if (connect_timeout) c.connect_timeout = *connect_timeout;
+    h.start_server(c);
+    const Uuid cid = crypto::uuid_v4();
+    auto first = open_session(h.control_port(), Harness::kToken, true, nullptr, &cid);
+    ASSERT_TRUE(first);
+    ASSERT_TRUE(
+        first->send(proto::Register{"web", proto::ServiceProtocol::tcp, 80, 0, std::nullopt}));
+    auto web = first->expect<proto::RegisterOk>();
+    ASSERT_TRUE(web);
+    ASSERT_EQ(web->assigned_port, range.start);
+    successor = open_session(h.control_port(), Harness::kToken, true, nullptr, &cid);
+    ASSERT_TRUE(successor);
+    ASSERT_TRUE(first->wait_close());
+    other = open_session(h.control_port(), kSecondToken);
+    ASSERT_TRUE(other);
+  }
+
+  // The other token registers "api" on `remote_port` (0: any); the decoded answer.
+  std::optional<proto::Message> other_registers(std::uint16_t remote_port) {
+    if (!other->send(
+            proto::Register{"api", proto::ServiceProtocol::tcp, 81, remote_port, std::nullopt}))
+      return std::nullopt;
+    auto answer = other->next_message();
+    if (!answer) return std::nullopt;
+    return decode_message(*answer);
+  }
+};
+
 // After a takeover the old session's public sockets are held for the successor (until
 // connect_timeout). While they are held, their ports must not be handed to anyone else.
 TEST(ControlSession, TakeoverKeepsThePublicPortForTheSuccessor) {
-  auto range = free_port_range(2);
-  ASSERT_TRUE(range);
-  Harness h;
-  auto c = two_token_config();
-  c.data_port_range = *range;
-  h.start_server(c);
-  const Uuid cid = crypto::uuid_v4();
-  auto first = open_session(h.control_port(), Harness::kToken, true, nullptr, &cid);
-  ASSERT_TRUE(first);
-  ASSERT_TRUE(
-      first->send(proto::Register{"web", proto::ServiceProtocol::tcp, 80, 0, std::nullopt}));
-  auto web = first->expect<proto::RegisterOk>();
-  ASSERT_TRUE(web);
-  ASSERT_EQ(web->assigned_port, range->start);
-
-  // The same client reconnects; before it re-registers, another tunnel asks for any port.
-  auto successor = open_session(h.control_port(), Harness::kToken, true, nullptr, &cid);
-  ASSERT_TRUE(successor);
-  auto close = first->wait_close();
-  ASSERT_TRUE(close);
-  auto other = open_session(h.control_port(), kSecondToken);
-  ASSERT_TRUE(other);
-  ASSERT_TRUE(
-      other->send(proto::Register{"api", proto::ServiceProtocol::tcp, 81, 0, std::nullopt}));
-  auto api = other->next_message();
+  TakenOverWeb t;
+  ASSERT_NO_FATAL_FAILURE(t.start());
+  // Before the successor re-registers, another tunnel asks for any port.
+  auto api = t.other_registers(0);
   ASSERT_TRUE(api);
-  auto decoded = decode_message(*api);
-  ASSERT_TRUE(decoded);
-  if (auto* fail = std::get_if<proto::RegisterFail>(&*decoded))
+  if (auto* fail = std::get_if<proto::RegisterFail>(&*api))
     FAIL() << "the other tunnel was given the held port: " << fail->reason;
-  auto* api_ok = std::get_if<proto::RegisterOk>(&*decoded);
-  ASSERT_TRUE(api_ok) << to_hex(*api);
-  EXPECT_EQ(api_ok->assigned_port, range->end);
+  auto* api_ok = std::get_if<proto::RegisterOk>(&*api);
+  ASSERT_TRUE(api_ok);
+  EXPECT_EQ(api_ok->assigned_port, t.range.end);
 
   // The successor gets its port back.
   ASSERT_TRUE(
-      successor->send(proto::Register{"web", proto::ServiceProtocol::tcp, 80, 0, std::nullopt}));
-  auto again = successor->expect<proto::RegisterOk>();
+      t.successor->send(proto::Register{"web", proto::ServiceProtocol::tcp, 80, 0, std::nullopt}));
+  auto again = t.successor->expect<proto::RegisterOk>();
   ASSERT_TRUE(again);
-  EXPECT_EQ(again->assigned_port, range->start);
+  EXPECT_EQ(again->assigned_port, t.range.start);
 }
 
 // The hold lasts connect_timeout: a successor that never re-registers gives the port back,
 // and until then an explicit request for it is refused.
 TEST(ControlSession, HeldPublicPortIsReleasedAfterConnectTimeout) {
-  auto range = free_port_range(2);
-  ASSERT_TRUE(range);
-  Harness h;
-  auto c = two_token_config();
-  c.data_port_range = *range;
-  c.connect_timeout = std::chrono::milliseconds(600);
-  h.start_server(c);
-  const Uuid cid = crypto::uuid_v4();
-  auto first = open_session(h.control_port(), Harness::kToken, true, nullptr, &cid);
-  ASSERT_TRUE(first);
-  ASSERT_TRUE(
-      first->send(proto::Register{"web", proto::ServiceProtocol::tcp, 80, 0, std::nullopt}));
-  auto web = first->expect<proto::RegisterOk>();
-  ASSERT_TRUE(web);
-  ASSERT_EQ(web->assigned_port, range->start);
-
-  auto successor = open_session(h.control_port(), Harness::kToken, true, nullptr, &cid);
-  ASSERT_TRUE(successor);
-  ASSERT_TRUE(first->wait_close());
-  auto other = open_session(h.control_port(), kSecondToken);
-  ASSERT_TRUE(other);
-  const auto ask_for_held_port = [&]() -> std::optional<proto::Message> {
-    if (!other->send(
-            proto::Register{"api", proto::ServiceProtocol::tcp, 81, range->start, std::nullopt}))
-      return std::nullopt;
-    auto answer = other->next_message();
-    if (!answer) return std::nullopt;
-    auto decoded = decode_message(*answer);
-    if (!decoded) return std::nullopt;
-    return *decoded;
-  };
-  auto refused = ask_for_held_port();
+  TakenOverWeb t;
+  ASSERT_NO_FATAL_FAILURE(t.start(std::chrono::milliseconds(600)));
+  auto refused = t.other_registers(t.range.start);
   ASSERT_TRUE(refused);
   auto* fail = std::get_if<proto::RegisterFail>(&*refused);
   ASSERT_TRUE(fail) << "the held port was handed to another token";
@@ -216,12 +207,12 @@ TEST(ControlSession, HeldPublicPortIsReleasedAfterConnectTimeout) {
   // Once the hold has run out, the same request succeeds.
   std::optional<std::uint16_t> granted;
   ASSERT_TRUE(eventually([&] {
-    auto answer = ask_for_held_port();
+    auto answer = t.other_registers(t.range.start);
     if (!answer) return false;
     if (auto* ok = std::get_if<proto::RegisterOk>(&*answer)) granted = ok->assigned_port;
     return granted.has_value();
   }));
-  EXPECT_EQ(granted, range->start);
+  EXPECT_EQ(granted, t.range.start);
 }
 
 TEST(ControlSession, MaxTunnelsRefusesWithServerFull) {

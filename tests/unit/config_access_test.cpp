@@ -6,16 +6,12 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config/config.hpp"
+#include "support/result_text.hpp"
 
 namespace zlt::config {
 namespace {
 
 using nlohmann::json;
-
-template <class T>
-std::string error_of(const Result<T>& r) {
-  return r.ok() ? "<ok>" : r.error().message;
-}
 
 std::string setup_error(std::string_view text) {
   return error_of(access_setup_from_json(json::parse(text)));

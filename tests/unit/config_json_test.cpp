@@ -5,16 +5,12 @@
 
 #include "core/config/config.hpp"
 #include "core/crypto/crypto.hpp"
+#include "support/result_text.hpp"
 
 namespace zlt::config {
 namespace {
 
 using nlohmann::json;
-
-template <class T>
-std::string error_of(const Result<T>& r) {
-  return r.ok() ? "<ok>" : r.error().message;
-}
 
 std::string server_error(std::string_view text) {
   return error_of(server_config_from_json(json::parse(text)));
@@ -128,7 +124,8 @@ TEST(ConfigJsonTest, MemoryLimitsAreReadAndChecked) {
   EXPECT_EQ(c->max_buffered_bytes, 9u);
   TunnelServerConfig bad;
   bad.max_session_queue = 1000;
-  EXPECT_EQ(bad.validate().error().message, "max_session_queue: must be at least 65536 (one message)");
+  EXPECT_EQ(bad.validate().error().message,
+            "max_session_queue: must be at least 65536 (one message)");
   bad = TunnelServerConfig{};
   bad.max_buffered_bytes = 0;
   EXPECT_EQ(bad.validate().error().message, "max_buffered_bytes: must be > 0");
