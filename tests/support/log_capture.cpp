@@ -11,11 +11,13 @@ LogCapture::LogCapture(std::optional<LogLevel> at_least) {
     previous_level_ = Log::level();
     if (!Log::enabled(*at_least)) Log::set_level(*at_least);
   }
+  // The sink only copies the record; it is formatted when a test asks, on the test's thread.
+  // A record logged while the process has no descriptor left (the descriptor exhaustion
+  // tests) must need none: formatting's first use of a type makes UBSan check memory through
+  // a pipe, which then fails and is reported as a bad object.
   Log::set_sink([this](const LogRecord& r) {
     std::lock_guard lock(mu_);
-    lines_.push_back({std::string(r.message), r.fields});
-    text_.push_back(Log::format(r, LogFormat::text));
-    json_.push_back(Log::format(r, LogFormat::json));
+    lines_.push_back({r.level, std::string(r.component), std::string(r.message), r.fields});
   });
 }
 
@@ -57,14 +59,19 @@ std::optional<LogCapture::Line> LogCapture::wait_for(const std::string& text,
   return found;
 }
 
+std::vector<std::string> LogCapture::formatted(LogFormat format) {
+  std::vector<std::string> out;
+  for (const auto& l : lines())
+    out.push_back(Log::format(LogRecord{l.level, l.component, l.message, l.fields}, format));
+  return out;
+}
+
 std::vector<std::string> LogCapture::text() {
-  std::lock_guard lock(mu_);
-  return text_;
+  return formatted(LogFormat::text);
 }
 
 std::vector<std::string> LogCapture::json() {
-  std::lock_guard lock(mu_);
-  return json_;
+  return formatted(LogFormat::json);
 }
 
 bool LogCapture::has(const std::string& needle) {

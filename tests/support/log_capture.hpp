@@ -1,6 +1,6 @@
 // Collects every record the library logs while it lives, from any thread (the stderr output is
-// replaced meanwhile). Each record is kept as its message and fields, and formatted as a text
-// line and a JSON line exactly as stderr output would be.
+// replaced meanwhile). Each record is kept as its level, component, message and fields, and
+// formatted on request as a text line or a JSON line exactly as stderr output would be.
 #pragma once
 
 #include <mutex>
@@ -17,6 +17,8 @@ namespace zlt::test {
 class LogCapture {
  public:
   struct Line {
+    LogLevel level = LogLevel::info;
+    std::string component;
     std::string message;
     nlohmann::json fields;
   };
@@ -47,9 +49,9 @@ class LogCapture {
  private:
   std::optional<LogLevel> previous_level_;
   std::mutex mu_;
+  std::vector<std::string> formatted(LogFormat format);
+
   std::vector<Line> lines_;
-  std::vector<std::string> text_;
-  std::vector<std::string> json_;
 };
 
 }  // namespace zlt::test
