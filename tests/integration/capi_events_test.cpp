@@ -103,6 +103,8 @@ class Log {
   // host from inside a callback.
   std::atomic<int> depth{0};
   std::atomic<bool> reentered{false};
+  // Guards every Source's hook: a test sets one while the loop thread delivers events.
+  std::mutex hook_mu;
 
  private:
   std::mutex mu_;
@@ -115,7 +117,12 @@ class Log {
 struct Source {
   Log* log = nullptr;
   std::string name;
-  std::function<void(const json&)> hook;
+  std::function<void(const json&)> hook;  // under log->hook_mu
+
+  void set_hook(std::function<void(const json&)> f) {
+    std::lock_guard lock(log->hook_mu);
+    hook = std::move(f);
+  }
 
   static void callback(void* user, const zlt_event* ev) {
     auto* self = static_cast<Source*>(user);
@@ -123,7 +130,12 @@ struct Source {
     json j = json::parse(ev->json);
     EXPECT_EQ(j.value("event", ""), ev->name);
     self->log->add({self->name, j});
-    if (self->hook) self->hook(j);
+    std::function<void(const json&)> hook;
+    {
+      std::lock_guard lock(self->log->hook_mu);
+      hook = self->hook;
+    }
+    if (hook) hook(j);
     self->log->depth.fetch_sub(1);
   }
 };
@@ -196,12 +208,12 @@ TEST_F(CapiEvents, OrderHoldsAcrossObjectsAndNoCallbackRunsInsideAnother) {
   std::atomic<int> stopped_inside{0};
   // Once a third agent is connected, its callback stops agent1, then agent0.
   Source* trigger = &source("trigger");
-  trigger->hook = [&](const json& e) {
+  trigger->set_hook([&](const json& e) {
     if (e.value("event", "") != "state" || e.value("state", "") != "connected") return;
     if (stopped_inside.exchange(1) != 0) return;
     EXPECT_EQ(zlt_agent_stop(a1), ZLT_OK);
     EXPECT_EQ(zlt_agent_stop(a0), ZLT_OK);
-  };
+  });
   zlt_agent*& a2 = agents_.emplace_back(nullptr);
   ASSERT_EQ(zlt_agent_new(rt_, agent_config(control_port_, 2).c_str(), &a2), ZLT_OK);
   ASSERT_EQ(zlt_agent_on_event(a2, Source::callback, trigger), ZLT_OK);
@@ -227,13 +239,13 @@ TEST_F(CapiEvents, FreeingAnotherObjectInsideACallbackDropsItsQueuedEvents) {
   zlt_agent*& killer = connected_agent(killer_src);  // agent1
   std::atomic<bool> done{false};
   // Triggered by the killer's own stop below, from the test thread.
-  killer_src->hook = [&](const json& e) {
+  killer_src->set_hook([&](const json& e) {
     if (e.value("state", "") != "disconnected" || done.exchange(true)) return;
     EXPECT_EQ(zlt_agent_stop(victim), ZLT_OK);  // queues agent0's state event
     zlt_agent_free(victim);                     // ... which must now never arrive
     victim = nullptr;
     EXPECT_EQ(zlt_agent_start(killer), ZLT_OK);  // a marker queued after it
-  };
+  });
   ASSERT_EQ(zlt_agent_stop(killer), ZLT_OK);
   auto at = log_.wait(is("agent1", "state", "disconnected"));
   ASSERT_TRUE(at);
@@ -256,13 +268,13 @@ TEST_F(CapiEvents, FreeingItsOwnObjectInsideItsCallbackDropsItsQueuedEvents) {
   zlt_agent*& self = connected_agent(self_src);  // agent0
   zlt_agent*& other = connected_agent(other_src);
   std::atomic<bool> done{false};
-  self_src->hook = [&](const json& e) {
+  self_src->set_hook([&](const json& e) {
     if (e.value("state", "") != "disconnected" || done.exchange(true)) return;
     EXPECT_EQ(zlt_agent_start(self), ZLT_OK);  // queues agent0's next state
     zlt_agent_free(self);                      // ... which must never arrive
     self = nullptr;
     EXPECT_EQ(zlt_agent_stop(other), ZLT_OK);  // a marker queued after it
-  };
+  });
   ASSERT_EQ(zlt_agent_stop(self), ZLT_OK);
   auto at = log_.wait(is("agent0", "state", "disconnected"));
   ASSERT_TRUE(at);
@@ -280,13 +292,13 @@ TEST_F(CapiEvents, RemovingTheCallbackDropsQueuedEvents) {
   zlt_agent*& quiet = connected_agent(quiet_src);  // agent0
   zlt_agent*& marker = connected_agent(marker_src);
   std::atomic<bool> done{false};
-  marker_src->hook = [&](const json& e) {
+  marker_src->set_hook([&](const json& e) {
     if (e.value("state", "") != "disconnected" || done.exchange(true)) return;
     EXPECT_EQ(zlt_agent_stop(quiet), ZLT_OK);  // queues agent0's "disconnected"
     EXPECT_EQ(zlt_agent_on_event(quiet, nullptr, nullptr), ZLT_OK);
     EXPECT_EQ(zlt_agent_on_event(quiet, Source::callback, quiet_src), ZLT_OK);
     EXPECT_EQ(zlt_agent_start(marker), ZLT_OK);  // a marker queued after it
-  };
+  });
   ASSERT_EQ(zlt_agent_stop(marker), ZLT_OK);
   auto at = log_.wait(is("agent1", "state", "disconnected"));
   ASSERT_TRUE(at);
