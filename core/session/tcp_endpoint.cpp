@@ -143,6 +143,9 @@ TcpEndpoint& TcpEndpoint::dial(Stream& stream, const std::string& host, std::uin
       host, port, std::move(check),
       [&ep](UvHandle<uv_tcp_t> socket, const SockAddr&) {
         ep.dial_deadline_.stop();
+        // What the dial held (the addresses, its requests) is not needed for the stream's
+        // life; a callback may destroy its Dialer.
+        ep.dialer_.reset();
         ep.socket_ = std::move(socket);
         ep.socket_.set_data(&ep);
         uv_tcp_nodelay(ep.socket_.get(), 1);
