@@ -352,7 +352,9 @@ Status save_json_file(const std::string& path, const nlohmann::json& j);
 // A config file's JSON value, comments allowed; errors name the path (Errc::io when it cannot
 // be read, Errc::config for bad syntax).
 Result<nlohmann::json> read_json_config_file(const std::string& path);
-// A whole file as text; errors (Errc::io) name the path.
-Result<std::string> read_text_file(const std::string& path);
+// A whole file as text, or its first `max_bytes` and a little more (reading stops once that
+// many are in); errors (Errc::io) name the path.
+Result<std::string> read_text_file(const std::string& path,
+                                   std::size_t max_bytes = static_cast<std::size_t>(-1));
 
 }  // namespace zlt::config

@@ -41,12 +41,13 @@ class FileDescriptor {
   int fd_;
 };
 
-Result<std::string> read_file(const std::string& path) {
+Result<std::string> read_file(const std::string& path,
+                              std::size_t max_bytes = static_cast<std::size_t>(-1)) {
   FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return io_error(path, "cannot open", errno);
   std::string text;
   char buffer[16384];
-  for (;;) {
+  while (text.size() < max_bytes) {
     ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return io_error(path, "cannot read", errno);
@@ -130,8 +131,8 @@ Result<NodeConfig> load_node_config(const std::string& path) {
   return load<NodeConfig>(path, node_config_from_json);
 }
 
-Result<std::string> read_text_file(const std::string& path) {
-  return read_file(path);
+Result<std::string> read_text_file(const std::string& path, std::size_t max_bytes) {
+  return read_file(path, max_bytes);
 }
 
 Status save_json_file(const std::string& path, const nlohmann::json& j) {

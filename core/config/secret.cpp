@@ -1,12 +1,10 @@
 #include "core/config/secret.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
+
+#include "core/config/config.hpp"
 
 namespace zlt::config {
 namespace {
@@ -29,29 +27,18 @@ std::string_view first_line(std::string_view text) {
 }  // namespace
 
 Result<TokenFile> read_token_file(const std::string& path, std::string_view what) {
-  const std::string name = std::string(what) + " " + path;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return secret_error(name + ": cannot open: " + std::strerror(errno));
-  struct stat st {};
+  const std::string name = std::string(what) + " ";
+  Result<std::string> text = read_text_file(path, kMaxTokenFileBytes);
+  // The reader's message starts with the path: prefixed with the flag, it names both.
+  if (!text) return secret_error(name + text.error().message);
   TokenFile out;
-  if (::fstat(fd, &st) == 0) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
     out.mode = static_cast<unsigned>(st.st_mode & 07777);
     out.shared = (st.st_mode & (S_IRGRP | S_IROTH)) != 0;
   }
-  std::string text;
-  char buffer[4096];
-  int read_errno = 0;
-  while (text.size() < kMaxTokenFileBytes && text.find('\n') == std::string::npos) {
-    ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) read_errno = errno;
-    if (n <= 0) break;
-    text.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  if (read_errno != 0) return secret_error(name + ": cannot read: " + std::strerror(read_errno));
-  out.token = std::string(first_line(text));
-  if (out.token.empty()) return secret_error(name + ": the first line is empty");
+  out.token = std::string(first_line(*text));
+  if (out.token.empty()) return secret_error(name + path + ": the first line is empty");
   return out;
 }
 

@@ -49,9 +49,6 @@ class PublicPorts {
   // Closes every socket, live and held.
   void clear();
 
-  std::size_t live_count() const { return live_.size(); }
-  std::size_t held_count() const { return held_.size(); }
-
  private:
   struct Held {
     std::string token_hash;
