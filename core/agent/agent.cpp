@@ -13,9 +13,12 @@ constexpr const char* kLog = "agent";
 
 std::string_view service_status_name(RegisteredService::Status s) {
   switch (s) {
-    case RegisteredService::Status::pending: return "pending";
-    case RegisteredService::Status::registered: return "registered";
-    case RegisteredService::Status::failed: return "failed";
+    case RegisteredService::Status::pending:
+      return "pending";
+    case RegisteredService::Status::registered:
+      return "registered";
+    case RegisteredService::Status::failed:
+      return "failed";
   }
   return "?";
 }
@@ -24,10 +27,14 @@ std::string_view service_status_name(RegisteredService::Status s) {
 
 std::string_view agent_state_name(AgentState s) {
   switch (s) {
-    case AgentState::disconnected: return "disconnected";
-    case AgentState::connecting: return "connecting";
-    case AgentState::connected: return "connected";
-    case AgentState::reconnecting: return "reconnecting";
+    case AgentState::disconnected:
+      return "disconnected";
+    case AgentState::connecting:
+      return "connecting";
+    case AgentState::connected:
+      return "connected";
+    case AgentState::reconnecting:
+      return "reconnecting";
   }
   return "?";
 }
@@ -50,7 +57,8 @@ TunnelAgent::TunnelAgent(Runtime& runtime, config::TunnelClientConfig config)
     : runtime_(runtime),
       config_(std::move(config)),
       client_id_(crypto::uuid_v4()),
-      jitter_(crypto::random_u64()) {
+      jitter_(crypto::random_u64()),
+      dropped_clients_(runtime.loop()) {
   for (const auto& s : config_.services) {
     RegisteredService r;
     r.config = s;
@@ -60,7 +68,7 @@ TunnelAgent::TunnelAgent(Runtime& runtime, config::TunnelClientConfig config)
 }
 
 Result<std::unique_ptr<TunnelAgent>> TunnelAgent::create(Runtime& runtime,
-                                                        config::TunnelClientConfig config) {
+                                                         config::TunnelClientConfig config) {
   if (auto st = config.validate(); !st) return make_error(Errc::config, st.error().message);
   if (auto url = parse_url(config.server_url); !url) return url.take_error();
   std::unique_ptr<TunnelAgent> agent(new TunnelAgent(runtime, std::move(config)));
@@ -78,10 +86,16 @@ TunnelAgent::~TunnelAgent() {
 void TunnelAgent::shutdown() {
   running_ = false;
   reconnect_timer_.stop();
-  session_.reset();
-  client_.reset();
+  drop_connection();
   tunnel_id_.reset();
   state_ = AgentState::disconnected;
+}
+
+void TunnelAgent::drop_connection() {
+  session_.reset();
+  if (!client_) return;
+  client_->set_events(nullptr);
+  dropped_clients_.later(std::move(client_));
 }
 
 AgentSession* TunnelAgent::session() {
@@ -136,8 +150,7 @@ void TunnelAgent::start() {
   if (running_) return;
   // A goodbye from an earlier stop() may still be under way: that connection is abandoned
   // (closed at once) rather than left to finish under a new one.
-  session_.reset();
-  client_.reset();
+  drop_connection();
   running_ = true;
   attempt_ = 0;
   backoff_ = config_.reconnect_interval;
@@ -146,8 +159,7 @@ void TunnelAgent::start() {
 
 void TunnelAgent::connect() {
   if (!running_) return;
-  session_.reset();
-  client_.reset();
+  drop_connection();
   ++attempt_;
   set_state(attempt_ == 1 ? AgentState::connecting : AgentState::reconnecting);
   client_ = std::make_unique<WsClient>(runtime_.loop(), client_options(), this);
@@ -165,8 +177,9 @@ void TunnelAgent::on_channel_closed(const Error& why) {
   // the channel's events).
   last_error_ = why.message;
   ZLT_LOG(warn, kLog).field("server", config_.server_url) << "cannot connect: " << why.message;
+  drop_connection();
   observer().on_disconnected({why.message, std::nullopt});
-  client_.reset();  // allowed inside its callback
+  if (client_) return;  // the host restarted the agent from inside the event
   schedule_reconnect(false);
 }
 
@@ -195,6 +208,7 @@ void TunnelAgent::session_closed(const Error& why, bool fatal, bool auth_failed)
   const bool was_up = tunnel_id_.has_value();
   const auto lasted = std::chrono::steady_clock::now() - session_started_;
   last_error_ = why.message;
+  drop_connection();
   tunnel_id_.reset();
   connected_at_.reset();
   for (auto& s : services_) {
@@ -206,17 +220,11 @@ void TunnelAgent::session_closed(const Error& why, bool fatal, bool auth_failed)
     observer().on_auth_failed(why.message);
   }
   // "fatal" tells hosts the agent will not come back (the server said "fatal: ...").
-  observer().on_disconnected({why.message, fatal});
   if (was_up) ++reconnects_;
-  // Destroy the session and its channel: we are inside their callbacks, which is allowed,
-  // and nothing below touches them.
-  auto session = std::move(session_);
-  auto client = std::move(client_);
-  session.reset();
-  client.reset();
+  observer().on_disconnected({why.message, fatal});
+  if (client_) return;  // the host restarted the agent from inside the event
   if (fatal) {
-    ZLT_LOG(error, kLog).field("server", config_.server_url)
-        << "not reconnecting: " << why.message;
+    ZLT_LOG(error, kLog).field("server", config_.server_url) << "not reconnecting: " << why.message;
     running_ = false;
     set_state(AgentState::disconnected);
     return;
@@ -255,8 +263,7 @@ void TunnelAgent::stop() {
   if (session_ && session_->alive()) {
     session_->goodbye("agent stopping");  // session_closed follows once the close completes
   } else {
-    session_.reset();
-    client_.reset();
+    drop_connection();
   }
   tunnel_id_.reset();
   set_state(AgentState::disconnected);
@@ -265,21 +272,20 @@ void TunnelAgent::stop() {
 nlohmann::json TunnelAgent::status() const {
   nlohmann::json services = nlohmann::json::array();
   for (const auto& s : services_) services.push_back(s.to_json());
-  nlohmann::json j = {{"state", agent_state_name(state_)},
-                      {"server_url", config_.server_url},
-                      {"client_id", client_id_.to_string()},
-                      {"attempt", attempt_},
-                      {"reconnects", reconnects_},
-                      {"services", services}};
+  nlohmann::json j = {{"state", agent_state_name(state_)},   {"server_url", config_.server_url},
+                      {"client_id", client_id_.to_string()}, {"attempt", attempt_},
+                      {"reconnects", reconnects_},           {"services", services}};
   j["tunnel_id"] = tunnel_id_ ? nlohmann::json(tunnel_id_->to_string()) : nlohmann::json(nullptr);
-  j["connected_at"] = connected_at_ ? nlohmann::json(format_rfc3339(*connected_at_)) : nlohmann::json(nullptr);
+  j["connected_at"] =
+      connected_at_ ? nlohmann::json(format_rfc3339(*connected_at_)) : nlohmann::json(nullptr);
   j["last_error"] = last_error_.empty() ? nlohmann::json(nullptr) : nlohmann::json(last_error_);
   if (session_ && session_->authenticated()) {
     j["version"] = session_->is_v2() ? 2 : 1;
     j["features"] = session_->features();
     j["streams"] = session_->stream_count();
     j["traffic"] = session_->counters()->to_json();
-    j["rtt_ms"] = session_->rtt_ms() ? nlohmann::json(*session_->rtt_ms()) : nlohmann::json(nullptr);
+    j["rtt_ms"] =
+        session_->rtt_ms() ? nlohmann::json(*session_->rtt_ms()) : nlohmann::json(nullptr);
   }
   if (session_) j["queue"] = session_->queue_status();
   return j;

@@ -16,6 +16,7 @@
 
 #include "core/common/observer_slot.hpp"
 #include "core/config/config.hpp"
+#include "core/runtime/deferred_delete.hpp"
 #include "core/runtime/runtime.hpp"
 #include "core/runtime/uv_handle.hpp"
 #include "core/session/counters.hpp"
@@ -106,6 +107,10 @@ class TunnelAgent final : public WsClientEvents, public Runtime::Participant {
   void set_state(AgentState s);
   TunnelAgentObserver& observer() { return observers_.get(); }
   WsClientOptions client_options() const;
+  // Ends the session and lets go of the WebSocket client, which may be on the call stack (a
+  // host's stop() from inside an event, a close the client reports): it hears nothing more
+  // and is destroyed at the loop's next turn.
+  void drop_connection();
 
   // ---- called by the session ----
   void authenticated(const Uuid& tunnel_id, bool v2, std::uint32_t features);
@@ -136,6 +141,8 @@ class TunnelAgent final : public WsClientEvents, public Runtime::Participant {
   std::string last_error_;
   Timer reconnect_timer_;
   std::mt19937_64 jitter_;
+  // Last: the clients it holds are destroyed before anything else of the agent.
+  DeferredDelete dropped_clients_;
 };
 
 }  // namespace zlt

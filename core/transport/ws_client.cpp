@@ -1,6 +1,7 @@
 #include "core/transport/ws_client.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 
 #include "core/config/config.hpp"
@@ -63,7 +64,7 @@ WsClient::WsClient(uv_loop_t* loop, WsClientOptions options, WsClientEvents* eve
 }
 
 WsClient::~WsClient() {
-  for (Guard* g = guard_; g != nullptr; g = g->prev) g->dead = true;
+  assert(calling_out_ == 0 && "a WsClient destroyed inside its own callback (see ws_client.hpp)");
   teardown();
 }
 
@@ -86,31 +87,35 @@ Error WsClient::with_url(Errc code, std::string message) const {
 
 // ---- events out ----
 
+// Each returns false when the callback left the client closed: the caller returns at once.
 bool WsClient::emit_open() {
   if (ws_events_ == nullptr) return true;
-  Guard g(this);
+  ++calling_out_;
   ws_events_->on_channel_open();
-  return !g.dead;
+  --calling_out_;
+  return state_ != State::closed;
 }
 
 bool WsClient::emit_message(std::span<const std::uint8_t> message) {
   ++stats_.messages_in;
   stats_.bytes_in += message.size();
   if (events_ == nullptr) return true;
-  Guard g(this);
+  ++calling_out_;
   events_->on_channel_message(message);
-  return !g.dead;
+  --calling_out_;
+  return state_ != State::closed;
 }
 
 bool WsClient::emit_drain() {
   if (events_ == nullptr) return true;
-  Guard g(this);
+  ++calling_out_;
   events_->on_channel_drain();
-  return !g.dead;
+  --calling_out_;
+  return state_ != State::closed;
 }
 
-// The terminal step: everything is released first, then the owner hears about it (and may
-// destroy the object from inside the callback). Always false: the caller returns at once.
+// The terminal step: everything is released first, then the owner hears about it. Always
+// false: the caller returns at once.
 bool WsClient::finish(Error why) {
   if (state_ == State::closed) return false;
   const bool was_open = state_ == State::open || state_ == State::closing;
@@ -121,7 +126,11 @@ bool WsClient::finish(Error why) {
   } else {
     ZLT_LOG(debug, kLog).field("url", url()) << "connection failed: " << why.message;
   }
-  if (events_ != nullptr) events_->on_channel_closed(why);
+  if (events_ != nullptr) {
+    ++calling_out_;
+    events_->on_channel_closed(why);
+    --calling_out_;
+  }
   return false;
 }
 

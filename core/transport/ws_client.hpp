@@ -4,8 +4,10 @@
 // ByteStream (plain or TLS, the write queue), the upgrade (ws_handshake) and the RFC 6455
 // engine (ws_codec), and keeps the connection's states, deadlines and in-place data path.
 //
-// Lifetime: the owner may destroy a WsClient at any time, including from inside any of its
-// event callbacks; no event follows destruction.
+// Lifetime: the owner may destroy a WsClient at any time except from inside one of its event
+// callbacks. An owner that is done with it there calls set_events(nullptr), after which no
+// event is delivered, and hands it to a DeferredDelete (the one way core frees an object that
+// is still on the call stack).
 #pragma once
 
 #include <uv.h>
@@ -98,19 +100,6 @@ class WsClient final : public Channel, private ByteStreamEvents {
 
  private:
   enum class State { idle, resolving, connecting, proxy, tls, upgrade, open, closing, closed };
-  // Marks a stack frame that calls out to the owner; destruction flags every live one, so
-  // the frame knows not to touch the object again.
-  struct Guard {
-    explicit Guard(WsClient* c) : client(c), prev(c->guard_) { c->guard_ = this; }
-    ~Guard() {
-      if (!dead) client->guard_ = prev;
-    }
-    Guard(const Guard&) = delete;
-    Guard& operator=(const Guard&) = delete;
-    WsClient* client;
-    Guard* prev;
-    bool dead = false;
-  };
   enum Deferred : unsigned { kKickoff = 1, kResume = 2, kFail = 4 };
 
   // Connection setup. Every bool-returning step returns false when the object finished (and
@@ -169,7 +158,8 @@ class WsClient final : public Channel, private ByteStreamEvents {
   std::size_t max_message_;
 
   State state_ = State::idle;
-  Guard* guard_ = nullptr;
+  // Event callbacks under way: the destructor checks that none is (see Lifetime above).
+  int calling_out_ = 0;
   unsigned deferred_ = 0;
   std::optional<Error> deferred_error_;
   std::optional<Error> pending_finish_;

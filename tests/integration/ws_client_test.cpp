@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/common/bytes.hpp"
+#include "core/runtime/deferred_delete.hpp"
 #include "support/fast_ws_peer.hpp"
 #include "support/python_peer.hpp"
 #include "support/test_certs.hpp"
@@ -137,7 +138,10 @@ class Recorder : public WsClientEvents {
 
 class WsClientTest : public test::UvLoopTest {
  protected:
-  void release() override { client_.reset(); }
+  void release() override {
+    client_.reset();
+    released_.reset();
+  }
 
   WsClient& start(WsClientOptions options, Recorder& events) {
     client_ = std::make_unique<WsClient>(&loop_, std::move(options), &events);
@@ -171,7 +175,17 @@ class WsClientTest : public test::UvLoopTest {
     return r.closed.value_or(Error{Errc::internal, "no close event"});
   }
 
+  // What an owner done with the client inside one of its callbacks does: no more events, and
+  // destruction at the loop's next turn.
+  void let_go() {
+    if (!released_) released_ = std::make_unique<DeferredDelete>(&loop_);
+    client_->set_events(nullptr);
+    released_->later(std::move(client_));
+  }
+  bool released_pending() const { return released_ && released_->pending() > 0; }
+
   std::unique_ptr<WsClient> client_;
+  std::unique_ptr<DeferredDelete> released_;
 };
 
 // ---------------------------------------------------------------- data
@@ -644,39 +658,42 @@ TEST_F(WsClientTest, PauseReceiveHoldsMessagesAndResumes) {
   EXPECT_EQ(r.max_depth, 1) << "on_channel_message was re-entered";
 }
 
-// ---------------------------------------------------------------- destruction from callbacks
+// ---------------------------------------------------------------- letting go inside callbacks
 
-TEST_F(WsClientTest, DestroyInsideOnMessage) {
+TEST_F(WsClientTest, LetGoInsideOnMessage) {
   auto peer = PythonPeer::start({});
   ASSERT_TRUE(peer);
   Recorder r;
-  r.on_message = [&](std::span<const std::uint8_t>) { client_.reset(); };
+  r.on_message = [&](std::span<const std::uint8_t>) { let_go(); };
   start(options(ws_url(peer, "/burst?n=50")), r);
   ASSERT_TRUE(run_until([&] { return !r.messages.empty(); }));
   EXPECT_EQ(client_, nullptr);
+  // Destroyed at the next turn, which drops the connection.
   ASSERT_TRUE(peer.process->wait_for_line("CLOSE /burst", 5s));
+  EXPECT_FALSE(released_pending());
   run_for(50ms);
-  EXPECT_EQ(r.messages.size(), 1u);
+  EXPECT_EQ(r.messages.size(), 1u) << "the 49 buffered messages must not be delivered";
   EXPECT_EQ(r.closed_count, 0);
 }
 
-TEST_F(WsClientTest, DestroyInsideOnOpen) {
+TEST_F(WsClientTest, LetGoInsideOnOpen) {
   auto peer = PythonPeer::start({});
   ASSERT_TRUE(peer);
   Recorder r;
-  r.on_open = [&] { client_.reset(); };
+  r.on_open = [&] { let_go(); };
   start(options(ws_url(peer, "/echo")), r);
   ASSERT_TRUE(run_until([&] { return r.opened; }));
+  ASSERT_TRUE(run_until([&] { return !released_pending(); }));
   run_for(50ms);
   EXPECT_TRUE(r.messages.empty());
   EXPECT_EQ(r.closed_count, 0);
 }
 
-TEST_F(WsClientTest, DestroyInsideOnOpenWithFramesBuffered) {
+TEST_F(WsClientTest, LetGoInsideOnOpenWithFramesBuffered) {
   auto peer = PythonPeer::start({"--mode", "raw"});
   ASSERT_TRUE(peer);
   Recorder r;
-  r.on_open = [&] { client_.reset(); };
+  r.on_open = [&] { let_go(); };
   start(options(ws_url(peer, "/frames/pipelined")), r);
   ASSERT_TRUE(run_until([&] { return r.opened; }));
   ASSERT_TRUE(peer.process->wait_for_line("RAW-EOF", 5s));
@@ -684,37 +701,41 @@ TEST_F(WsClientTest, DestroyInsideOnOpenWithFramesBuffered) {
   EXPECT_EQ(r.closed_count, 0);
 }
 
-TEST_F(WsClientTest, DestroyInsideOnClosed) {
+TEST_F(WsClientTest, LetGoInsideOnClosed) {
   auto peer = PythonPeer::start({});
   ASSERT_TRUE(peer);
   Recorder r;
-  r.on_closed = [&](const Error&) { client_.reset(); };
+  r.on_closed = [&](const Error&) { let_go(); };
   WsClient& c = open(options(ws_url(peer, "/close/1000")), r);
   c.send(chunk_of("trigger"));
   ASSERT_TRUE(run_until([&] { return r.is_closed(); }));
   EXPECT_EQ(client_, nullptr);
+  ASSERT_TRUE(run_until([&] { return !released_pending(); }));
 
   // And when connecting fails.
   Recorder r2;
-  r2.on_closed = [&](const Error&) { client_.reset(); };
+  r2.on_closed = [&](const Error&) { let_go(); };
   int fd = bound_socket(AF_INET, false);
   start(options("ws://127.0.0.1:" + std::to_string(port_of(fd)) + "/"), r2);
   ASSERT_TRUE(run_until([&] { return r2.is_closed(); }));
   ::close(fd);
   EXPECT_EQ(client_, nullptr);
+  ASSERT_TRUE(run_until([&] { return !released_pending(); }));
+  EXPECT_EQ(r2.closed_count, 1);
 }
 
-TEST_F(WsClientTest, DestroyInsideOnDrain) {
+TEST_F(WsClientTest, LetGoInsideOnDrain) {
   auto peer = PythonPeer::start({});
   ASSERT_TRUE(peer);
   Recorder r;
   r.keep_messages = false;
-  r.on_drain = [&] { client_.reset(); };
+  r.on_drain = [&] { let_go(); };
   WsClient& c = open(options(ws_url(peer, "/echo")), r);
   for (std::size_t i = 0; i < 256; ++i) c.send(pattern_chunk(i, 65536));  // 16 MiB
   EXPECT_TRUE(c.congested());
   ASSERT_TRUE(run_until([&] { return r.drains > 0 || r.is_closed(); }, 30s));
   EXPECT_EQ(client_, nullptr);
+  ASSERT_TRUE(run_until([&] { return !released_pending(); }));
   run_for(50ms);
   EXPECT_EQ(r.drains, 1);
   EXPECT_EQ(r.closed_count, 0);
