@@ -238,8 +238,10 @@ unsafe extern "C" {
     -> c_int;
     pub fn zlt_node_manager_start(mgr: *mut zlt_node_manager) -> c_int;
     pub fn zlt_node_manager_stop(mgr: *mut zlt_node_manager) -> c_int;
-    pub fn zlt_node_manager_metrics(mgr: *mut zlt_node_manager, text_out: *mut *mut c_char)
-        -> c_int;
+    pub fn zlt_node_manager_metrics(
+        mgr: *mut zlt_node_manager,
+        text_out: *mut *mut c_char,
+    ) -> c_int;
     pub fn zlt_node_manager_status(mgr: *mut zlt_node_manager, json_out: *mut *mut c_char)
     -> c_int;
     pub fn zlt_node_manager_free(mgr: *mut zlt_node_manager);

@@ -40,24 +40,42 @@ fn metrics_count_the_bytes_moved() {
 
     wait_for("server bytes", || {
         let text = server.metrics().unwrap();
-        let ok = sample(&text, r#"zlt_server_bytes_total{service="echo",direction="in"}"#)
-            == Some(want)
-            && sample(&text, r#"zlt_server_bytes_total{service="echo",direction="out"}"#)
-                == Some(want);
+        let ok = sample(
+            &text,
+            r#"zlt_server_bytes_total{service="echo",direction="in"}"#,
+        ) == Some(want)
+            && sample(
+                &text,
+                r#"zlt_server_bytes_total{service="echo",direction="out"}"#,
+            ) == Some(want);
         (ok, text)
     });
     wait_for("agent bytes", || {
         let text = agent.metrics().unwrap();
-        let ok = sample(&text, r#"zlt_agent_bytes_total{service="echo",direction="in"}"#)
-            == Some(want)
-            && sample(&text, r#"zlt_agent_bytes_total{service="echo",direction="out"}"#)
-                == Some(want);
+        let ok = sample(
+            &text,
+            r#"zlt_agent_bytes_total{service="echo",direction="in"}"#,
+        ) == Some(want)
+            && sample(
+                &text,
+                r#"zlt_agent_bytes_total{service="echo",direction="out"}"#,
+            ) == Some(want);
         (ok, text)
     });
     let text = agent.metrics().unwrap();
     assert_eq!(sample(&text, "zlt_agent_connected"), Some(1.0), "{text}");
-    assert!(text.contains("# TYPE zlt_agent_bytes_total counter"), "{text}");
+    assert!(
+        text.contains("# TYPE zlt_agent_bytes_total counter"),
+        "{text}"
+    );
     let server_text = server.metrics().unwrap();
-    assert_eq!(sample(&server_text, "zlt_server_tunnels"), Some(1.0), "{server_text}");
-    assert!(server_text.contains("zlt_build_info{version=\""), "{server_text}");
+    assert_eq!(
+        sample(&server_text, "zlt_server_tunnels"),
+        Some(1.0),
+        "{server_text}"
+    );
+    assert!(
+        server_text.contains("zlt_build_info{version=\""),
+        "{server_text}"
+    );
 }
