@@ -127,6 +127,22 @@ ZLT_EXPORT int zlt_access_list(zlt_access* access, char** json_out) {
   });
 }
 
+ZLT_EXPORT int zlt_access_metrics(zlt_access* access, char** text_out) {
+  return guard([&] {
+    if (text_out == nullptr) return invalid("zlt_access_metrics", "text_out must not be NULL");
+    *text_out = nullptr;
+    if (access == nullptr) return invalid("zlt_access_metrics", "access must not be NULL");
+    std::string text;
+    int rc = with_manager(access, [&](zlt::AccessManager& x) -> Status {
+      text = x.metrics();
+      return {};
+    });
+    if (rc != ZLT_OK) return rc;
+    *text_out = dup_string(text);
+    return ZLT_OK;
+  });
+}
+
 ZLT_EXPORT void zlt_access_free(zlt_access* access) {
   if (access == nullptr) return;
   release(zlt::capi::HeldObject(access));

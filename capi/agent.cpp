@@ -138,6 +138,22 @@ ZLT_EXPORT int zlt_agent_status(zlt_agent* agent, char** json_out) {
   });
 }
 
+ZLT_EXPORT int zlt_agent_metrics(zlt_agent* agent, char** text_out) {
+  return guard([&] {
+    if (text_out == nullptr) return invalid("zlt_agent_metrics", "text_out must not be NULL");
+    *text_out = nullptr;
+    if (agent == nullptr) return invalid("zlt_agent_metrics", "agent must not be NULL");
+    std::string text;
+    int rc = with_agent(agent, [&](zlt::TunnelAgent& x) -> Status {
+      text = x.metrics();
+      return {};
+    });
+    if (rc != ZLT_OK) return rc;
+    *text_out = dup_string(text);
+    return ZLT_OK;
+  });
+}
+
 ZLT_EXPORT void zlt_agent_free(zlt_agent* agent) {
   if (agent == nullptr) return;
   release(zlt::capi::HeldObject(agent));

@@ -199,6 +199,24 @@ ZLT_EXPORT int zlt_node_manager_status(zlt_node_manager* mgr, char** json_out) {
   });
 }
 
+ZLT_EXPORT int zlt_node_manager_metrics(zlt_node_manager* mgr, char** text_out) {
+  return guard([&] {
+    if (text_out == nullptr)
+      return invalid("zlt_node_manager_metrics", "text_out must not be NULL");
+    *text_out = nullptr;
+    if (mgr == nullptr) return invalid("zlt_node_manager_metrics", "mgr must not be NULL");
+    std::string text;
+    int rc =
+        with_manager(mgr, "zlt_node_manager_metrics", [&](zlt::NodeTunnelManager& x) -> Status {
+          text = x.metrics();
+          return {};
+        });
+    if (rc != ZLT_OK) return rc;
+    *text_out = dup_string(text);
+    return ZLT_OK;
+  });
+}
+
 ZLT_EXPORT void zlt_node_manager_free(zlt_node_manager* mgr) {
   if (mgr == nullptr) return;
   release(zlt::capi::HeldObject(mgr));

@@ -223,6 +223,22 @@ ZLT_EXPORT int zlt_registry_status(zlt_registry* reg, char** json_out) {
   });
 }
 
+ZLT_EXPORT int zlt_registry_metrics(zlt_registry* reg, char** text_out) {
+  return guard([&] {
+    if (text_out == nullptr) return invalid("zlt_registry_metrics", "text_out must not be NULL");
+    *text_out = nullptr;
+    if (reg == nullptr) return invalid("zlt_registry_metrics", "reg must not be NULL");
+    std::string text;
+    int rc = with_server(reg, [&](zlt::TunnelServer& x) -> Status {
+      text = x.metrics();
+      return {};
+    });
+    if (rc != ZLT_OK) return rc;
+    *text_out = dup_string(text);
+    return ZLT_OK;
+  });
+}
+
 ZLT_EXPORT int zlt_registry_grant_access(zlt_registry* reg, const char* request_json,
                                          char** json_out) {
   return guard([&] {

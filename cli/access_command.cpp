@@ -7,6 +7,7 @@
 #include "cli/access_options.hpp"
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
+#include "cli/metrics_option.hpp"
 #include "cli/serve_loop.hpp"
 #include "cli/shutdown.hpp"
 #include "cli/signals.hpp"
@@ -165,6 +166,7 @@ int access_command(Args args) {
   }
   std::unique_ptr<Runtime> runtime = std::move(*started);
   LoopOwned<AccessManager> manager(*runtime);
+  LoopOwned<MetricsListener> metrics(*runtime);  // goes before the manager it reads
 
   std::optional<Error> create_error;
   runtime->invoke([&] {
@@ -175,6 +177,14 @@ int access_command(Args args) {
     }
     manager.set(std::move(*created));
     manager->set_observer(&observer);
+    AccessManager* m = manager.get();
+    if (auto st = start_metrics(*runtime, metrics, options->client.metrics_listen,
+                                options->client.http_limits,
+                                {[m] { return m->metrics(); }, [m] { return m->readiness(); }});
+        !st) {
+      create_error = st.take_error();
+      return;
+    }
     manager->start();
   });
   if (create_error) {
@@ -184,6 +194,7 @@ int access_command(Args args) {
 
   const int code = run_access(*options, *runtime, manager, watch, signals);
   signals.exit_on_next_signal();
+  metrics.reset();
   shut_down(*runtime, manager);
   runtime.reset();
   return code;

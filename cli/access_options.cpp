@@ -38,6 +38,9 @@ const char* const kAccessUsage =
     "  --insecure          do not verify the server certificate (testing only)\n"
     "  --proxy URL         HTTP CONNECT proxy, http://HOST:PORT\n"
     "                      (default: $https_proxy / $http_proxy)\n"
+    "  --metrics HOST:PORT serve /metrics (Prometheus), /healthz and /ready here (off by\n"
+    "                      default; a bare PORT means 127.0.0.1); ready once the listener is\n"
+    "                      bound and the probe passed\n"
     "  --log-level L       trace, debug, info (default), warn, error or off\n"
     "  --log-format F      text (default) or json: one JSON object per line\n"
     "  -h, --help          show this text\n"
@@ -80,6 +83,10 @@ std::optional<AccessOptions> parse_access_options(std::vector<std::string> args)
       out.client.insecure = true;
     } else if (auto v = r.value("--proxy")) {
       out.client.proxy = *v;
+    } else if (auto v = r.value("--metrics")) {
+      if (auto hp = config::parse_listen_address(*v, "--metrics"); !hp)
+        throw UsageError{hp.error().message};
+      out.client.metrics_listen = *v;
     } else if (!token_flag.take(r) && !out.log.take(r)) {
       r.reject();
     }

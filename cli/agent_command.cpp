@@ -5,6 +5,7 @@
 #include "cli/agent_options.hpp"
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
+#include "cli/metrics_option.hpp"
 #include "cli/serve_loop.hpp"
 #include "cli/shutdown.hpp"
 #include "cli/signals.hpp"
@@ -47,6 +48,7 @@ int agent_command(Args args) {
   std::unique_ptr<Runtime> runtime = std::move(*started);
   WakeOnDisconnect wake_on_disconnect(signals);  // outlives the agent
   LoopOwned<TunnelAgent> agent(*runtime);
+  LoopOwned<MetricsListener> metrics(*runtime);  // goes before the agent it reads
 
   std::optional<Error> create_error;
   runtime->invoke([&] {
@@ -57,6 +59,14 @@ int agent_command(Args args) {
     }
     agent.set(std::move(*created));
     agent->set_observer(&wake_on_disconnect);
+    TunnelAgent* a = agent.get();
+    if (auto st = start_metrics(*runtime, metrics, options->config.metrics_listen,
+                                options->config.http_limits,
+                                {[a] { return a->metrics(); }, [a] { return a->readiness(); }});
+        !st) {
+      create_error = st.take_error();
+      return;
+    }
     agent->start();
   });
   if (create_error) {
@@ -92,6 +102,7 @@ int agent_command(Args args) {
   } else {
     ZLT_LOG(info, "agent") << "signal received, shutting down";
   }
+  metrics.reset();
   shut_down(*runtime, agent);
   runtime.reset();
   return code;

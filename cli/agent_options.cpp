@@ -30,6 +30,8 @@ const char* const kAgentUsage =
     "  --insecure              do not verify the server certificate (testing only)\n"
     "  --proxy URL             HTTP CONNECT proxy, http://HOST:PORT\n"
     "                          (default: $https_proxy / $http_proxy)\n"
+    "  --metrics HOST:PORT     serve /metrics (Prometheus), /healthz and /ready here (off by\n"
+    "                          default; a bare PORT means 127.0.0.1)\n"
     "  --status-interval D     log a status line this often (default 30s; 0: never)\n"
     "  --log-level L           trace, debug, info (default), warn, error or off\n"
     "  --log-format F          text (default) or json: one JSON object per line\n"
@@ -50,6 +52,7 @@ struct AgentFlags {
   std::optional<std::string> ca_file;
   bool insecure = false;
   std::optional<std::string> proxy;
+  std::optional<std::string> metrics_listen;
 };
 
 std::vector<std::string_view> split(std::string_view text, char sep) {
@@ -141,6 +144,10 @@ std::optional<AgentOptions> parse_agent_options(std::vector<std::string> args) {
       f.insecure = true;
     } else if (auto v = r.value("--proxy")) {
       f.proxy = *v;
+    } else if (auto v = r.value("--metrics")) {
+      if (auto hp = config::parse_listen_address(*v, "--metrics"); !hp)
+        throw UsageError{hp.error().message};
+      f.metrics_listen = *v;
     } else if (auto v = r.value("--status-interval")) {
       out.status_interval = parse_duration_flag("--status-interval", *v);
     } else if (!f.token.take(r) && !out.log.take(r)) {
@@ -154,6 +161,7 @@ std::optional<AgentOptions> parse_agent_options(std::vector<std::string> args) {
   if (f.ca_file) c.ca_file = *f.ca_file;
   if (f.insecure) c.insecure = true;
   if (f.proxy) c.proxy = *f.proxy;
+  if (f.metrics_listen) c.metrics_listen = *f.metrics_listen;
   if (auto st = c.validate(); !st) throw UsageError{"invalid configuration: " + st.error().message};
   return out;
 }

@@ -8,6 +8,7 @@
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "cli/log_options.hpp"
+#include "cli/metrics_option.hpp"
 #include "cli/serve_loop.hpp"
 #include "cli/signals.hpp"
 #include "cli/status_report.hpp"
@@ -36,6 +37,8 @@ const char* const kNodeUsage =
     "\n"
     "Flags:\n"
     "  --config FILE           the node config file (required)\n"
+    "  --metrics HOST:PORT     serve /metrics (Prometheus), /healthz and /ready here (off by\n"
+    "                          default; a bare PORT means 127.0.0.1)\n"
     "  --status-interval D     log the status of every tunnel this often (default 10s; 0: never)\n"
     "  --log-level L           trace, debug, info (default), warn, error or off\n"
     "  --log-format F          text (default) or json: one JSON object per line\n"
@@ -54,6 +57,7 @@ std::optional<NodeOptions> parse_node_options(Args args) {
   ArgReader r(std::move(args));
   NodeOptions out;
   std::optional<std::string> file;
+  std::optional<std::string> metrics_listen;
   while (!r.done()) {
     if (r.help()) {
       std::cout << kNodeUsage;
@@ -61,6 +65,10 @@ std::optional<NodeOptions> parse_node_options(Args args) {
     }
     if (auto v = r.value("--config")) {
       file = *v;
+    } else if (auto v = r.value("--metrics")) {
+      if (auto hp = config::parse_listen_address(*v, "--metrics"); !hp)
+        throw UsageError{hp.error().message};
+      metrics_listen = *v;
     } else if (auto v = r.value("--status-interval")) {
       out.status_interval = parse_duration_flag("--status-interval", *v);
     } else if (!out.log.take(r)) {
@@ -72,6 +80,7 @@ std::optional<NodeOptions> parse_node_options(Args args) {
   if (!loaded) throw UsageError{loaded.error().message};
   out.config_file = *file;
   out.config = std::move(*loaded);
+  if (metrics_listen) out.config.metrics_listen = *metrics_listen;
   return out;
 }
 
@@ -146,6 +155,7 @@ int node_command(Args args) {
   // Declared before the manager, so it outlives it.
   JsonNodeObserver observer(log_event);
   LoopOwned<NodeTunnelManager> manager(*runtime);
+  LoopOwned<MetricsListener> metrics(*runtime);  // goes before the manager it reads
 
   std::optional<Error> create_error;
   std::optional<Error> start_error;
@@ -157,7 +167,16 @@ int node_command(Args args) {
     }
     manager.set(std::move(*created));
     manager->set_observer(&observer);
-    if (auto st = manager->start(); !st) start_error = st.take_error();
+    if (auto st = manager->start(); !st) {
+      start_error = st.take_error();
+      return;
+    }
+    NodeTunnelManager* m = manager.get();
+    if (auto st = start_metrics(*runtime, metrics, options->config.metrics_listen,
+                                options->config.http_limits,
+                                {[m] { return m->metrics(); }, [m] { return m->readiness(); }});
+        !st)
+      start_error = st.take_error();
   });
   if (create_error) {
     std::cerr << "zlt node: " << options->config_file << ": " << create_error->message << "\n";
@@ -165,6 +184,7 @@ int node_command(Args args) {
   }
   if (start_error) {
     std::cerr << "zlt node: cannot start: " << start_error->message << "\n";
+    metrics.reset();
     manager.reset();
     return kExitFailure;
   }
@@ -201,6 +221,7 @@ int node_command(Args args) {
 
   signals.exit_on_next_signal();
   ZLT_LOG(info, kLog) << "signal received, shutting down";
+  metrics.reset();
   runtime->invoke([&] { manager->shutdown(); });
   manager.reset();
   runtime.reset();

@@ -3,6 +3,7 @@
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
+#include "cli/metrics_option.hpp"
 #include "cli/serve_loop.hpp"
 #include "cli/server_options.hpp"
 #include "cli/shutdown.hpp"
@@ -27,6 +28,7 @@ int server_command(Args args) {
   }
   std::unique_ptr<Runtime> runtime = std::move(*started);
   LoopOwned<TunnelServer> server(*runtime);
+  LoopOwned<MetricsListener> metrics(*runtime);  // goes before the server it reads
 
   std::optional<Error> create_error;
   std::optional<Error> listen_error;
@@ -38,7 +40,16 @@ int server_command(Args args) {
     }
     server.set(std::move(*created));
     // The server logs "listening on ws://HOST:PORT/PATH" itself.
-    if (auto addr = server->listen(); !addr) listen_error = addr.take_error();
+    if (auto addr = server->listen(); !addr) {
+      listen_error = addr.take_error();
+      return;
+    }
+    TunnelServer* s = server.get();
+    if (auto st = start_metrics(*runtime, metrics, options->config.metrics_listen,
+                                options->config.http_limits,
+                                {[s] { return s->metrics(); }, [s] { return s->readiness(); }});
+        !st)
+      listen_error = st.take_error();
   });
   if (create_error) {
     std::cerr << "zlt server: " << create_error->message << "\n";
@@ -64,6 +75,7 @@ int server_command(Args args) {
 
   signals.exit_on_next_signal();
   ZLT_LOG(info, "server") << "signal received, shutting down";
+  metrics.reset();
   shut_down(*runtime, server);
   runtime.reset();
   return kExitOk;

@@ -43,6 +43,12 @@ const char* const kServerUsage =
     "                          (default 0: no limit)\n"
     "  --heartbeat-interval D  how often the server pings each agent (default 30s)\n"
     "  --heartbeat-timeout D   silence after which an agent is dropped (default 40s)\n"
+    "  --metrics HOST:PORT     serve /metrics (Prometheus), /healthz and /ready here (off by\n"
+    "                          default; a bare PORT means 127.0.0.1)\n"
+    "  --admin-listen HOST:PORT\n"
+    "                          serve the admin API here instead of on the control endpoint\n"
+    "                          (a bare PORT means 127.0.0.1); the control endpoint then answers\n"
+    "                          404 on /admin/\n"
     "  --status-interval D     log a status line this often (default 30s; 0: never)\n"
     "  --log-level L           trace, debug, info (default), warn, error or off\n"
     "  --log-format F          text (default) or json: one JSON object per line\n"
@@ -73,6 +79,8 @@ struct ServerFlags {
   std::optional<std::size_t> max_connections;
   std::optional<std::size_t> max_pending_handshakes;
   std::optional<std::size_t> max_conns_per_source;
+  std::optional<std::string> metrics_listen;
+  std::optional<std::string> admin_listen;
 };
 
 config::TunnelServerConfig base_config(const std::optional<std::string>& file) {
@@ -175,6 +183,14 @@ std::optional<ServerOptions> parse_server_options(std::vector<std::string> args)
       f.max_pending_handshakes = parse_count_flag("--max-pending-handshakes", *v, false);
     } else if (auto v = r.value("--max-conns-per-source")) {
       f.max_conns_per_source = parse_count_flag("--max-conns-per-source", *v, true);
+    } else if (auto v = r.value("--metrics")) {
+      if (auto hp = config::parse_listen_address(*v, "--metrics"); !hp)
+        throw UsageError{hp.error().message};
+      f.metrics_listen = *v;
+    } else if (auto v = r.value("--admin-listen")) {
+      if (auto hp = config::parse_listen_address(*v, "--admin-listen"); !hp)
+        throw UsageError{hp.error().message};
+      f.admin_listen = *v;
     } else if (auto v = r.value("--status-interval")) {
       out.status_interval = parse_duration_flag("--status-interval", *v);
     } else if (!out.log.take(r)) {
@@ -196,6 +212,8 @@ std::optional<ServerOptions> parse_server_options(std::vector<std::string> args)
   if (f.admin_token_hash) c.admin_token_hash = *f.admin_token_hash;
   if (f.max_access_ttl) c.max_access_ttl = *f.max_access_ttl;
   if (f.grants_file) c.grants_file = *f.grants_file;
+  if (f.metrics_listen) c.metrics_listen = *f.metrics_listen;
+  if (f.admin_listen) c.admin_listen = *f.admin_listen;
   if (f.max_connections) c.max_connections = *f.max_connections;
   if (f.max_pending_handshakes) c.max_pending_handshakes = *f.max_pending_handshakes;
   if (f.max_conns_per_source) c.max_conns_per_source = *f.max_conns_per_source;

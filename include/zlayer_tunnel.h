@@ -328,6 +328,14 @@ ZLT_EXPORT int zlt_registry_on_event(zlt_registry* reg, zlt_event_cb cb, void* u
 ZLT_EXPORT int zlt_registry_status(zlt_registry* reg, char** json_out);
 
 /*
+ * The Prometheus text exposition (format 0.0.4) of this server: the same text its
+ * `--metrics` listener serves on GET /metrics (README "Metrics" lists every name). *text_out
+ * is set to a string to free with zlt_free(). Errors: ZLT_EINVAL, ZLT_ESHUTDOWN, ZLT_ENOMEM.
+ */
+ZLT_EXPORT int zlt_registry_metrics(zlt_registry* reg, char** text_out);
+
+
+/*
  * Issues an access grant (since 0.2): a fresh token that may open only the given targets and
  * expires after the given time, e.g.
  *   {"targets": ["service:db"], "ttl": "10m", "name": "alice"}
@@ -426,6 +434,14 @@ ZLT_EXPORT int zlt_agent_stop(zlt_agent* agent);
 ZLT_EXPORT int zlt_agent_status(zlt_agent* agent, char** json_out);
 
 /*
+ * The Prometheus text exposition (format 0.0.4) of this agent: the same text its
+ * `--metrics` listener serves on GET /metrics (README "Metrics" lists every name). *text_out
+ * is set to a string to free with zlt_free(). Errors: ZLT_EINVAL, ZLT_ESHUTDOWN, ZLT_ENOMEM.
+ */
+ZLT_EXPORT int zlt_agent_metrics(zlt_agent* agent, char** text_out);
+
+
+/*
  * Stops (if needed) and destroys the agent. NULL is ignored. Calls on `agent` running on
  * other threads meanwhile complete or return ZLT_ECLOSED. See "Lifetime" above.
  */
@@ -507,6 +523,14 @@ ZLT_EXPORT int zlt_access_stop_session(zlt_access* access, const char* session_i
  * with zlt_free(). Errors: ZLT_EINVAL, ZLT_ESHUTDOWN, ZLT_ENOMEM.
  */
 ZLT_EXPORT int zlt_access_list(zlt_access* access, char** json_out);
+
+/*
+ * The Prometheus text exposition (format 0.0.4) of this access manager (and its agent): the same text its
+ * `--metrics` listener serves on GET /metrics (README "Metrics" lists every name). *text_out
+ * is set to a string to free with zlt_free(). Errors: ZLT_EINVAL, ZLT_ESHUTDOWN, ZLT_ENOMEM.
+ */
+ZLT_EXPORT int zlt_access_metrics(zlt_access* access, char** text_out);
+
 
 /*
  * Closes every session, says goodbye to the server and destroys the object. NULL is ignored.
@@ -625,6 +649,14 @@ ZLT_EXPORT int zlt_node_manager_stop(zlt_node_manager* mgr);
  * ZLT_ENOMEM.
  */
 ZLT_EXPORT int zlt_node_manager_status(zlt_node_manager* mgr, char** json_out);
+
+/*
+ * The Prometheus text exposition (format 0.0.4) of this node (and its inbound server): the same text its
+ * `--metrics` listener serves on GET /metrics (README "Metrics" lists every name). *text_out
+ * is set to a string to free with zlt_free(). Errors: ZLT_EINVAL, ZLT_ESHUTDOWN, ZLT_ENOMEM.
+ */
+ZLT_EXPORT int zlt_node_manager_metrics(zlt_node_manager* mgr, char** text_out);
+
 
 /*
  * Stops (if needed) and destroys the manager. NULL is ignored. Calls on `mgr` running on other

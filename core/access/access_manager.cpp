@@ -201,7 +201,11 @@ Status AccessManager::probe(const std::string& target, proto::ServiceProtocol pr
   if (auto st = validate_access_target(target); !st) return st;
   AgentSession* session = agent_->session();
   if (session == nullptr) return make_error(Errc::connection, "not connected to the server");
-  return probe_target(*session, target, protocol, std::move(done));
+  return probe_target(*session, target, protocol,
+                      [probes = probes_, target, done = std::move(done)](const ProbeResult& r) {
+                        (*probes)[target] = r;
+                        if (done) done(r);
+                      });
 }
 
 void AccessManager::shutdown() {

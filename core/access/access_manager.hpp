@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -100,6 +101,11 @@ class AccessManager final : public Runtime::Participant {
   TunnelAgent& agent() { return *agent_; }
   // The agent's status plus "sessions" (list_sessions()).
   nlohmann::json status() const;
+  // The Prometheus text: the zlt_access_* and zlt_agent_* families, then zlt_build_info and
+  // the process metrics (access_metrics.cpp).
+  std::string metrics() const;
+  // Ready: connected, a listener bound, and every TCP session's target probed and reached.
+  Readiness readiness() const;
 
  private:
   struct Entry;
@@ -123,6 +129,9 @@ class AccessManager final : public Runtime::Participant {
   std::vector<std::unique_ptr<Entry>> sessions_;  // creation order
   AccessObserver* observer_ = nullptr;
   std::optional<std::string> fatal_reason_;
+  // The last probe of each target (probe()); shared with probes still in flight.
+  std::shared_ptr<std::map<std::string, ProbeResult>> probes_ =
+      std::make_shared<std::map<std::string, ProbeResult>>();
   bool closed_ = false;
   bool registered_participant_ = false;
 };

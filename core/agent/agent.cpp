@@ -253,6 +253,7 @@ void TunnelAgent::schedule_reconnect(bool after_auth_failure) {
   }
   ZLT_LOG(info, kLog).field("server", config_.server_url)
       << "reconnecting in " << config::format_duration(delay);
+  retry_at_ = std::chrono::steady_clock::now() + delay;
   reconnect_timer_.start(delay, [this] { connect(); });
 }
 

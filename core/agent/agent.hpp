@@ -17,6 +17,7 @@
 #include "core/common/observer_slot.hpp"
 #include "core/config/config.hpp"
 #include "core/runtime/deferred_delete.hpp"
+#include "core/runtime/metrics_text.hpp"
 #include "core/runtime/runtime.hpp"
 #include "core/runtime/uv_handle.hpp"
 #include "core/session/counters.hpp"
@@ -88,6 +89,13 @@ class TunnelAgent final : public WsClientEvents, public Runtime::Participant {
   // The live session, if authenticated.
   AgentSession* session();
   nlohmann::json status() const;
+  // The Prometheus text of this agent: the zlt_agent_* families, then zlt_build_info and the
+  // process metrics (agent_metrics.cpp).
+  std::string metrics() const;
+  // Only the zlt_agent_* families.
+  void write_metrics(MetricsText& out) const;
+  // Ready: connected and every configured service registered; otherwise what is missing.
+  Readiness readiness() const;
   Runtime& runtime() { return runtime_; }
 
   // WsClientEvents (the connection phase)
@@ -140,6 +148,7 @@ class TunnelAgent final : public WsClientEvents, public Runtime::Participant {
   std::optional<std::chrono::system_clock::time_point> connected_at_;
   std::string last_error_;
   Timer reconnect_timer_;
+  std::chrono::steady_clock::time_point retry_at_;  // when the armed reconnect fires
   std::mt19937_64 jitter_;
   // Last: the clients it holds are destroyed before anything else of the agent.
   DeferredDelete dropped_clients_;

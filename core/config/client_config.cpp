@@ -73,6 +73,7 @@ void TunnelClientConfig::validate_all(ErrorList& errors) const {
   if (proxy && !proxy->starts_with("http://"))
     errors.add(invalid("proxy: must start with http://"));
   errors.check(require_positive(connect_timeout, "connect_timeout"));
+  validate_http_listener(metrics_listen, "metrics_listen", http_limits, errors);
   errors.check(require_positive(heartbeat_interval, "heartbeat_interval"));
   if (heartbeat_timeout <= heartbeat_interval)
     errors.add(invalid("heartbeat_timeout (" + format_duration(heartbeat_timeout) +

@@ -85,6 +85,22 @@ struct HostPort {
 // `field` names the setting in error messages ("listen: expected HOST:PORT, got 'x'").
 Result<HostPort> parse_host_port(std::string_view text, std::string_view field);
 
+// A listen address for a small local HTTP listener (metrics, admin): "HOST:PORT", "[v6]:PORT",
+// or only a port ("9090", ":9090"), which means loopback (127.0.0.1).
+Result<HostPort> parse_listen_address(std::string_view text, std::string_view field);
+
+// The bounds of the small HTTP listeners (metrics, admin): connections at once, the size of a
+// request head, and how long a connection may sit without a complete request.
+struct HttpListenerLimits {
+  std::size_t max_connections = 16;
+  std::size_t max_request_head = 8 * 1024;
+  Duration idle_timeout = 10s;
+  friend bool operator==(const HttpListenerLimits&, const HttpListenerLimits&) = default;
+};
+// Records what is wrong with a listener's address (named `field`) and its bounds.
+void validate_http_listener(const std::optional<std::string>& listen, std::string_view field,
+                            const HttpListenerLimits& limits, ErrorList& errors);
+
 // A token the server accepts. In a file either `token` (plain text, hashed on load) or
 // `sha256` (64 hex digits) is given; after loading only `sha256` is kept.
 struct TokenEntry {
@@ -148,6 +164,12 @@ struct TunnelServerConfig {
   Duration max_access_ttl = std::chrono::hours(24);  // grants live at most this long
   std::optional<std::string> grants_file;            // where grants survive a restart
 
+  // Operations: where /metrics, /healthz and /ready are served (off by default), where the
+  // admin API is served instead of the control listener, and the bounds of both listeners.
+  std::optional<std::string> metrics_listen;
+  std::optional<std::string> admin_listen;
+  HttpListenerLimits http_limits;
+
   // Original rules first, in the original's order and words, then the additions ("<field>: <why>").
   Status validate() const;
   // Every rule validate() checks, each failure recorded (validate() returns the first).
@@ -198,6 +220,9 @@ struct TunnelClientConfig {
   // The outgoing queue toward the server, as on the server (TunnelServerConfig).
   std::size_t max_session_queue = 2u << 20;
   Duration slow_peer_timeout = 30s;
+  // Where /metrics, /healthz and /ready are served (off by default), and the listener's bounds.
+  std::optional<std::string> metrics_listen;
+  HttpListenerLimits http_limits;
 
   TunnelClientConfig() = default;
   TunnelClientConfig(std::string url, std::string tok)
@@ -267,6 +292,9 @@ struct NodeConfig {
   Duration connect_timeout = 10s;
   std::optional<std::string> ca_file;  // PEM bundle for wss (default: the system store)
   bool insecure = false;               // skip certificate verification (tests only)
+  // Where /metrics, /healthz and /ready are served (off by default), and the listener's bounds.
+  std::optional<std::string> metrics_listen;
+  HttpListenerLimits http_limits;
 
   // "node_name: cannot be empty", "server: <server rule>", "tunnels[i].<field>: ...",
   // "tunnels[i].name: duplicate tunnel name 'x'", "tunnels[i].token: same token as tunnel 'x'",

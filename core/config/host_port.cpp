@@ -39,4 +39,29 @@ Result<HostPort> parse_host_port(std::string_view text, std::string_view field) 
   return HostPort{std::string(host), *port};
 }
 
+Result<HostPort> parse_listen_address(std::string_view text, std::string_view field) {
+  std::string_view port_text = text.starts_with(':') ? text.substr(1) : text;
+  if (!port_text.empty() && port_text.find_first_not_of("0123456789") == std::string_view::npos) {
+    std::optional<std::uint16_t> port = parse_port(port_text);
+    if (!port)
+      return make_error(Errc::config,
+                        at(field, "expected HOST:PORT or PORT, got '" + std::string(text) + "'"));
+    return HostPort{"127.0.0.1", *port};
+  }
+  return parse_host_port(text, field);
+}
+
+void validate_http_listener(const std::optional<std::string>& listen, std::string_view field,
+                            const HttpListenerLimits& limits, ErrorList& errors) {
+  if (listen) {
+    if (auto hp = parse_listen_address(*listen, field); !hp) errors.add(hp.take_error());
+  }
+  if (limits.max_connections == 0)
+    errors.add(make_error(Errc::config, "http_max_connections: must be > 0"));
+  if (limits.max_request_head < 256)
+    errors.add(make_error(Errc::config, "http_max_request_head: must be >= 256"));
+  if (limits.idle_timeout.count() <= 0)
+    errors.add(make_error(Errc::config, "http_idle_timeout: must be > 0"));
+}
+
 }  // namespace zlt::config

@@ -44,6 +44,10 @@ Result<TunnelClientConfig> read_client_config(const nlohmann::json& j, ErrorList
   ZLT_TRY(r.optional("heartbeat_timeout", c.heartbeat_timeout));
   ZLT_TRY(r.optional("max_session_queue", c.max_session_queue));
   ZLT_TRY(r.optional("slow_peer_timeout", c.slow_peer_timeout));
+  ZLT_TRY(r.optional("metrics_listen", c.metrics_listen));
+  ZLT_TRY(r.optional("http_max_connections", c.http_limits.max_connections));
+  ZLT_TRY(r.optional("http_max_request_head", c.http_limits.max_request_head));
+  ZLT_TRY(r.optional("http_idle_timeout", c.http_limits.idle_timeout));
   ZLT_TRY(r.finish());
   return c;
 }
@@ -79,6 +83,10 @@ nlohmann::json to_json(const TunnelClientConfig& c) {
   if (c.overlay_server_url) j["overlay_server_url"] = *c.overlay_server_url;
   if (c.ca_file) j["ca_file"] = *c.ca_file;
   if (c.proxy) j["proxy"] = *c.proxy;
+  if (c.metrics_listen) j["metrics_listen"] = *c.metrics_listen;
+  j["http_max_connections"] = c.http_limits.max_connections;
+  j["http_max_request_head"] = c.http_limits.max_request_head;
+  j["http_idle_timeout"] = format_duration(c.http_limits.idle_timeout);
   return j;
 }
 

@@ -78,6 +78,7 @@ Status NodeConfig::validate() const {
 
 void NodeConfig::validate_all(ErrorList& errors) const {
   if (node_name.empty()) errors.add(invalid("node_name: cannot be empty"));
+  validate_http_listener(metrics_listen, "metrics_listen", http_limits, errors);
   if (server) {
     ErrorList inner;
     server->validate_all(inner);
@@ -189,6 +190,10 @@ Result<NodeConfig> read_node_config(const nlohmann::json& j, ErrorList* errors) 
   ZLT_TRY(r.optional("connect_timeout", c.connect_timeout));
   ZLT_TRY(r.optional("ca_file", c.ca_file));
   ZLT_TRY(r.optional("insecure", c.insecure));
+  ZLT_TRY(r.optional("metrics_listen", c.metrics_listen));
+  ZLT_TRY(r.optional("http_max_connections", c.http_limits.max_connections));
+  ZLT_TRY(r.optional("http_max_request_head", c.http_limits.max_request_head));
+  ZLT_TRY(r.optional("http_idle_timeout", c.http_limits.idle_timeout));
   ZLT_TRY(r.finish());
   return c;
 }
@@ -217,6 +222,10 @@ nlohmann::json to_json(const NodeConfig& c) {
                       {"insecure", c.insecure}};
   if (c.server) j["server"] = to_json(*c.server);
   if (c.ca_file) j["ca_file"] = *c.ca_file;
+  if (c.metrics_listen) j["metrics_listen"] = *c.metrics_listen;
+  j["http_max_connections"] = c.http_limits.max_connections;
+  j["http_max_request_head"] = c.http_limits.max_request_head;
+  j["http_idle_timeout"] = format_duration(c.http_limits.idle_timeout);
   return j;
 }
 

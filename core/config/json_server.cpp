@@ -101,6 +101,11 @@ Result<TunnelServerConfig> read_server_config(const nlohmann::json& j, ErrorList
   ZLT_TRY(r.optional("admin_token_hash", c.admin_token_hash));
   ZLT_TRY(r.optional("max_access_ttl", c.max_access_ttl));
   ZLT_TRY(r.optional("grants_file", c.grants_file));
+  ZLT_TRY(r.optional("admin_listen", c.admin_listen));
+  ZLT_TRY(r.optional("metrics_listen", c.metrics_listen));
+  ZLT_TRY(r.optional("http_max_connections", c.http_limits.max_connections));
+  ZLT_TRY(r.optional("http_max_request_head", c.http_limits.max_request_head));
+  ZLT_TRY(r.optional("http_idle_timeout", c.http_limits.idle_timeout));
   ZLT_TRY(r.finish());
   if (admin_token && c.admin_token_hash) {
     ZLT_TRY(r.keep(
@@ -164,6 +169,11 @@ nlohmann::json to_json(const TunnelServerConfig& c) {
   if (c.admin_token_hash) j["admin_token_hash"] = *c.admin_token_hash;
   j["max_access_ttl"] = format_duration(c.max_access_ttl);
   if (c.grants_file) j["grants_file"] = *c.grants_file;
+  if (c.admin_listen) j["admin_listen"] = *c.admin_listen;
+  if (c.metrics_listen) j["metrics_listen"] = *c.metrics_listen;
+  j["http_max_connections"] = c.http_limits.max_connections;
+  j["http_max_request_head"] = c.http_limits.max_request_head;
+  j["http_idle_timeout"] = format_duration(c.http_limits.idle_timeout);
   return j;
 }
 

@@ -122,6 +122,11 @@ void TunnelServerConfig::validate_all(ErrorList& errors) const {
     errors.add(invalid("admin_token_hash: must be 64 hex digits"));
   errors.check(require_positive(max_access_ttl, "max_access_ttl"));
   if (grants_file && grants_file->empty()) errors.add(invalid("grants_file: cannot be empty"));
+  validate_http_listener(metrics_listen, "metrics_listen", http_limits, errors);
+  if (admin_listen) {
+    if (auto hp = parse_listen_address(*admin_listen, "admin_listen"); !hp)
+      errors.add(hp.take_error());
+  }
 }
 
 }  // namespace zlt::config

@@ -131,6 +131,11 @@ class NodeTunnelManager final : public Runtime::Participant, private TunnelServe
   std::vector<NodeTunnelStatus> list_status() const;
   // {"node_name", "server": {...} or null, "tunnels": [NodeTunnelStatus::to_json...]}.
   nlohmann::json status() const;
+  // The Prometheus text: the zlt_node_* families, the inbound server's zlt_server_* families
+  // when it has one, then zlt_build_info and the process metrics (node_metrics.cpp).
+  std::string metrics() const;
+  // Ready: every tunnel this node takes part in is connected; otherwise the first that is not.
+  Readiness readiness() const;
 
   const std::string& node_name() const { return node_name_; }
   const std::optional<config::TunnelServerConfig>& server_config() const { return server_config_; }

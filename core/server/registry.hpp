@@ -126,6 +126,7 @@ class TunnelRegistry {
   std::optional<std::pair<Tunnel*, TunnelService*>> get_service_by_name(const std::string& name);
   std::vector<TunnelInfo> list_tunnels() const;
   std::size_t tunnel_count() const { return tunnels_.size(); }
+  const std::map<Uuid, Tunnel>& tunnels() const { return tunnels_; }
   std::size_t service_count() const;
   void touch_tunnel(const Uuid& id);
   std::size_t available_ports() const { return ports_.available_count(); }

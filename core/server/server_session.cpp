@@ -49,6 +49,7 @@ void ServerSession::handle_control(proto::Message& message) {
       handle_auth(*auth);
     } else {
       // The original's answer to anything but Auth first.
+      server_.count_auth_failure("protocol");
       send(proto::AuthFail{"Expected AUTH message"});
       end("expected Auth, got " + std::string(proto::msg_type_name(type)),
           close_code::kPolicyViolation, false);
@@ -121,6 +122,7 @@ void ServerSession::handle_auth(proto::Auth& auth) {
   auto grant = server_.validate_token(auth.token, hash);
   if (!grant) {
     // A flood of bad tokens must not flood the log (AuthFailureThrottle decides).
+    server_.count_auth_failure("invalid_token");
     const AuthFailureThrottle::Verdict verdict = server_.auth_failed(peer());
     if (verdict.log)
       ZLT_LOG(info, kLog).field("peer", peer())
@@ -132,6 +134,7 @@ void ServerSession::handle_auth(proto::Auth& auth) {
   // The configuration validated the entries already: one that does not parse ends here.
   auto allow = AllowList::parse(grant->allow);
   if (!allow) {
+    server_.count_auth_failure("bad_grant");
     refuse_auth(allow.error().display());
     return;
   }
@@ -144,16 +147,19 @@ void ServerSession::handle_auth(proto::Auth& auth) {
           << "client " << short_id(auth.client_id) << " reconnected; taking over " << old->label();
       server_.take_over(*old);
     } else {
+      server_.count_auth_failure("token_in_use");
       refuse_auth("Token already in use");
       return;
     }
   }
   if (registry.tunnel_count() >= server_.config().max_tunnels) {
+    server_.count_auth_failure("server_full");
     refuse_auth("server full");
     return;
   }
   auto tunnel = registry.register_tunnel(hash, grant->name, peer(), crypto::uuid_v4());
   if (!tunnel) {
+    server_.count_auth_failure("registry");
     refuse_auth(tunnel.error().display());
     return;
   }

@@ -9,6 +9,7 @@
 #include "core/runtime/fd_limit.hpp"
 #include "core/runtime/log.hpp"
 #include "core/server/admin_api.hpp"
+#include "core/transport/metrics_listener.hpp"
 
 namespace zlt {
 namespace {
@@ -88,6 +89,7 @@ void TunnelServer::teardown() {
   sessions.clear();
   public_ports_.clear();
   grant_timer_.stop();
+  admin_http_.reset();
   ws_.reset();
   listening_.clear();
 }
@@ -103,6 +105,18 @@ Result<SockAddr> TunnelServer::listen(std::optional<std::string_view> host,
     if (!port) port = configured->port;
   }
   if (stopped_ || !ws_) return make_error(Errc::shutdown, "server stopped");
+  if (config_.admin_listen && !admin_http_) {
+    auto admin_addr = listen_address_of(*config_.admin_listen, "admin_listen");
+    if (!admin_addr) return admin_addr.take_error();
+    HttpServer::Limits limits = http_limits_from(config_.http_limits);
+    auto admin = HttpServer::listen(
+        runtime_.loop(), "admin listener", *admin_addr, limits,
+        [this](const HttpRequest& request) { return handle_admin_request(*this, request); });
+    if (!admin) return admin.take_error();
+    admin_http_ = std::move(*admin);
+    ZLT_LOG(info, kLog) << "admin API on http://" << admin_http_->address().to_string()
+                        << "/admin/v1/ (not on the control listener)";
+  }
   auto addr = ws_->listen(*host, *port);
   if (!addr) return addr.take_error();
   listening_.push_back(*addr);
@@ -128,6 +142,7 @@ void TunnelServer::stop() {
   for (auto* s : open)
     if (sessions_.contains(s)) s->end("server shutting down", close_code::kGoingAway, true);
   if (ws_) ws_->close_all();
+  admin_http_.reset();
   public_ports_.clear();
   listening_.clear();
 }
@@ -143,6 +158,8 @@ void TunnelServer::on_ws_open(Channel& channel) {
 }
 
 HttpResponse TunnelServer::on_http(const HttpRequest& request) {
+  // With a separate admin listener the control listener serves no admin API: 404 for all.
+  if (config_.admin_listen) return HttpResponse{};
   return handle_admin_request(*this, request);
 }
 

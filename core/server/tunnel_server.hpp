@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 
 #include "core/common/observer_slot.hpp"
 #include "core/config/config.hpp"
+#include "core/runtime/metrics_text.hpp"
 #include "core/runtime/runtime.hpp"
 #include "core/server/auth_throttle.hpp"
 #include "core/server/grants.hpp"
@@ -22,6 +24,7 @@
 #include "core/server/registry.hpp"
 #include "core/server/server_session.hpp"
 #include "core/server/token_auth.hpp"
+#include "core/transport/http_server.hpp"
 #include "core/transport/ws_server.hpp"
 #include "zlt/events.hpp"
 
@@ -59,6 +62,18 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   bool stopped() const { return stopped_; }
 
   nlohmann::json status() const;
+  // The Prometheus text of this server: the zlt_server_* families, then zlt_build_info and the
+  // process metrics (server_metrics.cpp).
+  std::string metrics() const;
+  // Only the zlt_server_* families (a node adds its own around them).
+  void write_metrics(MetricsText& out) const;
+  // Ready: listening, not stopped and not draining; otherwise the reason.
+  Readiness readiness() const;
+  // A graceful drain has begun (no new sessions or public connections). Nothing drains yet:
+  // the drain sets this when it starts.
+  bool is_draining() const { return false; }
+  // The address of the separate admin listener (config admin_listen), once listening.
+  std::optional<SockAddr> admin_address() const;
 
   // Access grants (also served by the admin HTTP API). A revoked or expired grant's session
   // is disconnected with Disconnect{"fatal: token revoked"/"fatal: token expired"} at once.
@@ -107,6 +122,10 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   // A token from `peer` ("ip:port") was refused: how long to wait before saying so, and
   // whether to log it.
   AuthFailureThrottle::Verdict auth_failed(const std::string& peer);
+  // An Auth was refused; `reason` is one of a fixed few ("invalid_token", "token_in_use",
+  // "server_full", "bad_grant", "registry", "protocol"): the label of
+  // zlt_server_auth_failures_total.
+  void count_auth_failure(const char* reason) { ++auth_failures_by_reason_[reason]; }
   void tunnel_opened(ServerSession& session);
   // Hands `old`'s tunnel to a successor: its public sockets are kept for the successor's
   // registrations, the tunnel leaves the registry, and `old` is ended.
@@ -139,6 +158,8 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   GrantStore grants_;
   Timer grant_timer_;
   AuthFailureThrottle auth_failures_;
+  std::map<std::string, std::uint64_t> auth_failures_by_reason_;
+  std::unique_ptr<HttpServer> admin_http_;  // config admin_listen
   bool stopped_ = false;
   bool registered_participant_ = false;
 };

@@ -11,6 +11,26 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+// The header lines after the first line, up to the empty line.
+Status parse_header_lines(std::string_view head,
+                          std::vector<std::pair<std::string, std::string>>& out) {
+  while (!head.empty()) {
+    std::size_t eol = head.find("\r\n");
+    if (eol == std::string_view::npos) return make_error(Errc::protocol, "malformed header line");
+    std::string_view line = head.substr(0, eol);
+    head.remove_prefix(eol + 2);
+    if (line.empty()) break;
+    std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0)
+      return make_error(Errc::protocol, "malformed header line");
+    std::string_view name = line.substr(0, colon);
+    for (char c : name)
+      if (c == ' ' || c == '\t') return make_error(Errc::protocol, "malformed header name");
+    out.emplace_back(std::string(name), std::string(trim(line.substr(colon + 1))));
+  }
+  return {};
+}
+
 }  // namespace
 
 std::optional<std::string_view> HttpResponseHead::header(std::string_view name) const {
@@ -69,21 +89,44 @@ Result<HttpResponseHead> parse_response_head(std::string_view head) {
     return make_error(Errc::protocol, "malformed status line");
   out.status = (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
   if (line.size() > 13) out.reason = std::string(trim(line.substr(13)));
+  ZLT_TRY(parse_header_lines(head, out.headers));
+  return out;
+}
 
-  while (!head.empty()) {
-    eol = head.find("\r\n");
-    if (eol == std::string_view::npos) return make_error(Errc::protocol, "malformed header line");
-    line = head.substr(0, eol);
-    head.remove_prefix(eol + 2);
-    if (line.empty()) break;
-    std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0)
-      return make_error(Errc::protocol, "malformed header line");
-    std::string_view name = line.substr(0, colon);
-    for (char c : name)
-      if (c == ' ' || c == '\t') return make_error(Errc::protocol, "malformed header name");
-    out.headers.emplace_back(std::string(name), std::string(trim(line.substr(colon + 1))));
+std::optional<std::string_view> HttpRequestHead::header(std::string_view name) const {
+  for (const auto& [n, v] : headers)
+    if (iequals_ascii(n, name)) return std::string_view(v);
+  return std::nullopt;
+}
+
+Result<HttpRequestHead> parse_request_head(std::string_view head) {
+  HttpRequestHead out;
+  std::size_t eol = head.find("\r\n");
+  if (eol == std::string_view::npos) return make_error(Errc::protocol, "malformed request line");
+  std::string_view line = head.substr(0, eol);
+  head.remove_prefix(eol + 2);
+  // "GET /metrics HTTP/1.1": exactly two spaces, a token method, a target without controls.
+  std::size_t sp1 = line.find(' ');
+  std::size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp1 == 0 || sp2 == std::string_view::npos || sp2 == sp1 + 1 ||
+      line.find(' ', sp2 + 1) != std::string_view::npos)
+    return make_error(Errc::protocol, "malformed request line");
+  std::string_view method = line.substr(0, sp1);
+  std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  std::string_view version = line.substr(sp2 + 1);
+  for (char c : method)
+    if (c < 'A' || c > 'Z') return make_error(Errc::protocol, "malformed request line");
+  for (char c : target)
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f)
+      return make_error(Errc::protocol, "malformed request line");
+  if (version == "HTTP/1.0") {
+    out.http10 = true;
+  } else if (version != "HTTP/1.1") {
+    return make_error(Errc::protocol, "unsupported HTTP version");
   }
+  out.method = std::string(method);
+  out.target = std::string(target);
+  ZLT_TRY(parse_header_lines(head, out.headers));
   return out;
 }
 

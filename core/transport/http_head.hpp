@@ -44,4 +44,18 @@ Result<std::optional<HttpResponseHead>> take_response_head(std::string_view byte
 // short reason ("malformed status line").
 Result<HttpResponseHead> parse_response_head(std::string_view head);
 
+// The head of an HTTP/1.x request, as the small HTTP listeners (http_server.hpp) read it.
+struct HttpRequestHead {
+  std::string method;
+  std::string target;                                        // as sent: path and query
+  bool http10 = false;                                       // "HTTP/1.0" (otherwise "HTTP/1.1")
+  std::vector<std::pair<std::string, std::string>> headers;  // names as sent, values trimmed
+
+  std::optional<std::string_view> header(std::string_view name) const;
+};
+
+// Parses a complete request head (including the final empty line). Errors are Errc::protocol
+// with a short reason ("malformed request line", "unsupported HTTP version").
+Result<HttpRequestHead> parse_request_head(std::string_view head);
+
 }  // namespace zlt

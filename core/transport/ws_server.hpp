@@ -19,27 +19,13 @@
 #include "core/runtime/uv_handle.hpp"
 #include "core/transport/admission.hpp"
 #include "core/transport/channel.hpp"
+#include "core/transport/http_message.hpp"
 #include "core/transport/sockaddr.hpp"
 
 struct lws;
 struct lws_vhost;
 
 namespace zlt {
-
-struct HttpRequest {
-  std::string method;  // GET, POST, DELETE, PUT
-  std::string path;    // without the query
-  std::string query;
-  std::string authorization;
-  std::string body;
-  std::string peer;
-};
-
-struct HttpResponse {
-  int status = 404;
-  std::string content_type = "text/plain";
-  std::string body = "not found\n";
-};
 
 class WsServer {
  public:

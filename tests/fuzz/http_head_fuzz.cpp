@@ -3,7 +3,9 @@
 // size limit, parse it, and check it as an upgrade answer and as a CONNECT answer. The parser
 // must also cope with heads that are not complete (the input as a whole is parsed too).
 // Invariants: a parsed status has three digits, header names are non-empty without blanks or
-// colons, values are trimmed, and the accessors agree with the header list.
+// colons, values are trimmed, and the accessors agree with the header list. The same bytes go
+// through the request-head parser of the metrics and admin listeners too: a parsed request
+// has an upper-case method, a target without blanks or controls, and the same header rules.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -60,6 +62,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (end != 0 && end <= zlt::kMaxResponseHead) {
     auto head = zlt::parse_response_head(input.substr(0, end));
     if (head) check_head(*head);
+  }
+
+  auto request = zlt::parse_request_head(input.substr(0, end == 0 ? input.size() : end));
+  if (request) {
+    check(!request->method.empty(), "empty method");
+    for (char c : request->method) check(c >= 'A' && c <= 'Z', "method not upper-case");
+    check(!request->target.empty(), "empty target");
+    for (char c : request->target)
+      check(static_cast<unsigned char>(c) > 0x20 && c != 0x7f, "target with blank or control");
+    for (const auto& [name, value] : request->headers) {
+      check(!name.empty(), "empty request header name");
+      check(name.find_first_of(" \t:") == std::string::npos, "request header name with blank");
+      check(request->header(name).has_value(), "request header() misses a header");
+      (void)value;
+    }
+  } else {
+    check(request.error().code == zlt::Errc::protocol && !request.error().message.empty(),
+          "request parse error of the wrong kind or without a message");
   }
 
   auto whole = zlt::parse_response_head(input);

@@ -10,7 +10,9 @@ import unittest
 from typing import Any
 
 import zlayer_tunnel as zt
-from tunnel_support import TOKEN, Events, TunnelTestCase, connect, echo_through, wait_closed
+from test_metrics import value as metric
+from tunnel_support import (TOKEN, Events, TunnelTestCase, connect, echo_through, wait_closed,
+                            wait_until)
 
 
 class AccessTest(TunnelTestCase):
@@ -74,6 +76,13 @@ class AccessTest(TunnelTestCase):
             sessions = access.list()
             self.assertEqual([s["id"] for s in sessions], [session["id"]])
             self.assertGreaterEqual(sessions[0]["connections_total"], 2)
+            text = access.metrics()
+            moved = float(len(payload) + len(b"hello from Python"))
+            self.assertTrue(wait_until(lambda: metric(
+                access.metrics(), "zlt_access_bytes_total", target="service:echo",
+                direction="out") == moved), access.metrics())
+            self.assertEqual(metric(text, "zlt_access_sessions"), 1.0)
+            self.assertEqual(metric(text, "zlt_agent_connected"), 1.0)
 
             # A connection open while the grant is revoked is closed with the session.
             with connect(port) as held:

@@ -12,7 +12,8 @@ import unittest
 from typing import Any
 
 import zlayer_tunnel as zt
-from tunnel_support import EchoServer, Events, echo_through, wait_closed
+from test_metrics import value as metric
+from tunnel_support import EchoServer, Events, echo_through, wait_closed, wait_until
 
 TOKEN = "tok-db-5f1e"
 
@@ -124,6 +125,14 @@ class NodeTest(unittest.TestCase):
         self.assertEqual((t["name"], t["from"], t["to"]), ("db", "node-a", "node-b"))
         self.assertEqual((t["state"], t["direction"], t.get("route")),
                          ("connected", "outbound", "overlay"))
+        text = a.metrics()
+        self.assertEqual(metric(text, "zlt_node_tunnel_state", tunnel="db", state="connected"), 1.0)
+        self.assertEqual(metric(text, "zlt_node_tunnel_state", tunnel="db", state="failed"), 0.0)
+        self.assertTrue(wait_until(lambda: (metric(
+            a.metrics(), "zlt_node_tunnel_bytes_total", tunnel="db", direction="out") or 0)
+            >= len(payload)), a.metrics())
+        # b has the inbound server: its families follow the node's.
+        self.assertIsNotNone(metric(b.metrics(), "zlt_server_tunnels"))
         inbound = b.status()["tunnels"][0]
         self.assertEqual(inbound["direction"], "inbound")
         self.assertEqual(inbound.get("listen"), f"127.0.0.1:{self.remote_port}")

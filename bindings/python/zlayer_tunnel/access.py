@@ -138,6 +138,12 @@ class AccessClient(_LoopObject):
         result: list[AccessSession] = json.loads(text)
         return result
 
+    def metrics(self) -> str:
+        """The Prometheus text exposition (format 0.0.4): what the `--metrics` listener
+        serves on GET /metrics."""
+        handle = self._require()
+        return _native.out_string(lambda out: _native.lib().zlt_access_metrics(handle, out))
+
     def __enter__(self) -> AccessClient:
         return self
 

@@ -114,6 +114,12 @@ class TunnelAgent(_LoopObject):
         result: AgentStatus = json.loads(text)
         return result
 
+    def metrics(self) -> str:
+        """The Prometheus text exposition (format 0.0.4): what the `--metrics` listener
+        serves on GET /metrics."""
+        handle = self._require()
+        return _native.out_string(lambda out: _native.lib().zlt_agent_metrics(handle, out))
+
     def __enter__(self) -> TunnelAgent:
         return self
 

@@ -161,6 +161,12 @@ class NodeManager(_LoopObject):
         Idempotent."""
         _native.lib().zlt_node_manager_stop(self._require())
 
+    def metrics(self) -> str:
+        """The Prometheus text exposition (format 0.0.4): what the `--metrics` listener
+        serves on GET /metrics."""
+        handle = self._require()
+        return _native.out_string(lambda out: _native.lib().zlt_node_manager_metrics(handle, out))
+
     def status(self) -> NodeStatus:
         """A snapshot: "node_name", "running", "server" ({"listen": [...], "sessions": n} or
         None) and "tunnels" (state, direction, route, traffic, "listen" of internal inbound

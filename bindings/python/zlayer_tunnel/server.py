@@ -184,6 +184,12 @@ class TunnelServer(_LoopObject):
         result: RegistryStatus = json.loads(text)
         return result
 
+    def metrics(self) -> str:
+        """The Prometheus text exposition (format 0.0.4): what the `--metrics` listener
+        serves on GET /metrics."""
+        handle = self._require()
+        return _native.out_string(lambda out: _native.lib().zlt_registry_metrics(handle, out))
+
     def grant_access(
         self,
         targets: Iterable[str] | str,

@@ -325,6 +325,16 @@ impl Access {
         check(unsafe { sys::zlt_access_stop_session(self.raw.as_ptr(), id.as_ptr()) })
     }
 
+    /// The Prometheus text exposition (format 0.0.4): what the `--metrics` listener serves
+    /// on GET /metrics.
+    pub fn metrics(&self) -> Result<String> {
+        let mut out = std::ptr::null_mut();
+        // SAFETY: live handle, valid output location.
+        check(unsafe { sys::zlt_access_metrics(self.raw.as_ptr(), &mut out) })?;
+        // SAFETY: on success `out` is a string the library allocated for us.
+        Ok(unsafe { take_string(out) })
+    }
+
     /// The live sessions, oldest first, with their traffic so far.
     pub fn sessions(&self) -> Result<Vec<AccessSession>> {
         let mut out = std::ptr::null_mut();

@@ -152,6 +152,16 @@ impl Agent {
         Ok(unsafe { take_string(out) })
     }
 
+    /// The Prometheus text exposition (format 0.0.4): what the `--metrics` listener serves
+    /// on GET /metrics.
+    pub fn metrics(&self) -> Result<String> {
+        let mut out = std::ptr::null_mut();
+        // SAFETY: live handle, valid output location.
+        check(unsafe { sys::zlt_agent_metrics(self.raw.as_ptr(), &mut out) })?;
+        // SAFETY: on success `out` is a string the library allocated for us.
+        Ok(unsafe { take_string(out) })
+    }
+
     /// The runtime this agent lives on.
     pub fn runtime(&self) -> &Runtime {
         &self.runtime

@@ -168,6 +168,16 @@ impl NodeManager {
         check(unsafe { sys::zlt_node_manager_stop(self.raw.as_ptr()) })
     }
 
+    /// The Prometheus text exposition (format 0.0.4): what the `--metrics` listener serves
+    /// on GET /metrics.
+    pub fn metrics(&self) -> Result<String> {
+        let mut out = std::ptr::null_mut();
+        // SAFETY: live handle, valid output location.
+        check(unsafe { sys::zlt_node_manager_metrics(self.raw.as_ptr(), &mut out) })?;
+        // SAFETY: on success `out` is a string the library allocated for us.
+        Ok(unsafe { take_string(out) })
+    }
+
     /// A snapshot: `node_name`, `running`, `server` (`{"listen": [...], "sessions": n}` or
     /// null) and `tunnels` (state, direction, route, traffic, `listen` of internal inbound
     /// tunnels, ...).

@@ -160,6 +160,16 @@ impl Server {
         Ok(())
     }
 
+    /// The Prometheus text exposition (format 0.0.4): what the `--metrics` listener serves
+    /// on GET /metrics.
+    pub fn metrics(&self) -> Result<String> {
+        let mut out = std::ptr::null_mut();
+        // SAFETY: live handle, valid output location.
+        check(unsafe { sys::zlt_registry_metrics(self.raw.as_ptr(), &mut out) })?;
+        // SAFETY: on success `out` is a string the library allocated for us.
+        Ok(unsafe { take_string(out) })
+    }
+
     /// A snapshot of the server (tunnels, services, traffic) as JSON text; read it with
     /// [`json::Value::parse`](crate::json::Value::parse).
     pub fn status(&self) -> Result<String> {

@@ -164,6 +164,7 @@ unsafe extern "C" {
         user: *mut c_void,
     ) -> c_int;
     pub fn zlt_registry_status(reg: *mut zlt_registry, json_out: *mut *mut c_char) -> c_int;
+    pub fn zlt_registry_metrics(reg: *mut zlt_registry, text_out: *mut *mut c_char) -> c_int;
     pub fn zlt_registry_grant_access(
         reg: *mut zlt_registry,
         request_json: *const c_char,
@@ -189,6 +190,7 @@ unsafe extern "C" {
     pub fn zlt_agent_start(agent: *mut zlt_agent) -> c_int;
     pub fn zlt_agent_stop(agent: *mut zlt_agent) -> c_int;
     pub fn zlt_agent_status(agent: *mut zlt_agent, json_out: *mut *mut c_char) -> c_int;
+    pub fn zlt_agent_metrics(agent: *mut zlt_agent, text_out: *mut *mut c_char) -> c_int;
     pub fn zlt_agent_free(agent: *mut zlt_agent);
 
     // ---- Access (on-demand access, since 0.2) ----
@@ -209,6 +211,7 @@ unsafe extern "C" {
     ) -> c_int;
     pub fn zlt_access_stop_session(access: *mut zlt_access, session_id: *const c_char) -> c_int;
     pub fn zlt_access_list(access: *mut zlt_access, json_out: *mut *mut c_char) -> c_int;
+    pub fn zlt_access_metrics(access: *mut zlt_access, text_out: *mut *mut c_char) -> c_int;
     pub fn zlt_access_free(access: *mut zlt_access);
 
     // ---- Node tunnels (node-to-node, since 0.3) ----
@@ -235,6 +238,10 @@ unsafe extern "C" {
     -> c_int;
     pub fn zlt_node_manager_start(mgr: *mut zlt_node_manager) -> c_int;
     pub fn zlt_node_manager_stop(mgr: *mut zlt_node_manager) -> c_int;
+    pub fn zlt_node_manager_metrics(
+        mgr: *mut zlt_node_manager,
+        text_out: *mut *mut c_char,
+    ) -> c_int;
     pub fn zlt_node_manager_status(mgr: *mut zlt_node_manager, json_out: *mut *mut c_char)
     -> c_int;
     pub fn zlt_node_manager_free(mgr: *mut zlt_node_manager);
