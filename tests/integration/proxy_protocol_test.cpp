@@ -210,6 +210,10 @@ struct Case {
   bool ipv6;
 };
 
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << config::proxy_protocol_name(c.version) << (c.ipv6 ? " over IPv6" : " over IPv4");
+}
+
 class ProxyProtocolTcp : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ProxyProtocolTcp, LocalServiceSeesThePublicClientAndTheWholePayload) {
