@@ -167,6 +167,8 @@ TEST(NodeSecrets, BadTokenFilesAndFlagsAreUsageErrors) {
   const std::string warning = wait_for_text(*a, "is readable by group or others");
   EXPECT_NE(warning.find(shared), std::string::npos) << warning;
   EXPECT_EQ(warning.find(token), std::string::npos) << warning;
+  // The warning comes before the signal handlers are in place; this line after.
+  ASSERT_FALSE(wait_for_text(*a, "node a running with 1 tunnel(s)").empty());
   ::kill(a->pid(), SIGTERM);
   EXPECT_TRUE(exited_with(a->wait(std::chrono::seconds(5)), 0));
 
