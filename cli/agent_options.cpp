@@ -22,9 +22,12 @@ const char* const kAgentUsage =
     "                          (also: $ZLT_TOKEN; precedence --token, --token-file,\n"
     "                          $ZLT_TOKEN, the config file's token)\n"
     "  --service SPEC          expose a local service; repeatable, adds to the file's services.\n"
-    "                          SPEC is NAME:LOCAL_PORT[:REMOTE_PORT][/udp][/internal]:\n"
-    "                          REMOTE_PORT asks for that public port (default: any),\n"
-    "                          /udp for a UDP service, /internal for no public port\n"
+    "                          SPEC is NAME:LOCAL_PORT[:REMOTE_PORT][/udp][/internal]\n"
+    "                          [/proxy-v1|/proxy-v2]: REMOTE_PORT asks for that public port\n"
+    "                          (default: any), /udp for a UDP service, /internal for no\n"
+    "                          public port, /proxy-v1 or /proxy-v2 to send the local service\n"
+    "                          a PROXY protocol header with the client's address (v2 only\n"
+    "                          for UDP)\n"
     "  --local-host HOST       where the local services are dialed (default 127.0.0.1)\n"
     "  --ca-file FILE          PEM CA bundle for wss:// (default: the system store)\n"
     "  --insecure              do not verify the server certificate (testing only)\n"
@@ -91,8 +94,9 @@ config::TunnelClientConfig merged_config(const AgentFlags& f, std::vector<std::s
 
 config::ServiceConfig parse_service_flag(std::string_view text) {
   auto fail = [&](const std::string& why) {
-    return UsageError{"--service: " + why + ", got '" + std::string(text) +
-                      "' (expected NAME:LOCAL_PORT[:REMOTE_PORT][/udp][/internal])"};
+    return UsageError{
+        "--service: " + why + ", got '" + std::string(text) +
+        "' (expected NAME:LOCAL_PORT[:REMOTE_PORT][/udp][/internal][/proxy-v1|/proxy-v2])"};
   };
   std::vector<std::string_view> pieces = split(text, '/');
   std::vector<std::string_view> fields = split(pieces.front(), ':');
@@ -112,12 +116,20 @@ config::ServiceConfig parse_service_flag(std::string_view text) {
       saw_tcp = true;
     } else if (pieces[i] == "internal") {
       s.internal = true;
+    } else if (pieces[i] == "proxy-v1" || pieces[i] == "proxy-v2") {
+      const auto version =
+          pieces[i] == "proxy-v1" ? config::ProxyProtocol::v1 : config::ProxyProtocol::v2;
+      if (s.proxy_protocol != config::ProxyProtocol::none && s.proxy_protocol != version)
+        throw fail("both /proxy-v1 and /proxy-v2");
+      s.proxy_protocol = version;
     } else {
       throw fail("unknown suffix '/" + std::string(pieces[i]) + "'");
     }
   }
   if (saw_tcp && saw_udp) throw fail("both /tcp and /udp");
   if (saw_udp) s.protocol = proto::ServiceProtocol::udp;
+  if (s.protocol == proto::ServiceProtocol::udp && s.proxy_protocol == config::ProxyProtocol::v1)
+    throw fail("/proxy-v1 is for TCP only; a UDP service needs /proxy-v2");
   return s;
 }
 

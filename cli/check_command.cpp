@@ -70,6 +70,8 @@ std::string agent_summary(const config::TunnelClientConfig& c, bool has_url, boo
     } else if (sv.remote_port != 0) {
       d += "->" + std::to_string(sv.remote_port);
     }
+    if (sv.proxy_protocol != config::ProxyProtocol::none)
+      d += " proxy " + std::string(config::proxy_protocol_name(sv.proxy_protocol));
     services.push_back(std::move(d));
   }
   std::string s = "server " + (has_url ? c.server_url : std::string("not in the file (--server)"));

@@ -9,9 +9,11 @@
 #include "cli/commands.hpp"
 #include "cli/log_options.hpp"
 #include "cli/metrics_option.hpp"
+#include "cli/secrets.hpp"
 #include "cli/serve_loop.hpp"
 #include "cli/signals.hpp"
 #include "cli/status_report.hpp"
+#include "zlt/crypto.hpp"
 #include "zlt/event_json.hpp"
 #include "zlt/log.hpp"
 #include "zlt/node.hpp"
@@ -32,13 +34,20 @@ const char* const kNodeUsage =
     "\n"
     "FILE (JSON): {\"node_name\": \"a\", \"server\": {\"listen\": \"0.0.0.0:3679\", ...},\n"
     "  \"tunnels\": [{\"name\", \"from\", \"to\", \"local_port\", \"remote_port\", \"protocol\",\n"
-    "  \"expose\": \"internal\"|\"public\", \"token\", \"routing_mode\", \"direct_url\",\n"
-    "  \"overlay_url\"}, ...]}\n"
+    "  \"expose\": \"internal\"|\"public\", \"token\" or \"token_file\", \"routing_mode\",\n"
+    "  \"direct_url\", \"overlay_url\"}, ...]}\n"
+    "A tunnel's \"token_file\" names a file whose first line is its token (read at start and on\n"
+    "every SIGHUP; a file readable by group or others is warned about), so no token needs to\n"
+    "be in FILE.\n"
     "\n"
     "Flags:\n"
     "  --config FILE           the node config file (required)\n"
     "  --metrics HOST:PORT     serve /metrics (Prometheus), /healthz and /ready here (off by\n"
     "                          default; a bare PORT means 127.0.0.1)\n"
+    "  --admin-token TOKEN     serve the admin API of the node's \"server\" to Bearer TOKEN\n"
+    "  --admin-token-file FILE the same, read from FILE's first line (also: $ZLT_ADMIN_TOKEN;\n"
+    "                          precedence --admin-token, --admin-token-file, $ZLT_ADMIN_TOKEN,\n"
+    "                          the file's server.admin_token)\n"
     "  --status-interval D     log the status of every tunnel this often (default 10s; 0: never)\n"
     "  --log-level L           trace, debug, info (default), warn, error or off\n"
     "  --log-format F          text (default) or json: one JSON object per line\n"
@@ -51,13 +60,25 @@ struct NodeOptions {
   config::NodeConfig config;
   LogOptions log;
   config::Duration status_interval = std::chrono::seconds(10);
+  // From --admin-token, --admin-token-file or $ZLT_ADMIN_TOKEN: replaces the file's admin
+  // token on every load.
+  std::optional<std::string> admin_token_hash;
 };
+
+// The node file, with its token files read and the admin token of the flags applied.
+Result<config::NodeConfig> load_node(const NodeOptions& o, std::vector<std::string>& warnings) {
+  auto loaded = config::load_node_config(o.config_file, &warnings);
+  if (!loaded) return loaded;
+  if (o.admin_token_hash && loaded->server) loaded->server->admin_token_hash = *o.admin_token_hash;
+  return loaded;
+}
 
 std::optional<NodeOptions> parse_node_options(Args args) {
   ArgReader r(std::move(args));
   NodeOptions out;
   std::optional<std::string> file;
   std::optional<std::string> metrics_listen;
+  SecretFlags admin = admin_token_flags();
   while (!r.done()) {
     if (r.help()) {
       std::cout << kNodeUsage;
@@ -71,14 +92,21 @@ std::optional<NodeOptions> parse_node_options(Args args) {
       metrics_listen = *v;
     } else if (auto v = r.value("--status-interval")) {
       out.status_interval = parse_duration_flag("--status-interval", *v);
-    } else if (!out.log.take(r)) {
+    } else if (!admin.take(r) && !out.log.take(r)) {
       r.reject();
     }
   }
   if (!file) throw UsageError{"--config is required"};
-  auto loaded = config::load_node_config(*file);
-  if (!loaded) throw UsageError{loaded.error().message};
   out.config_file = *file;
+  const bool admin_flag = admin.value || admin.file;
+  if (auto token = admin.resolve(std::nullopt, out.log.warnings))
+    out.admin_token_hash = crypto::hash_token(*token);
+  auto loaded = load_node(out, out.log.warnings);
+  if (!loaded) throw UsageError{loaded.error().message};
+  // The environment may be set for other commands too; a flag is meant for this node.
+  if (admin_flag && !loaded->server)
+    throw UsageError{"--admin-token, --admin-token-file: " + *file +
+                     " has no \"server\" to serve an admin API"};
   out.config = std::move(*loaded);
   if (metrics_listen) out.config.metrics_listen = *metrics_listen;
   return out;
@@ -202,7 +230,9 @@ int node_command(Args args) {
       },
       [] { return false; },
       [&] {
-        auto loaded = config::load_node_config(options->config_file);
+        std::vector<std::string> warnings;
+        auto loaded = load_node(*options, warnings);
+        for (const std::string& w : warnings) ZLT_LOG(warn, kLog) << w;
         if (!loaded) {
           ZLT_LOG(error, kLog) << "reload failed, keeping the running configuration: "
                                << loaded.error().message;

@@ -112,6 +112,9 @@ type Service struct {
 	RemotePort int `json:"remote_port,omitempty"`
 	// Internal services get no public port: other agents reach them as "service:NAME".
 	Internal bool `json:"internal,omitempty"`
+	// ProxyProtocol makes the agent send the local service a PROXY protocol header with the
+	// public client's address: "v1" (TCP only) or "v2" ("": none).
+	ProxyProtocol string `json:"proxy_protocol,omitempty"`
 }
 
 // Grant is what an accepted token may do, as decided by a [TokenValidator].

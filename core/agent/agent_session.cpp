@@ -5,6 +5,7 @@
 #include "core/agent/agent.hpp"
 #include "core/crypto/crypto.hpp"
 #include "core/runtime/log.hpp"
+#include "core/session/proxy_header.hpp"
 #include "core/session/tcp_endpoint.hpp"
 #include "core/session/udp_endpoint.hpp"
 
@@ -183,10 +184,22 @@ void AgentSession::on_connect(const proto::Connect& c) {
   stream->attach_service_counters(svc->counters);
   Stream& s = add_stream(std::move(stream));
   const auto& cfg = agent_.config();
+  // The PROXY header names the public client (as Connect reports it; a UDP stream is one peer)
+  // and, for want of the server's public address, the local service as the destination.
+  std::function<std::string(const SockAddr&)> header;
+  if (const config::ProxyProtocol version = svc->config.proxy_protocol;
+      version != config::ProxyProtocol::none) {
+    const ProxyTransport transport = svc->config.protocol == proto::ServiceProtocol::tcp
+                                         ? ProxyTransport::stream
+                                         : ProxyTransport::datagram;
+    header = [version, transport, source = parse_peer_address(c.client_addr)](
+                 const SockAddr& local) { return proxy_header(version, transport, source, local); };
+  }
   if (svc->config.protocol == proto::ServiceProtocol::tcp) {
-    TcpEndpoint::dial(s, cfg.local_host, svc->config.local_port, cfg.connect_timeout);
+    TcpEndpoint::dial(s, cfg.local_host, svc->config.local_port, cfg.connect_timeout, {},
+                      std::move(header));
   } else {
-    ConnectedUdpEndpoint::dial(s, cfg.local_host, svc->config.local_port);
+    ConnectedUdpEndpoint::dial(s, cfg.local_host, svc->config.local_port, {}, std::move(header));
     if (s.state() != Stream::State::ended) s.set_idle_timeout(kUdpIdle);
   }
 }

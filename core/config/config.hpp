@@ -63,6 +63,12 @@ enum class RoutingMode { prefer_overlay, overlay_only, direct_only };
 std::string_view routing_mode_name(RoutingMode m);  // "preferoverlay", "overlayonly", "directonly"
 Result<RoutingMode> parse_routing_mode(std::string_view text);
 
+// The PROXY protocol header an agent writes toward a local service before the first byte of
+// each connection (v1: text, TCP only; v2: binary, TCP and UDP). none: no header.
+enum class ProxyProtocol { none, v1, v2 };
+std::string_view proxy_protocol_name(ProxyProtocol p);              // "none", "v1", "v2"
+Result<ProxyProtocol> parse_proxy_protocol(std::string_view text);  // "v1" or "v2"
+
 enum class ExposeType { internal, public_ };
 std::string_view expose_type_name(ExposeType e);  // "internal", "public"
 Result<ExposeType> parse_expose_type(std::string_view text);
@@ -183,6 +189,9 @@ struct ServiceConfig {
   std::uint16_t local_port = 0;
   std::uint16_t remote_port = 0;  // 0 = any
   bool internal = false;          // reachable only as service:NAME (no public port)
+  // A PROXY protocol header with the public client's address, written toward the local
+  // service (JSON "proxy_protocol": "v1" | "v2"; absent: none).
+  ProxyProtocol proxy_protocol = ProxyProtocol::none;
 
   static ServiceConfig tcp(std::string name, std::uint16_t local_port);
   static ServiceConfig udp(std::string name, std::uint16_t local_port);
@@ -193,7 +202,7 @@ struct ServiceConfig {
 
   // "name cannot be empty", "name too long: {len} bytes, max 255",
   // "name must contain only alphanumeric characters, hyphens, and underscores",
-  // "local_port cannot be 0".
+  // "local_port cannot be 0", "proxy_protocol: v1 is for TCP only; a UDP service needs v2".
   Status validate() const;
   void validate_all(ErrorList& errors) const;  // the name's rule and the port's, each once
   friend bool operator==(const ServiceConfig&, const ServiceConfig&) = default;
@@ -257,6 +266,10 @@ struct NodeTunnel {
   // address as host).
   std::optional<std::string> direct_url;
   std::optional<std::string> overlay_url;
+  // A file whose first line is the token, instead of `token` in the node file (not both):
+  // load_node_config and parse_node_config read it into `token` (read_node_token_files), and
+  // to_json writes only the path back.
+  std::optional<std::string> token_file;
 
   NodeTunnel() = default;
   NodeTunnel(std::string n, std::string f, std::string t)
@@ -269,7 +282,8 @@ struct NodeTunnel {
 
   // The original had none. "name: ..." (the service name rules), "from: cannot be empty",
   // "to: cannot be empty", "to: must differ from from", "local_port: cannot be 0",
-  // "token: cannot be empty", "direct_url: ...", "overlay_url: ...". remote_port 0 lets the
+  // "token: cannot be empty", "token_file: cannot be empty", "direct_url: ...",
+  // "overlay_url: ...". remote_port 0 lets the
   // destination choose (a kernel-chosen port).
   Status validate() const;
   void validate_all(ErrorList& errors) const;
@@ -365,6 +379,7 @@ nlohmann::json to_json(const NodeConfig& c);
 // Parse text (the C ABI's config strings) and validate.
 Result<TunnelServerConfig> parse_server_config(std::string_view json_text);
 Result<TunnelClientConfig> parse_client_config(std::string_view json_text);
+// Reads every tunnel's token_file (see read_node_token_files in secret.hpp).
 Result<NodeConfig> parse_node_config(std::string_view json_text);
 // The access setup's client configuration is validated; the access settings are checked when
 // the access manager is created. A session request is read only.
@@ -374,7 +389,10 @@ Result<AccessSessionRequest> parse_access_session_request(std::string_view json_
 // comments (outside strings); the text forms above do not.
 Result<TunnelServerConfig> load_server_config(const std::string& path);
 Result<TunnelClientConfig> load_client_config(const std::string& path);
-Result<NodeConfig> load_node_config(const std::string& path);
+// Reads every tunnel's token_file before validating; warnings about those files (readable by
+// others) are appended to `warnings` when given.
+Result<NodeConfig> load_node_config(const std::string& path,
+                                    std::vector<std::string>* warnings = nullptr);
 // Write atomically (temp file + rename).
 Status save_json_file(const std::string& path, const nlohmann::json& j);
 // A config file's JSON value, comments allowed; errors name the path (Errc::io when it cannot

@@ -25,6 +25,26 @@ Result<RoutingMode> parse_routing_mode(std::string_view text) {
                                       "' (expected preferoverlay, overlayonly or directonly)");
 }
 
+std::string_view proxy_protocol_name(ProxyProtocol p) {
+  switch (p) {
+    case ProxyProtocol::none:
+      return "none";
+    case ProxyProtocol::v1:
+      return "v1";
+    case ProxyProtocol::v2:
+      return "v2";
+  }
+  return "none";
+}
+
+Result<ProxyProtocol> parse_proxy_protocol(std::string_view text) {
+  for (ProxyProtocol p : {ProxyProtocol::v1, ProxyProtocol::v2}) {
+    if (text == proxy_protocol_name(p)) return p;
+  }
+  return make_error(Errc::config, "unknown PROXY protocol version '" + std::string(text) +
+                                      "' (expected v1 or v2)");
+}
+
 std::string_view expose_type_name(ExposeType e) {
   switch (e) {
     case ExposeType::internal:

@@ -12,6 +12,7 @@
 
 #include "core/config/config.hpp"
 #include "core/config/json_text.hpp"
+#include "core/config/secret.hpp"
 
 namespace zlt::config {
 namespace {
@@ -127,8 +128,14 @@ Result<TunnelClientConfig> load_client_config(const std::string& path) {
   return load<TunnelClientConfig>(path, client_config_from_json);
 }
 
-Result<NodeConfig> load_node_config(const std::string& path) {
-  return load<NodeConfig>(path, node_config_from_json);
+Result<NodeConfig> load_node_config(const std::string& path, std::vector<std::string>* warnings) {
+  return load<NodeConfig>(path, [warnings](const nlohmann::json& j) -> Result<NodeConfig> {
+    Result<NodeConfig> c = node_config_from_json(j);
+    if (!c) return c;
+    std::vector<std::string> ignored;
+    ZLT_TRY(read_node_token_files(*c, warnings != nullptr ? *warnings : ignored));
+    return c;
+  });
 }
 
 Result<std::string> read_text_file(const std::string& path, std::size_t max_bytes) {

@@ -4,6 +4,7 @@
 
 #include "core/config/json_reader.hpp"
 #include "core/config/json_text.hpp"
+#include "core/config/secret.hpp"
 #include "core/config/text.hpp"
 
 namespace zlt::config {
@@ -41,6 +42,11 @@ Result<NodeTunnel> node_tunnel_at(const nlohmann::json& j, const std::string& pa
   ZLT_TRY(r.optional("routing_mode", t.routing_mode));
   ZLT_TRY(r.optional("direct_url", t.direct_url));
   ZLT_TRY(r.optional("overlay_url", t.overlay_url));
+  ZLT_TRY(r.optional("token_file", t.token_file));
+  if (t.token && t.token_file) {
+    ZLT_TRY(r.keep(invalid(at(r.path_of("token_file"), "give token or token_file, not both"))));
+    t.token.reset();
+  }
   ZLT_TRY(r.finish());
   return t;
 }
@@ -68,6 +74,7 @@ void NodeTunnel::validate_all(ErrorList& errors) const {
   }
   if (local_port == 0) errors.add(invalid("local_port: cannot be 0"));
   if (token && token->empty()) errors.add(invalid("token: cannot be empty"));
+  if (token_file && token_file->empty()) errors.add(invalid("token_file: cannot be empty"));
   errors.check(check_url(direct_url, "direct_url"));
   errors.check(check_url(overlay_url, "overlay_url"));
 }
@@ -96,12 +103,14 @@ void NodeConfig::validate_all(ErrorList& errors) const {
       errors.add(invalid(path + ".name: duplicate tunnel name '" + t.name + "'"));
     if (t.token) {
       auto [it, fresh] = tokens.emplace(*t.token, t.name);
-      if (!fresh) errors.add(invalid(path + ".token: same token as tunnel '" + it->second + "'"));
+      if (!fresh)
+        errors.add(invalid(path + (t.token_file ? ".token_file" : ".token") +
+                           ": same token as tunnel '" + it->second + "'"));
     }
     if (t.to == node_name) {
       if (!server) {
         errors.add(invalid(path + ": its destination is this node, which needs 'server'"));
-      } else if (!t.token) {
+      } else if (!t.token && !t.token_file) {
         errors.add(invalid(path + ".token: required for a tunnel whose destination is this node"));
       }
     }
@@ -142,7 +151,12 @@ nlohmann::json to_json(const NodeTunnel& t) {
       {"expose", expose_type_name(t.expose)},
       {"routing_mode", routing_mode_name(t.routing_mode)},
   };
-  if (t.token) j["token"] = *t.token;
+  // A token read from a file is not written out: the file stays where it lives.
+  if (t.token_file) {
+    j["token_file"] = *t.token_file;
+  } else if (t.token) {
+    j["token"] = *t.token;
+  }
   if (t.direct_url) j["direct_url"] = *t.direct_url;
   if (t.overlay_url) j["overlay_url"] = *t.overlay_url;
   return j;
@@ -234,6 +248,8 @@ Result<NodeConfig> parse_node_config(std::string_view json_text) {
   if (!j) return j.take_error();
   Result<NodeConfig> c = node_config_from_json(*j);
   if (!c) return c.take_error();
+  std::vector<std::string> warnings;  // the C ABI has no place for them
+  ZLT_TRY(read_node_token_files(*c, warnings));
   ZLT_TRY(c->validate());
   return c;
 }

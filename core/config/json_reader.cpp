@@ -116,6 +116,14 @@ Status decode(const json& v, const std::string& path, ExposeType& out) {
   return decode_name(v, path, out, parse, "expected \"internal\" or \"public\"");
 }
 
+Status decode(const json& v, const std::string& path, ProxyProtocol& out) {
+  auto parse = [](std::string_view s) -> std::optional<ProxyProtocol> {
+    Result<ProxyProtocol> p = parse_proxy_protocol(s);
+    return p ? std::optional(*p) : std::nullopt;
+  };
+  return decode_name(v, path, out, parse, "expected \"v1\" or \"v2\"");
+}
+
 Status decode(const json& v, const std::string& path, proto::ServiceProtocol& out) {
   return decode_name(v, path, out, parse_service_protocol, "expected \"tcp\" or \"udp\"");
 }

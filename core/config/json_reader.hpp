@@ -21,6 +21,7 @@ Status decode(const nlohmann::json& v, const std::string& path, std::size_t& out
 Status decode(const nlohmann::json& v, const std::string& path, Duration& out);
 Status decode(const nlohmann::json& v, const std::string& path, RoutingMode& out);
 Status decode(const nlohmann::json& v, const std::string& path, ExposeType& out);
+Status decode(const nlohmann::json& v, const std::string& path, ProxyProtocol& out);
 Status decode(const nlohmann::json& v, const std::string& path, proto::ServiceProtocol& out);
 Status decode(const nlohmann::json& v, const std::string& path, PortRange& out);
 Status decode(const nlohmann::json& v, const std::string& path, std::vector<std::string>& out);

@@ -17,6 +17,7 @@ Result<ServiceConfig> service_config_at(const nlohmann::json& j, const std::stri
   ZLT_TRY(r.required("local_port", c.local_port));
   ZLT_TRY(r.optional("remote_port", c.remote_port));
   ZLT_TRY(r.optional("internal", c.internal));
+  ZLT_TRY(r.optional("proxy_protocol", c.proxy_protocol));
   ZLT_TRY(r.finish());
   return c;
 }
@@ -28,11 +29,14 @@ Result<ServiceConfig> service_config_from_json(const nlohmann::json& j) {
 }
 
 nlohmann::json to_json(const ServiceConfig& c) {
-  return {{"name", c.name},
-          {"protocol", proto::service_protocol_name(c.protocol)},
-          {"local_port", c.local_port},
-          {"remote_port", c.remote_port},
-          {"internal", c.internal}};
+  nlohmann::json j = {{"name", c.name},
+                      {"protocol", proto::service_protocol_name(c.protocol)},
+                      {"local_port", c.local_port},
+                      {"remote_port", c.remote_port},
+                      {"internal", c.internal}};
+  if (c.proxy_protocol != ProxyProtocol::none)
+    j["proxy_protocol"] = proxy_protocol_name(c.proxy_protocol);
+  return j;
 }
 
 }  // namespace zlt::config

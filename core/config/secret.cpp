@@ -58,6 +58,19 @@ Result<std::string> token_from_file(const std::string& path, std::string_view wh
   return std::move(f->token);
 }
 
+Status read_node_token_files(NodeConfig& c, std::vector<std::string>& warnings) {
+  for (std::size_t i = 0; i < c.tunnels.size(); ++i) {
+    NodeTunnel& t = c.tunnels[i];
+    if (!t.token_file) continue;
+    const std::string what = "tunnels[" + std::to_string(i) + "].token_file";
+    if (t.token_file->empty()) return secret_error(what + ": cannot be empty");
+    Result<std::string> token = token_from_file(*t.token_file, what, warnings);
+    if (!token) return token.take_error();
+    t.token = std::move(*token);
+  }
+  return {};
+}
+
 Result<ResolvedSecret> resolve_secret(const SecretSources& s) {
   if (s.flag && s.file)
     return secret_error(std::string(s.flag_name) + " and " + std::string(s.file_flag_name) +

@@ -55,6 +55,11 @@ struct ResolvedSecret {
 // but the config file, whose own reader names its field.
 Result<ResolvedSecret> resolve_secret(const SecretSources& sources);
 
+// Reads the token_file of every tunnel of `c` that has one into its token. Errors name the
+// tunnel's field and the file ("tunnels[1].token_file /run/secrets/x: cannot open: ...").
+struct NodeConfig;
+Status read_node_token_files(NodeConfig& c, std::vector<std::string>& warnings);
+
 // "--token-file FILE is readable by group or others (mode 0644); chmod 600 FILE".
 std::string shared_token_file_warning(std::string_view what, const std::string& path,
                                       unsigned mode);

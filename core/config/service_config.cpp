@@ -35,6 +35,10 @@ void ServiceConfig::validate_all(ErrorList& errors) const {
         Errc::config, "name must contain only alphanumeric characters, hyphens, and underscores"));
   }
   if (local_port == 0) errors.add(make_error(Errc::config, "local_port cannot be 0"));
+  // The text form names only TCP4/TCP6; the binary form has a DGRAM variant.
+  if (proxy_protocol == ProxyProtocol::v1 && protocol == proto::ServiceProtocol::udp)
+    errors.add(
+        make_error(Errc::config, "proxy_protocol: v1 is for TCP only; a UDP service needs v2"));
 }
 
 }  // namespace zlt::config

@@ -131,7 +131,8 @@ TcpEndpoint::~TcpEndpoint() {
 }
 
 TcpEndpoint& TcpEndpoint::dial(Stream& stream, const std::string& host, std::uint16_t port,
-                               std::chrono::milliseconds timeout, AddressCheck check) {
+                               std::chrono::milliseconds timeout, AddressCheck check,
+                               Preamble preamble) {
   std::unique_ptr<TcpEndpoint> self(new TcpEndpoint(stream));
   TcpEndpoint& ep = *self;
   stream.set_endpoint(std::move(self));
@@ -141,7 +142,7 @@ TcpEndpoint& TcpEndpoint::dial(Stream& stream, const std::string& host, std::uin
   ep.dial_deadline_.start(timeout, [&ep] { ep.dial_failed("timeout"); });
   ep.dialer_->connect(
       host, port, std::move(check),
-      [&ep](UvHandle<uv_tcp_t> socket, const SockAddr&) {
+      [&ep, preamble = std::move(preamble)](UvHandle<uv_tcp_t> socket, const SockAddr& to) {
         ep.dial_deadline_.stop();
         // What the dial held (the addresses, its requests) is not needed for the stream's
         // life; a callback may destroy its Dialer.
@@ -149,6 +150,7 @@ TcpEndpoint& TcpEndpoint::dial(Stream& stream, const std::string& host, std::uin
         ep.socket_ = std::move(socket);
         ep.socket_.set_data(&ep);
         uv_tcp_nodelay(ep.socket_.get(), 1);
+        if (preamble && !ep.write_preamble(preamble(to))) return;
         ep.stream_.accept();
       },
       [&ep](const DialFailure& f) {
@@ -167,6 +169,27 @@ TcpEndpoint& TcpEndpoint::dial(Stream& stream, const std::string& host, std::uin
         }
       });
   return ep;
+}
+
+bool TcpEndpoint::write_preamble(std::string bytes) {
+  if (bytes.empty()) return true;
+  // One write, queued ahead of everything the stream delivers: libuv writes a stream's
+  // requests in order, and uv_try_write declines while one is queued.
+  auto& node = preamble_write_.prepare(this);
+  node.extra = std::move(bytes);
+  uv_buf_t buf = uv_buf_init(node.extra.data(), static_cast<unsigned>(node.extra.size()));
+  auto on_written = guarded_lambda<"tcp preamble">([](uv_write_t* req, int status) {
+    auto done = UvReq<uv_write_t, TcpEndpoint, std::string>::complete(req);
+    if (done->owner == nullptr || status == 0) return;
+    done->owner->stream_.fail(reason_for(status));
+  });
+  int rc = uv_write(&node.req, socket_.stream(), &buf, 1, on_written);
+  if (rc != 0) {
+    dial_failed(reason_for(rc));
+    return false;
+  }
+  preamble_write_.sent();
+  return true;
 }
 
 void TcpEndpoint::abandon_dial() {
@@ -342,6 +365,7 @@ void TcpEndpoint::close(bool abortive) {
   held_.reset();
   abandon_dial();
   abandon_writer();
+  preamble_write_.abandon();
   if (!socket_) return;
   if (abortive && !shutdown_started_) {
     // A reset tells the local application the connection was cut, rather than ending it

@@ -8,10 +8,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "core/runtime/uv_handle.hpp"
+#include "core/runtime/uv_req.hpp"
 #include "core/session/stream.hpp"
 #include "core/transport/dialer.hpp"
 #include "core/transport/sockaddr.hpp"
@@ -20,15 +22,22 @@ namespace zlt {
 
 class TcpEndpoint final : public StreamEndpoint {
  public:
+  // Bytes a dialed connection sends before any of the stream's (a PROXY protocol header),
+  // given the address connected to; empty: nothing.
+  using Preamble = std::function<std::string(const SockAddr& connected)>;
+
   // Wraps a connected socket (an accepted public connection). Reading starts on on_open().
   TcpEndpoint(Stream& stream, UvHandle<uv_tcp_t> socket);
   // Dials host:port (an IP literal or a name, resolved asynchronously) for an acceptor stream:
   // success -> Stream::accept(), failure -> Stream::refuse("connection refused" / "timeout" /
   // "host not found: ..."). The endpoint is installed on the stream before returning. Every
   // address, resolved or literal, passes `check` before it is connected to; refused ones are
-  // skipped, and if none is left the stream is refused with the first refusal.
+  // skipped, and if none is left the stream is refused with the first refusal. A `preamble`
+  // is written once, on connect and before the stream is accepted, so it precedes every byte
+  // of the stream; it is not stream data (no window is consumed for it).
   static TcpEndpoint& dial(Stream& stream, const std::string& host, std::uint16_t port,
-                           std::chrono::milliseconds timeout, AddressCheck check = {});
+                           std::chrono::milliseconds timeout, AddressCheck check = {},
+                           Preamble preamble = {});
   ~TcpEndpoint() override;
 
   void on_open() override;
@@ -49,6 +58,7 @@ class TcpEndpoint final : public StreamEndpoint {
   void stop_reading();
   void shutdown_write();
   void dial_failed(std::string reason);
+  bool write_preamble(std::string bytes);
   void abandon_dial();
   void abandon_writer();
   static void on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t* buf);
@@ -67,6 +77,8 @@ class TcpEndpoint final : public StreamEndpoint {
   std::unique_ptr<Dialer> dialer_;  // only for a dialed endpoint
   Timer dial_deadline_;
   std::shared_ptr<void> held_;
+  // The preamble's write, in flight until libuv has taken all of it (it owns the bytes).
+  UvReq<uv_write_t, TcpEndpoint, std::string> preamble_write_;
 };
 
 }  // namespace zlt

@@ -16,29 +16,41 @@ struct DatagramSender::Req {
   std::shared_ptr<std::size_t> queued;
 };
 
-bool DatagramSender::send(uv_udp_t* socket, const SockAddr* to,
-                          std::span<const std::uint8_t> bytes) {
+bool DatagramSender::send(uv_udp_t* socket, const SockAddr* to, std::span<const std::uint8_t> bytes,
+                          std::string_view prefix) {
   const sockaddr* addr = to != nullptr ? to->get() : nullptr;
-  uv_buf_t buf = uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(bytes.data())),
-                             static_cast<unsigned>(bytes.size()));
+  uv_buf_t bufs[2] = {
+      uv_buf_init(const_cast<char*>(prefix.data()), static_cast<unsigned>(prefix.size())),
+      uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(bytes.data())),
+                  static_cast<unsigned>(bytes.size()))};
+  const unsigned nbufs = prefix.empty() ? 1 : 2;
+  uv_buf_t* first = prefix.empty() ? &bufs[1] : &bufs[0];
   if (*queued_ == 0) {
-    int n = uv_udp_try_send(socket, &buf, 1, addr);
+    int n = uv_udp_try_send(socket, first, nbufs, addr);
     if (n >= 0) return true;
     if (n != UV_EAGAIN) return false;
   }
-  if (*queued_ + bytes.size() > kMaxQueuedBytes) return false;
+  const std::size_t total = prefix.size() + bytes.size();
+  if (*queued_ + total > kMaxQueuedBytes) return false;
   auto req = std::make_unique<Req>();
-  req->bytes = chunk_copy(bytes);
+  if (prefix.empty()) {
+    req->bytes = chunk_copy(bytes);
+  } else {
+    req->bytes = acquire_chunk_for(total, 0);
+    req->bytes->append(
+        std::span(reinterpret_cast<const std::uint8_t*>(prefix.data()), prefix.size()));
+    req->bytes->append(bytes);
+  }
   req->queued = queued_;
-  buf = uv_buf_init(reinterpret_cast<char*>(req->bytes->data()),
-                    static_cast<unsigned>(req->bytes->size()));
+  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(req->bytes->data()),
+                             static_cast<unsigned>(req->bytes->size()));
   req->req.data = req.get();
   auto on_sent = guarded_lambda<"udp send">([](uv_udp_send_t* r, int) {
     std::unique_ptr<Req> done(static_cast<Req*>(r->data));
     *done->queued -= done->bytes->size();
   });
   if (uv_udp_send(&req->req, socket, &buf, 1, addr, on_sent) != 0) return false;
-  *queued_ += bytes.size();
+  *queued_ += req->bytes->size();
   req.release();  // owned by libuv until the callback
   return true;
 }
@@ -46,9 +58,11 @@ bool DatagramSender::send(uv_udp_t* socket, const SockAddr* to,
 // ---- ConnectedUdpEndpoint ----
 
 ConnectedUdpEndpoint& ConnectedUdpEndpoint::dial(Stream& stream, const std::string& host,
-                                                 std::uint16_t port, AddressCheck check) {
+                                                 std::uint16_t port, AddressCheck check,
+                                                 Prefix prefix) {
   std::unique_ptr<ConnectedUdpEndpoint> self(new ConnectedUdpEndpoint(stream));
   ConnectedUdpEndpoint& ep = *self;
+  ep.make_prefix_ = std::move(prefix);
   stream.set_endpoint(std::move(self));
   ep.resolver_ = std::make_unique<Dialer>(stream.session().loop());
   ep.resolver_->resolve(
@@ -75,6 +89,8 @@ void ConnectedUdpEndpoint::connect_to(const SockAddr& addr) {
     stream_.refuse(std::string("udp connect: ") + uv_strerror(rc));
     return;
   }
+  if (make_prefix_) prefix_ = make_prefix_(addr);
+  make_prefix_ = nullptr;
   stream_.accept();
 }
 
@@ -111,7 +127,7 @@ void ConnectedUdpEndpoint::on_recv(uv_udp_t* h, ssize_t nread, const uv_buf_t*,
 
 void ConnectedUdpEndpoint::deliver_datagram(std::span<const std::uint8_t> bytes) {
   if (closed_ || !socket_) return;
-  if (!sender_.send(socket_.get(), nullptr, bytes))
+  if (!sender_.send(socket_.get(), nullptr, bytes, prefix_))
     stream_.counters().apply([](Counters& c) { ++c.drops; });
 }
 

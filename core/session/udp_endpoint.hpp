@@ -7,8 +7,10 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/runtime/uv_handle.hpp"
@@ -19,11 +21,13 @@
 namespace zlt {
 
 // Sends one datagram at once if the socket takes it, else queues a copy (bounded; beyond the
-// bound the datagram is dropped and false is returned).
+// bound the datagram is dropped and false is returned). A `prefix` (a PROXY protocol header)
+// goes in front of the bytes in the same datagram, gathered by the send, not copied.
 class DatagramSender {
  public:
   static constexpr std::size_t kMaxQueuedBytes = 1u << 20;
-  bool send(uv_udp_t* socket, const SockAddr* to, std::span<const std::uint8_t> bytes);
+  bool send(uv_udp_t* socket, const SockAddr* to, std::span<const std::uint8_t> bytes,
+            std::string_view prefix = {});
   std::size_t queued() const { return *queued_; }
 
  private:
@@ -38,8 +42,12 @@ class ConnectedUdpEndpoint final : public StreamEndpoint {
   // Creates the socket and connects it (host must be an IP literal or localhost, or a name
   // resolved asynchronously). Success -> Stream::accept(); failure -> Stream::refuse(reason).
   // The address connected to is the first that `check` permits (as for TcpEndpoint::dial).
+  // With a `prefix`, every datagram toward host:port starts with what it returns for the
+  // address connected to (a PROXY protocol v2 header: the same for each datagram of a stream,
+  // since a stream is one peer).
+  using Prefix = std::function<std::string(const SockAddr& connected)>;
   static ConnectedUdpEndpoint& dial(Stream& stream, const std::string& host, std::uint16_t port,
-                                    AddressCheck check = {});
+                                    AddressCheck check = {}, Prefix prefix = {});
   ~ConnectedUdpEndpoint() override;
 
   void on_open() override;
@@ -61,6 +69,8 @@ class ConnectedUdpEndpoint final : public StreamEndpoint {
   ChunkPtr read_chunk_;
   DatagramSender sender_;
   std::unique_ptr<Dialer> resolver_;  // resolves host; the socket is connected here
+  Prefix make_prefix_;
+  std::string prefix_;
   bool closed_ = false;
 };
 
