@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/crypto/crypto.hpp"
+#include "core/transport/demo_http.hpp"
 #include "core/transport/metrics_listener.hpp"
 #include "support/harness.hpp"
 #include "support/net.hpp"
@@ -267,6 +268,42 @@ TEST_F(MetricsTest, WithoutAdminListenTheControlListenerServesTheAdminApi) {
   std::optional<SockAddr> admin;
   h_.on_loop([&] { admin = h_.server().admin_address(); });
   EXPECT_FALSE(admin);
+}
+
+}  // namespace
+}  // namespace zlt::test
+
+namespace zlt::test {
+namespace {
+
+// The quickstart's demo page is served by the same HttpServer as the metrics listener.
+TEST(DemoHttp, ServesThePageHealthAndRefusals) {
+  Harness h;
+  std::unique_ptr<DemoHttpService> demo;
+  h.on_loop([&] {
+    auto started = DemoHttpService::start(h.runtime().loop(), "127.0.0.1");
+    ASSERT_TRUE(started) << started.error().message;
+    demo = std::move(*started);
+  });
+  ASSERT_TRUE(demo);
+  const std::uint16_t port = demo->port();
+  Reply page = get(port, "/?from=test");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.head.find("text/html"), std::string::npos) << page.head;
+  EXPECT_NE(page.body.find("It works!"), std::string::npos) << page.body;
+  EXPECT_EQ(get(port, "/healthz").body, "ok\n");
+  EXPECT_EQ(get(port, "/nothing").status, 404);
+  auto post = http_exchange(port,
+                            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+                            "Connection: close\r\n\r\nabc");
+  ASSERT_TRUE(post);
+  EXPECT_EQ(post->substr(0, 12), "HTTP/1.1 405");
+  std::uint64_t requests = 0;
+  h.on_loop([&] {
+    requests = demo->requests();
+    demo.reset();
+  });
+  EXPECT_EQ(requests, 4u);
 }
 
 }  // namespace
