@@ -303,7 +303,10 @@ TEST_F(CapiEvents, RemovingTheCallbackDropsQueuedEvents) {
   auto at = log_.wait(is("agent1", "state", "disconnected"));
   ASSERT_TRUE(at);
   ASSERT_TRUE(log_.wait_after(*at, is("agent1", "state")));
-  EXPECT_TRUE(after(*at, "agent0").empty()) << after(*at, "agent0").front().event.dump();
+  // The queued state change is gone. The end of agent0's goodbye ("disconnected", "agent
+  // stopping") happens after the callback was set again, so it may be delivered.
+  for (const auto& e : after(*at, "agent0"))
+    EXPECT_FALSE(e.event.contains("state")) << e.event.dump();
   // What happens after the callback was set again is delivered.
   ASSERT_EQ(zlt_agent_start(quiet), ZLT_OK);
   EXPECT_TRUE(log_.wait_after(*at, is("agent0", "state", "connected")));
