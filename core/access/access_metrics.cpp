@@ -3,6 +3,10 @@
 // are session targets, as the operator gave them.
 #include "core/access/access_manager.hpp"
 
+#include <vector>
+
+#include "core/session/traffic_metrics.hpp"
+
 namespace zlt {
 
 std::string AccessManager::metrics() const {
@@ -11,23 +15,15 @@ std::string AccessManager::metrics() const {
             static_cast<std::uint64_t>(sessions_.size()));
   std::vector<SessionInfo> infos;
   for (const auto& e : sessions_) infos.push_back(snapshot(*e));
-  out.family("zlt_access_connections_active", "gauge",
-             "Connections open through each session's listener, by target.");
-  for (const auto& s : infos)
-    out.sample("zlt_access_connections_active", {{"target", s.target}}, s.traffic.streams_active);
-  out.family("zlt_access_connections_total", "counter",
-             "Connections accepted by each session's listener, by target.");
-  for (const auto& s : infos)
-    out.sample("zlt_access_connections_total", {{"target", s.target}}, s.traffic.streams_total);
-  out.family("zlt_access_bytes_total", "counter",
-             "Payload bytes relayed per session, by target; in: from the server to local "
-             "clients, out: from local clients to the server.");
-  for (const auto& s : infos) {
-    out.sample("zlt_access_bytes_total", {{"target", s.target}, {"direction", "in"}},
-               s.traffic.bytes_in);
-    out.sample("zlt_access_bytes_total", {{"target", s.target}, {"direction", "out"}},
-               s.traffic.bytes_out);
-  }
+  std::vector<TrafficRow> rows;
+  for (const auto& s : infos) rows.push_back({s.target, s.traffic});
+  write_traffic(out,
+                {"zlt_access", "connections", "target",
+                 "Connections open through each session's listener, by target.",
+                 "Connections accepted by each session's listener, by target.",
+                 "Payload bytes relayed per session, by target; in: from the server to local "
+                 "clients, out: from local clients to the server."},
+                rows);
   out.gauge("zlt_access_ready", "1 while /ready answers 200.",
             std::uint64_t{readiness().ready ? 1u : 0u});
   agent_->write_metrics(out);

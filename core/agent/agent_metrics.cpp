@@ -5,6 +5,7 @@
 
 #include "core/agent/agent.hpp"
 #include "core/agent/agent_session.hpp"
+#include "core/session/traffic_metrics.hpp"
 
 namespace zlt {
 
@@ -29,23 +30,14 @@ void TunnelAgent::write_metrics(MetricsText& out) const {
   for (const auto& s : services_)
     out.sample("zlt_agent_service_registered", {{"service", s.config.name}},
                std::uint64_t{s.is_registered() ? 1u : 0u});
-  out.family("zlt_agent_streams_active", "gauge", "Streams open per configured service.");
-  for (const auto& s : services_)
-    out.sample("zlt_agent_streams_active", {{"service", s.config.name}},
-               s.counters->streams_active);
-  out.family("zlt_agent_streams_total", "counter",
-             "Streams carried per configured service since the agent started.");
-  for (const auto& s : services_)
-    out.sample("zlt_agent_streams_total", {{"service", s.config.name}}, s.counters->streams_total);
-  out.family("zlt_agent_bytes_total", "counter",
-             "Payload bytes relayed per configured service since the agent started; in: from "
-             "the server to the local service, out: from the local service to the server.");
-  for (const auto& s : services_) {
-    out.sample("zlt_agent_bytes_total", {{"service", s.config.name}, {"direction", "in"}},
-               s.counters->bytes_in);
-    out.sample("zlt_agent_bytes_total", {{"service", s.config.name}, {"direction", "out"}},
-               s.counters->bytes_out);
-  }
+  std::vector<TrafficRow> rows;
+  for (const auto& s : services_) rows.push_back({s.config.name, *s.counters});
+  write_traffic(out,
+                {"zlt_agent", "streams", "service", "Streams open per configured service.",
+                 "Streams carried per configured service since the agent started.",
+                 "Payload bytes relayed per configured service since the agent started; in: from "
+                 "the server to the local service, out: from the local service to the server."},
+                rows);
   out.family("zlt_agent_datagrams_dropped_total", "counter",
              "UDP datagrams dropped per configured service.");
   for (const auto& s : services_)

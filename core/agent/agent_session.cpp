@@ -186,7 +186,7 @@ void AgentSession::on_connect(const proto::Connect& c) {
   const auto& cfg = agent_.config();
   // The PROXY header names the public client (as Connect reports it; a UDP stream is one peer)
   // and, for want of the server's public address, the local service as the destination.
-  std::function<std::string(const SockAddr&)> header;
+  DialHeader header;
   if (const config::ProxyProtocol version = svc->config.proxy_protocol;
       version != config::ProxyProtocol::none) {
     const ProxyTransport transport = svc->config.protocol == proto::ServiceProtocol::tcp

@@ -7,6 +7,7 @@
 
 #include "core/common/chunk.hpp"
 #include "core/server/tunnel_server.hpp"
+#include "core/session/traffic_metrics.hpp"
 
 namespace zlt {
 
@@ -47,22 +48,14 @@ void TunnelServer::write_metrics(MetricsText& out) const {
                 {"protocol", s.protocol},
                 {"internal", s.internal ? "true" : "false"}},
                std::uint64_t{1});
-  out.family("zlt_server_streams_active", "gauge", "Streams open per registered service.");
-  for (const auto& s : services)
-    out.sample("zlt_server_streams_active", {{"service", s.name}}, s.counters.streams_active);
-  out.family("zlt_server_streams_total", "counter",
-             "Streams opened per registered service since it registered.");
-  for (const auto& s : services)
-    out.sample("zlt_server_streams_total", {{"service", s.name}}, s.counters.streams_total);
-  out.family("zlt_server_bytes_total", "counter",
-             "Payload bytes relayed per registered service since it registered; in: from the "
-             "agent to public clients, out: from public clients to the agent.");
-  for (const auto& s : services) {
-    out.sample("zlt_server_bytes_total", {{"service", s.name}, {"direction", "in"}},
-               s.counters.bytes_in);
-    out.sample("zlt_server_bytes_total", {{"service", s.name}, {"direction", "out"}},
-               s.counters.bytes_out);
-  }
+  std::vector<TrafficRow> rows;
+  for (const auto& s : services) rows.push_back({s.name, s.counters});
+  write_traffic(out,
+                {"zlt_server", "streams", "service", "Streams open per registered service.",
+                 "Streams opened per registered service since it registered.",
+                 "Payload bytes relayed per registered service since it registered; in: from the "
+                 "agent to public clients, out: from public clients to the agent."},
+                rows);
   out.family("zlt_server_datagrams_total", "counter",
              "UDP datagrams relayed per registered service (directions as for bytes).");
   for (const auto& s : services) {

@@ -132,7 +132,7 @@ TcpEndpoint::~TcpEndpoint() {
 
 TcpEndpoint& TcpEndpoint::dial(Stream& stream, const std::string& host, std::uint16_t port,
                                std::chrono::milliseconds timeout, AddressCheck check,
-                               Preamble preamble) {
+                               DialHeader header) {
   std::unique_ptr<TcpEndpoint> self(new TcpEndpoint(stream));
   TcpEndpoint& ep = *self;
   stream.set_endpoint(std::move(self));
@@ -142,7 +142,7 @@ TcpEndpoint& TcpEndpoint::dial(Stream& stream, const std::string& host, std::uin
   ep.dial_deadline_.start(timeout, [&ep] { ep.dial_failed("timeout"); });
   ep.dialer_->connect(
       host, port, std::move(check),
-      [&ep, preamble = std::move(preamble)](UvHandle<uv_tcp_t> socket, const SockAddr& to) {
+      [&ep, header = std::move(header)](UvHandle<uv_tcp_t> socket, const SockAddr& to) {
         ep.dial_deadline_.stop();
         // What the dial held (the addresses, its requests) is not needed for the stream's
         // life; a callback may destroy its Dialer.
@@ -150,7 +150,7 @@ TcpEndpoint& TcpEndpoint::dial(Stream& stream, const std::string& host, std::uin
         ep.socket_ = std::move(socket);
         ep.socket_.set_data(&ep);
         uv_tcp_nodelay(ep.socket_.get(), 1);
-        if (preamble && !ep.write_preamble(preamble(to))) return;
+        if (header && !ep.write_preamble(header(to))) return;
         ep.stream_.accept();
       },
       [&ep](const DialFailure& f) {

@@ -22,22 +22,18 @@ namespace zlt {
 
 class TcpEndpoint final : public StreamEndpoint {
  public:
-  // Bytes a dialed connection sends before any of the stream's (a PROXY protocol header),
-  // given the address connected to; empty: nothing.
-  using Preamble = std::function<std::string(const SockAddr& connected)>;
-
   // Wraps a connected socket (an accepted public connection). Reading starts on on_open().
   TcpEndpoint(Stream& stream, UvHandle<uv_tcp_t> socket);
   // Dials host:port (an IP literal or a name, resolved asynchronously) for an acceptor stream:
   // success -> Stream::accept(), failure -> Stream::refuse("connection refused" / "timeout" /
   // "host not found: ..."). The endpoint is installed on the stream before returning. Every
   // address, resolved or literal, passes `check` before it is connected to; refused ones are
-  // skipped, and if none is left the stream is refused with the first refusal. A `preamble`
+  // skipped, and if none is left the stream is refused with the first refusal. A `header`
   // is written once, on connect and before the stream is accepted, so it precedes every byte
   // of the stream; it is not stream data (no window is consumed for it).
   static TcpEndpoint& dial(Stream& stream, const std::string& host, std::uint16_t port,
                            std::chrono::milliseconds timeout, AddressCheck check = {},
-                           Preamble preamble = {});
+                           DialHeader header = {});
   ~TcpEndpoint() override;
 
   void on_open() override;

@@ -59,10 +59,10 @@ bool DatagramSender::send(uv_udp_t* socket, const SockAddr* to, std::span<const 
 
 ConnectedUdpEndpoint& ConnectedUdpEndpoint::dial(Stream& stream, const std::string& host,
                                                  std::uint16_t port, AddressCheck check,
-                                                 Prefix prefix) {
+                                                 DialHeader header) {
   std::unique_ptr<ConnectedUdpEndpoint> self(new ConnectedUdpEndpoint(stream));
   ConnectedUdpEndpoint& ep = *self;
-  ep.make_prefix_ = std::move(prefix);
+  ep.make_prefix_ = std::move(header);
   stream.set_endpoint(std::move(self));
   ep.resolver_ = std::make_unique<Dialer>(stream.session().loop());
   ep.resolver_->resolve(

@@ -42,12 +42,11 @@ class ConnectedUdpEndpoint final : public StreamEndpoint {
   // Creates the socket and connects it (host must be an IP literal or localhost, or a name
   // resolved asynchronously). Success -> Stream::accept(); failure -> Stream::refuse(reason).
   // The address connected to is the first that `check` permits (as for TcpEndpoint::dial).
-  // With a `prefix`, every datagram toward host:port starts with what it returns for the
+  // With a `header`, every datagram toward host:port starts with what it returns for the
   // address connected to (a PROXY protocol v2 header: the same for each datagram of a stream,
   // since a stream is one peer).
-  using Prefix = std::function<std::string(const SockAddr& connected)>;
   static ConnectedUdpEndpoint& dial(Stream& stream, const std::string& host, std::uint16_t port,
-                                    AddressCheck check = {}, Prefix prefix = {});
+                                    AddressCheck check = {}, DialHeader header = {});
   ~ConnectedUdpEndpoint() override;
 
   void on_open() override;
@@ -69,7 +68,7 @@ class ConnectedUdpEndpoint final : public StreamEndpoint {
   ChunkPtr read_chunk_;
   DatagramSender sender_;
   std::unique_ptr<Dialer> resolver_;  // resolves host; the socket is connected here
-  Prefix make_prefix_;
+  DialHeader make_prefix_;
   std::string prefix_;
   bool closed_ = false;
 };

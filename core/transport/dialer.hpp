@@ -26,6 +26,9 @@ namespace zlt {
 
 // nullopt: `address` may be dialed; otherwise why not.
 using AddressCheck = std::function<std::optional<std::string>(const SockAddr& address)>;
+// A header a dialed endpoint puts ahead of the stream's bytes (a PROXY protocol header), made
+// from the address it connected to; empty: nothing.
+using DialHeader = std::function<std::string(const SockAddr& connected)>;
 
 struct DialFailure {
   enum class Stage {

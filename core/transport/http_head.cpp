@@ -12,8 +12,7 @@ std::string_view trim(std::string_view s) {
 }
 
 // The header lines after the first line, up to the empty line.
-Status parse_header_lines(std::string_view head,
-                          std::vector<std::pair<std::string, std::string>>& out) {
+Status parse_header_lines(std::string_view head, HttpHeaders& out) {
   while (!head.empty()) {
     std::size_t eol = head.find("\r\n");
     if (eol == std::string_view::npos) return make_error(Errc::protocol, "malformed header line");
@@ -33,7 +32,7 @@ Status parse_header_lines(std::string_view head,
 
 }  // namespace
 
-std::optional<std::string_view> HttpResponseHead::header(std::string_view name) const {
+std::optional<std::string_view> find_header(const HttpHeaders& headers, std::string_view name) {
   for (const auto& [n, v] : headers)
     if (iequals_ascii(n, name)) return std::string_view(v);
   return std::nullopt;
@@ -91,12 +90,6 @@ Result<HttpResponseHead> parse_response_head(std::string_view head) {
   if (line.size() > 13) out.reason = std::string(trim(line.substr(13)));
   ZLT_TRY(parse_header_lines(head, out.headers));
   return out;
-}
-
-std::optional<std::string_view> HttpRequestHead::header(std::string_view name) const {
-  for (const auto& [n, v] : headers)
-    if (iequals_ascii(n, name)) return std::string_view(v);
-  return std::nullopt;
 }
 
 Result<HttpRequestHead> parse_request_head(std::string_view head) {

@@ -16,13 +16,19 @@ namespace zlt {
 
 inline constexpr std::size_t kMaxResponseHead = 16 * 1024;
 
+// Header fields of a request or response head: names as sent, values trimmed.
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+// The first field with this name (case-insensitive).
+std::optional<std::string_view> find_header(const HttpHeaders& headers, std::string_view name);
+
 struct HttpResponseHead {
   int status = 0;
   std::string reason;
-  std::vector<std::pair<std::string, std::string>> headers;  // names as sent, values trimmed
+  HttpHeaders headers;
 
-  // The first header with this name (case-insensitive).
-  std::optional<std::string_view> header(std::string_view name) const;
+  std::optional<std::string_view> header(std::string_view name) const {
+    return find_header(headers, name);
+  }
   // All values of the header joined with ", " (repeated headers are one comma list).
   std::string joined(std::string_view name) const;
   // True if the comma-separated values of the header include `token` (case-insensitive).
@@ -47,11 +53,13 @@ Result<HttpResponseHead> parse_response_head(std::string_view head);
 // The head of an HTTP/1.x request, as the small HTTP listeners (http_server.hpp) read it.
 struct HttpRequestHead {
   std::string method;
-  std::string target;                                        // as sent: path and query
-  bool http10 = false;                                       // "HTTP/1.0" (otherwise "HTTP/1.1")
-  std::vector<std::pair<std::string, std::string>> headers;  // names as sent, values trimmed
+  std::string target;   // as sent: path and query
+  bool http10 = false;  // "HTTP/1.0" (otherwise "HTTP/1.1")
+  HttpHeaders headers;
 
-  std::optional<std::string_view> header(std::string_view name) const;
+  std::optional<std::string_view> header(std::string_view name) const {
+    return find_header(headers, name);
+  }
 };
 
 // Parses a complete request head (including the final empty line). Errors are Errc::protocol
