@@ -1,9 +1,13 @@
 // zlt_registry: a TunnelServer, and the host's event and token callbacks wired into it.
 #include <unistd.h>
 
+#include <chrono>
+#include <future>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include "capi/capi.hpp"
@@ -25,6 +29,9 @@ struct zlt_registry final : zlt::capi::Object {
   void* validator_user = nullptr;
   bool validator_installed = false;
   int in_validator = 0;  // depth of validator callbacks running now
+  // The configuration last applied (zlt_registry_new, zlt_registry_reload): what a reload
+  // without a new one (or POST /admin/v1/reload) applies again, certificate files re-read.
+  std::string config_json;
 
   void destroy() noexcept override {
     silence();
@@ -87,12 +94,16 @@ ZLT_EXPORT int zlt_registry_new(zlt_runtime* rt, const char* config_json, zlt_re
     if (out == nullptr) return invalid("zlt_registry_new", "out must not be NULL");
     *out = nullptr;
     if (rt == nullptr) return invalid("zlt_registry_new", "rt must not be NULL");
-    auto config = zlt::config::parse_server_config(config_json != nullptr ? config_json : "{}");
+    const std::string text = config_json != nullptr ? config_json : "{}";
+    auto config = zlt::config::parse_server_config(text);
     if (!config) return fail(config.error());
     return create_handle(rt->core, out, [&](zlt::Runtime& runtime, zlt_registry* h) -> Status {
       auto server = zlt::TunnelServer::create(runtime, std::move(*config));
       if (!server) return server.take_error();
       h->server = std::move(*server);
+      h->config_json = text;
+      // The handle outlives its server, so the source may read the handle's text.
+      h->server->set_config_source([h] { return zlt::config::parse_server_config(h->config_json); });
       h->events = std::make_unique<zlt::JsonTunnelServerObserver>(events_to_host(h));
       h->server->set_observer(h->events.get());
       return {};
@@ -293,6 +304,54 @@ ZLT_EXPORT int zlt_registry_list_grants(zlt_registry* reg, char** json_out) {
     });
     if (rc != ZLT_OK) return rc;
     *json_out = dup_string(text);
+    return ZLT_OK;
+  });
+}
+
+ZLT_EXPORT int zlt_registry_reload(zlt_registry* reg, const char* config_json,
+                                   char** report_json_out) {
+  return guard([&] {
+    if (report_json_out != nullptr) *report_json_out = nullptr;
+    if (reg == nullptr) return invalid("zlt_registry_reload", "reg must not be NULL");
+    std::optional<zlt::config::TunnelServerConfig> next;
+    if (config_json != nullptr) {
+      auto parsed = zlt::config::parse_server_config(config_json);
+      if (!parsed) return fail(parsed.error());
+      next = std::move(*parsed);
+    }
+    std::string report;
+    int rc = with_server(reg, [&](zlt::TunnelServer& server) -> Status {
+      auto reloaded = next ? server.reload(std::move(*next)) : server.reload();
+      if (!reloaded) return reloaded.take_error();
+      if (config_json != nullptr) reg->config_json = config_json;
+      report = json_text(reloaded->to_json());
+      return {};
+    });
+    if (rc != ZLT_OK) return rc;
+    if (report_json_out != nullptr) *report_json_out = dup_string(report);
+    return ZLT_OK;
+  });
+}
+
+ZLT_EXPORT int zlt_registry_drain(zlt_registry* reg, long long grace_ms) {
+  return guard([&] {
+    if (reg == nullptr) return invalid("zlt_registry_drain", "reg must not be NULL");
+    if (grace_ms < 0) return invalid("zlt_registry_drain", "grace_ms must be >= 0");
+    // Set once the server has stopped; a server destroyed first breaks the promise, which
+    // ends the wait just the same.
+    auto stopped = std::make_shared<std::promise<void>>();
+    std::future<void> done = stopped->get_future();
+    // The loop runs a call from its own thread inline: then the caller is a callback.
+    const std::thread::id caller = std::this_thread::get_id();
+    bool on_loop = false;
+    int rc = with_server(reg, [&](zlt::TunnelServer& server) -> Status {
+      on_loop = std::this_thread::get_id() == caller;
+      server.drain(std::chrono::milliseconds(grace_ms), [stopped] { stopped->set_value(); });
+      return {};
+    });
+    if (rc != ZLT_OK) return rc;
+    if (on_loop) return ZLT_OK;  // inside a callback: the loop must run for the drain to end
+    done.wait_for(std::chrono::milliseconds(grace_ms) + std::chrono::seconds(5));
     return ZLT_OK;
   });
 }

@@ -1,4 +1,6 @@
-// `zlt server`: a TunnelServer on its own runtime until SIGINT/SIGTERM.
+// `zlt server`: a TunnelServer on its own runtime until SIGINT/SIGTERM (a drain), reloading
+// its configuration on SIGHUP.
+#include <atomic>
 #include <iostream>
 
 #include "cli/args.hpp"
@@ -15,12 +17,36 @@
 
 namespace zlt::cli {
 
+namespace {
+
+// A reload reads what the start read, the file and the flags over it, so a flag keeps its
+// precedence and a token file is read again. Runs on the loop thread (SIGHUP and the admin
+// API reload through the same source).
+TunnelServer::ConfigSource reload_source(const Args& args) {
+  return [args]() -> Result<config::TunnelServerConfig> {
+    try {
+      std::optional<ServerOptions> again = parse_server_options(args);
+      if (!again) return make_error(Errc::config, "no configuration");
+      for (const auto& warning : again->log.warnings) ZLT_LOG(warn, "server") << warning;
+      return std::move(again->config);
+    } catch (const UsageError& e) {
+      return make_error(Errc::config, e.message);
+    } catch (const std::exception& e) {
+      return make_error(Errc::internal, e.what());
+    }
+  };
+}
+
+}  // namespace
+
 int server_command(Args args) {
+  const Args original = args;
   std::optional<ServerOptions> options = parse_server_options(std::move(args));
   if (!options) return kExitOk;
   options->log.apply(LogLevel::info);
 
-  SignalWaiter signals;  // before the loop thread exists, so it inherits the blocked signals
+  // Before the loop thread exists, so it inherits the blocked signals; SIGHUP reloads.
+  SignalWaiter signals(true);
   auto started = Runtime::start("zlt-server");
   if (!started) {
     std::cerr << "zlt server: cannot start the event loop: " << started.error().message << "\n";
@@ -39,6 +65,7 @@ int server_command(Args args) {
       return;
     }
     server.set(std::move(*created));
+    server->set_config_source(reload_source(original));
     // The server logs "listening on ws://HOST:PORT/PATH" itself.
     if (auto addr = server->listen(); !addr) {
       listen_error = addr.take_error();
@@ -71,10 +98,23 @@ int server_command(Args args) {
         runtime->invoke([&] { status = server->status(); });
         log_server_status(status, meter, json_logs);
       },
-      [] { return false; });
+      [] { return false; },
+      [&] {
+        Result<ServerReload> reloaded = make_error(Errc::internal, "not run");
+        runtime->invoke([&] { reloaded = server->reload(); });
+        if (!reloaded)
+          ZLT_LOG(error, "server") << "reload failed, keeping the running configuration: "
+                                   << reloaded.error().message;
+      });
 
   signals.exit_on_next_signal();
-  ZLT_LOG(info, "server") << "signal received, shutting down";
+  const config::Duration grace = options->config.grace_period;
+  ZLT_LOG(info, "server") << "signal received, draining for up to "
+                          << config::format_duration(grace) << " (a second signal exits at once)";
+  // The drain ends the server itself; /ready has answered 503 since it began.
+  auto stopped = std::make_shared<std::atomic<bool>>(false);
+  runtime->invoke([&] { server->drain(grace, [stopped] { *stopped = true; }); });
+  wait_until(grace + std::chrono::seconds(1), [&] { return stopped->load(); });
   metrics.reset();
   shut_down(*runtime, server);
   runtime.reset();

@@ -49,13 +49,17 @@ const char* const kServerUsage =
     "                          serve the admin API here instead of on the control endpoint\n"
     "                          (a bare PORT means 127.0.0.1); the control endpoint then answers\n"
     "                          404 on /admin/\n"
+    "  --grace-period D        on SIGTERM, how long open streams may still run (default 30s)\n"
     "  --status-interval D     log a status line this often (default 30s; 0: never)\n"
     "  --log-level L           trace, debug, info (default), warn, error or off\n"
     "  --log-format F          text (default) or json: one JSON object per line\n"
     "  -h, --help              show this text\n"
     "\n"
     "Durations: 500ms, 30s, 5m, 1h (a bare number is seconds).\n"
-    "Stop with Ctrl-C or SIGTERM; a second signal exits at once.\n";
+    "SIGHUP reloads the config file (and the token files): tokens, allow lists, limits, the\n"
+    "admin token and the TLS certificate; tunnels stay up. SIGTERM or Ctrl-C drains: no new\n"
+    "sessions or connections, open streams run up to --grace-period, then the server exits;\n"
+    "a second signal exits at once.\n";
 
 namespace {
 
@@ -81,6 +85,7 @@ struct ServerFlags {
   std::optional<std::size_t> max_conns_per_source;
   std::optional<std::string> metrics_listen;
   std::optional<std::string> admin_listen;
+  std::optional<config::Duration> grace_period;
 };
 
 config::TunnelServerConfig base_config(const std::optional<std::string>& file) {
@@ -191,6 +196,8 @@ std::optional<ServerOptions> parse_server_options(std::vector<std::string> args)
       if (auto hp = config::parse_listen_address(*v, "--admin-listen"); !hp)
         throw UsageError{hp.error().message};
       f.admin_listen = *v;
+    } else if (auto v = r.value("--grace-period")) {
+      f.grace_period = parse_duration_flag("--grace-period", *v);
     } else if (auto v = r.value("--status-interval")) {
       out.status_interval = parse_duration_flag("--status-interval", *v);
     } else if (!out.log.take(r)) {
@@ -214,6 +221,7 @@ std::optional<ServerOptions> parse_server_options(std::vector<std::string> args)
   if (f.grants_file) c.grants_file = *f.grants_file;
   if (f.metrics_listen) c.metrics_listen = *f.metrics_listen;
   if (f.admin_listen) c.admin_listen = *f.admin_listen;
+  if (f.grace_period) c.grace_period = *f.grace_period;
   if (f.max_connections) c.max_connections = *f.max_connections;
   if (f.max_pending_handshakes) c.max_pending_handshakes = *f.max_pending_handshakes;
   if (f.max_conns_per_source) c.max_conns_per_source = *f.max_conns_per_source;

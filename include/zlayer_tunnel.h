@@ -379,6 +379,33 @@ ZLT_EXPORT int zlt_registry_list_grants(zlt_registry* reg, char** json_out);
 ZLT_EXPORT int zlt_registry_stop(zlt_registry* reg);
 
 /*
+ * Applies a new server configuration (JSON, as for zlt_registry_new) without dropping
+ * anything it still allows: tokens (a session whose token is gone is disconnected with
+ * "fatal: token revoked"), allow lists, limits (for what is opened from now on), the admin
+ * token, and the TLS certificate and key, read again from their files (new handshakes use
+ * them; live sessions keep theirs). Fields bound to sockets ("listen", "public_bind",
+ * "data_port_range", "control_path", "admin_listen", "metrics_listen", plain vs TLS, ...) keep
+ * their running values; the report names them. `config_json` NULL applies the last
+ * configuration again (a certificate rotation); so does POST /admin/v1/reload. If
+ * `report_json_out` is not NULL it receives {"tokens", "revoked", "reconnected",
+ * "tls_reloaded", "needs_restart": [fields]}, freed with zlt_free(). Errors: ZLT_EINVAL (reg
+ * NULL), ZLT_ECONFIG (bad JSON, an invalid setting, a certificate that does not load; the
+ * message names the field; nothing changed), ZLT_ESHUTDOWN (stopped).
+ */
+ZLT_EXPORT int zlt_registry_reload(zlt_registry* reg, const char* config_json,
+                                   char** report_json_out);
+
+/*
+ * Stops gracefully: from now on no new agent sessions, public connections, registrations or
+ * Opens are taken (the metrics /ready answers 503); open streams carry on until they end or
+ * `grace_ms` has passed, then the server stops as zlt_registry_stop() does. Returns once the
+ * server has stopped; called from a callback on the loop thread it only begins the drain.
+ * A drain already running is shortened to the smaller grace. Errors: ZLT_EINVAL (reg NULL,
+ * grace_ms < 0), ZLT_ESHUTDOWN (the runtime was freed).
+ */
+ZLT_EXPORT int zlt_registry_drain(zlt_registry* reg, long long grace_ms);
+
+/*
  * Stops (if needed) and destroys the registry. NULL is ignored. Calls on `reg` running on
  * other threads meanwhile complete or return ZLT_ECLOSED. See "Lifetime" above.
  */

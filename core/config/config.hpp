@@ -151,6 +151,8 @@ struct TunnelServerConfig {
   std::size_t max_session_queue = 2u << 20;
   Duration slow_peer_timeout = 30s;
   std::size_t max_buffered_bytes = 512u << 20;
+  // A graceful stop (SIGTERM) lets open streams run this long at most (0: end them at once).
+  Duration grace_period = 30s;
 
   // Connection caps of the control listener. A connection is unauthenticated from its accept
   // until its Auth succeeds (plain HTTP requests stay unauthenticated).

@@ -96,6 +96,7 @@ Result<TunnelServerConfig> read_server_config(const nlohmann::json& j, ErrorList
   ZLT_TRY(r.optional("max_session_queue", c.max_session_queue));
   ZLT_TRY(r.optional("slow_peer_timeout", c.slow_peer_timeout));
   ZLT_TRY(r.optional("max_buffered_bytes", c.max_buffered_bytes));
+  ZLT_TRY(r.optional("grace_period", c.grace_period));
   std::optional<std::string> admin_token;
   ZLT_TRY(r.optional("admin_token", admin_token));
   ZLT_TRY(r.optional("admin_token_hash", c.admin_token_hash));
@@ -163,6 +164,7 @@ nlohmann::json to_json(const TunnelServerConfig& c) {
       {"max_session_queue", c.max_session_queue},
       {"slow_peer_timeout", format_duration(c.slow_peer_timeout)},
       {"max_buffered_bytes", c.max_buffered_bytes},
+      {"grace_period", format_duration(c.grace_period)},
   };
   if (c.tls_cert) j["tls_cert"] = *c.tls_cert;
   if (c.tls_key) j["tls_key"] = *c.tls_key;

@@ -115,6 +115,7 @@ void TunnelServerConfig::validate_all(ErrorList& errors) const {
   errors.check(require_nonzero(max_unauthenticated_per_source, "max_unauthenticated_per_source"));
   if (auth_failure_delay_max.count() < 0)
     errors.add(invalid("auth_failure_delay_max: must be >= 0"));
+  if (grace_period.count() < 0) errors.add(invalid("grace_period: must be >= 0"));
   errors.check(require_nonzero(max_udp_flows, "max_udp_flows"));
   errors.check(validate_session_queue(max_session_queue, slow_peer_timeout));
   if (max_buffered_bytes == 0) errors.add(invalid("max_buffered_bytes: must be > 0"));

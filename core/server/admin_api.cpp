@@ -19,6 +19,7 @@ namespace {
 
 constexpr std::string_view kGrants = "/admin/v1/grants";
 constexpr std::string_view kStatus = "/admin/v1/status";
+constexpr std::string_view kReload = "/admin/v1/reload";
 
 HttpResponse json_response(int status, const nlohmann::json& body) {
   return HttpResponse{status, "application/json", dump_json(body) + "\n"};
@@ -65,6 +66,22 @@ HttpResponse handle_admin_request(TunnelServer& server, const HttpRequest& req) 
   if (req.path == kStatus) {
     if (req.method != "GET") return error_response(405, "method not allowed");
     return json_response(200, server.status());
+  }
+  if (req.path == kReload) {
+    if (req.method != "POST") return error_response(405, "method not allowed");
+    // The server reloads its own source (its file and flags), as SIGHUP does: a body would be
+    // a second way to configure it.
+    if (!req.body.empty()) return refuse(req, 400, "reload takes no body");
+    if (!server.can_reload())
+      return refuse(req, 409, "this server has no configuration source to reload from");
+    ZLT_LOG(info, "admin").field("peer", req.peer) << "reload requested";
+    auto reloaded = server.reload();
+    if (!reloaded) {
+      ZLT_LOG(error, "admin") << "reload failed, keeping the running configuration: "
+                              << reloaded.error().message;
+      return refuse(req, 400, reloaded.error().message);
+    }
+    return json_response(200, reloaded->to_json());
   }
   if (req.path == kGrants) {
     if (req.method == "GET") return json_response(200, {{"grants", server.list_grants()}});

@@ -43,6 +43,8 @@ class AuthFailureThrottle {
   // Records a failed Auth from `source` (an IP address) at `now_ms`.
   Verdict failed(const std::string& source, std::uint64_t now_ms);
   std::size_t size() const { return by_source_.size(); }
+  // A reload: the next failures wait at most this long.
+  void set_max_delay(std::chrono::milliseconds d) { options_.max_delay = d; }
 
  private:
   struct Record {

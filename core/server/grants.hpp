@@ -64,6 +64,8 @@ class GrantStore {
       : max_ttl_(max_ttl), clock_(std::move(clock)) {}
 
   std::chrono::system_clock::time_point now() const { return clock_(); }
+  // A reload: grants issued from now on are capped at `max_ttl`; issued ones keep their expiry.
+  void set_max_ttl(std::chrono::milliseconds max_ttl) { max_ttl_ = max_ttl; }
 
   // A new grant; ttl is capped at max_ttl (the response's expires_at shows the cap).
   Result<IssuedGrant> issue(const GrantRequest& request);

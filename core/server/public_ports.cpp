@@ -65,7 +65,7 @@ Result<PublicService*> PublicPorts::publish(ServerSession& session, const Tunnel
                                      service.assigned_port.value_or(0));
     if (!bound) return bound.take_error();
     socket = std::move(*bound);
-    socket->set_limits({config_.max_conns_per_source, config_.max_udp_flows});
+    socket->set_limits(limits());
   }
   if (!service.assigned_port) {
     auto st = registry_.set_assigned_port(*session.tunnel_id(), service.id, socket->port());
@@ -109,6 +109,24 @@ void PublicPorts::expire_held() {
     if (h.claimed) registry_.free_port(h.socket->port());
     return true;
   });
+}
+
+PublicService::Limits PublicPorts::limits() const {
+  return {config_.max_conns_per_source, config_.max_udp_flows};
+}
+
+void PublicPorts::apply_limits() {
+  for (auto& [sid, socket] : live_) socket->set_limits(limits());
+  for (auto& h : held_) h.socket->set_limits(limits());
+}
+
+void PublicPorts::stop_accepting() {
+  for (auto& [sid, socket] : live_) socket->stop_accepting();
+  // A held socket waits for a successor, and none comes during a drain.
+  for (auto& h : held_)
+    if (h.claimed) registry_.free_port(h.socket->port());
+  held_.clear();
+  expiry_.stop();
 }
 
 void PublicPorts::clear() {

@@ -48,6 +48,10 @@ class PublicPorts {
   void hold_for_successor(const Tunnel& tunnel);
   // Closes every socket, live and held.
   void clear();
+  // The configuration's per-socket limits changed (a reload): every socket takes them.
+  void apply_limits();
+  // A drain: no socket takes new connections or peers; the live ones carry on.
+  void stop_accepting();
 
  private:
   struct Held {
@@ -63,6 +67,7 @@ class PublicPorts {
                                         proto::ServiceProtocol protocol,
                                         std::optional<std::uint16_t> port);
   void expire_held();
+  PublicService::Limits limits() const;
 
   uv_loop_t* loop_;
   TunnelRegistry& registry_;

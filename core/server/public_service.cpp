@@ -73,6 +73,12 @@ void PublicService::set_limits(Limits limits) {
   if (udp_) udp_->set_max_flows(limits.max_udp_flows);
 }
 
+void PublicService::stop_accepting() {
+  accepting_ = false;
+  pending_connections_ = 0;
+  if (tcp_) tcp_.reset();
+}
+
 void PublicService::attach(ServerSession& session, const TunnelService& service) {
   session_ = &session;
   service_id_ = service.id;
@@ -81,8 +87,10 @@ void PublicService::attach(ServerSession& session, const TunnelService& service)
     ServerSession* s = &session;
     const Uuid id = service.id;
     UdpDemux* demux = udp_.get();
+    const bool* accepting = &accepting_;  // this socket owns the demux, so outlives its hooks
     udp_->set_hooks(UdpDemux::Hooks{
-        [s, id, demux](const SockAddr& peer) -> Stream* {
+        [s, id, demux, accepting](const SockAddr& peer) -> Stream* {
+          if (!*accepting) return nullptr;
           TunnelService* svc = s->server_service(id);
           return svc != nullptr ? s->open_public_udp(*demux, *svc, peer) : nullptr;
         },
@@ -101,7 +109,7 @@ void PublicService::detach() {
 }
 
 void PublicService::accept_pending() {
-  while (pending_connections_ > 0 && session_ != nullptr) {
+  while (pending_connections_ > 0 && session_ != nullptr && tcp_) {
     --pending_connections_;
     on_connection(tcp_.stream(), 0);
   }

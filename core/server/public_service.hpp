@@ -57,6 +57,9 @@ class PublicService {
   // listener while its tunnel is down, so clients fail fast instead of hanging).
   void set_hold_while_detached(bool hold) { hold_while_detached_ = hold; }
   void set_limits(Limits limits);
+  // A drain: TCP closes its listener (new clients are refused by the kernel), UDP drops
+  // datagrams from new peers; connections and flows already open carry on.
+  void stop_accepting();
   std::size_t peer_count() const { return udp_ ? udp_->peer_count() : 0; }
 
  private:
@@ -74,6 +77,7 @@ class PublicService {
   std::string service_name_;
   int pending_connections_ = 0;  // TCP connections held while detached
   bool hold_while_detached_ = true;
+  bool accepting_ = true;
   Limits limits_;
   // Live public TCP connections per source address; each connection holds a slot that gives
   // its count back when the connection ends, even after this socket has gone.

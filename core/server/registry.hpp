@@ -96,6 +96,8 @@ class TunnelRegistry {
  public:
   explicit TunnelRegistry(config::PortRange range = {30000, 31000},
                           std::size_t max_services_per_tunnel = 50);
+  // A reload: tunnels above the new cap keep their services and may add none.
+  void set_max_services_per_tunnel(std::size_t n) { max_services_per_tunnel_ = n; }
 
   // "token already registered" (Errc::registry) if the hash is live.
   Result<Tunnel*> register_tunnel(const std::string& token_hash, std::optional<std::string> name,

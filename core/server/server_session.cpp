@@ -138,6 +138,12 @@ void ServerSession::handle_auth(proto::Auth& auth) {
     refuse_auth(allow.error().display());
     return;
   }
+  if (server_.is_draining()) {
+    // Accepted just before the listener closed: this server is going away, try another.
+    server_.count_auth_failure("draining");
+    refuse_auth("server draining");
+    return;
+  }
   const bool v2 = auth.v2.has_value() && auth.v2->proto_version >= proto::kProtoVersion2;
   TunnelRegistry& registry = server_.registry();
   if (Tunnel* existing = registry.get_tunnel_by_token(hash)) {
@@ -205,6 +211,10 @@ void ServerSession::handle_register(proto::Register& reg) {
   const bool routing = has(proto::feature::kServiceRouting);
   if (reg.flags && routing && (flags & ~proto::kRegisterInternal) != 0) {
     send(proto::RegisterFail{"Registry error: unknown register flags"});
+    return;
+  }
+  if (server_.is_draining()) {
+    send(proto::RegisterFail{"server draining"});
     return;
   }
   if (auto refusal = grant_.register_refusal(reg.name)) {
@@ -349,6 +359,7 @@ void ServerSession::handle_open(proto::Open& open) {
         << label() << ": Open " << open.target << " refused: " << reason;
     send(proto::ConnectFail{open.connection_id, reason});
   };
+  if (server_.is_draining()) return refuse("server draining");
   if (at_stream_limit()) return refuse("too many streams");
   if (server_.busy()) return refuse("server busy");
   auto target = OpenTarget::parse(open.target);
@@ -407,6 +418,23 @@ Stream* ServerSession::open_spliced(const TunnelService& service, proto::Service
   if (!alive() || !has(proto::feature::kStreams) || at_stream_limit()) return nullptr;
   // No endpoint: the opener's half is spliced to this one.
   return &open_stream(service, protocol, client_addr, nullptr);
+}
+
+bool ServerSession::update_grant(TokenGrant grant) {
+  auto allow = AllowList::parse(grant.allow);
+  if (!allow) return false;
+  if (const Tunnel* t = server_.registry().get_tunnel(*tunnel_id_)) {
+    for (const auto& [sid, svc] : t->services) {
+      if (grant.register_refusal(svc.name)) return false;
+      const auto& ports = grant.allowed_ports;
+      if (ports && svc.assigned_port &&
+          (*svc.assigned_port < ports->start || *svc.assigned_port > ports->end))
+        return false;
+    }
+  }
+  grant_ = std::move(grant);
+  allow_ = std::move(*allow);
+  return true;
 }
 
 nlohmann::json ServerSession::status() const {

@@ -32,6 +32,11 @@ class ServerSession final : public Session {
   const std::optional<Uuid>& tunnel_id() const { return tunnel_id_; }
   const Uuid& client_id() const { return client_id_; }
   const TokenGrant& grant() const { return grant_; }
+  const std::string& token_hash() const { return token_hash_; }
+  // A reload changed this session's token entry: its Registers and Opens from now on follow
+  // `grant`. False (nothing changed) if a service already registered would not be allowed
+  // under it: the session must reconnect and register again.
+  bool update_grant(TokenGrant grant);
 
   // A public client reached one of this tunnel's services. `slot` (if any) lives as long as
   // the connection (a per-source count).

@@ -52,6 +52,10 @@ ConfiguredTokens::ConfiguredTokens(const config::TunnelServerConfig& config)
 Result<TokenGrant> ConfiguredTokens::check(std::string_view token,
                                            const std::string& token_hash) const {
   if (token.empty()) return make_error(Errc::auth, "Token cannot be empty");
+  return check_hash(token_hash);
+}
+
+Result<TokenGrant> ConfiguredTokens::check_hash(const std::string& token_hash) const {
   // Every entry is compared, whatever matched, so the time taken says nothing about which
   // (or whether an) entry matched.
   const config::TokenEntry* match = nullptr;

@@ -42,6 +42,8 @@ class ConfiguredTokens {
  public:
   explicit ConfiguredTokens(const config::TunnelServerConfig& config);
   Result<TokenGrant> check(std::string_view token, const std::string& token_hash) const;
+  // The same, for a token known only by its hash (a live session, after a reload).
+  Result<TokenGrant> check_hash(const std::string& token_hash) const;
   bool empty() const { return entries_.empty() && !accept_any_; }
 
  private:

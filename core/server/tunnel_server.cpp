@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "core/common/chunk.hpp"
 #include "core/common/rfc3339.hpp"
@@ -69,6 +71,7 @@ Result<std::unique_ptr<TunnelServer>> TunnelServer::create(Runtime& runtime,
   if (server->config_.grants_file)
     if (auto st = server->grants_.load(*server->config_.grants_file); !st) return st.take_error();
   server->grant_timer_.attach(runtime.loop());
+  server->drain_timer_.attach(runtime.loop());
   server->arm_grant_timer();
   runtime.add_participant(server.get());
   server->registered_participant_ = true;
@@ -89,6 +92,7 @@ void TunnelServer::teardown() {
   sessions.clear();
   public_ports_.clear();
   grant_timer_.stop();
+  drain_timer_.stop();
   admin_http_.reset();
   ws_.reset();
   listening_.clear();
@@ -133,9 +137,56 @@ Status TunnelServer::accept(int fd) {
   return ws_->adopt(fd);
 }
 
+void TunnelServer::drain(std::chrono::milliseconds grace, std::function<void()> on_stopped) {
+  if (stopped_) {
+    if (on_stopped) on_stopped();
+    return;
+  }
+  if (on_stopped) on_drained_ = std::move(on_stopped);
+  const std::uint64_t now = uv_now(runtime_.loop());
+  const std::uint64_t deadline = now + static_cast<std::uint64_t>(std::max<std::int64_t>(
+                                           0, static_cast<std::int64_t>(grace.count())));
+  if (draining_) {
+    drain_deadline_ms_ = std::min(drain_deadline_ms_, deadline);
+    check_drained();
+    return;
+  }
+  draining_ = true;
+  drain_deadline_ms_ = deadline;
+  ZLT_LOG(info, kLog).field("event", "draining")
+      << "draining: no new sessions or connections; " << active_streams()
+      << " open stream(s) have up to " << config::format_duration(grace) << " to finish";
+  if (ws_) ws_->stop_accepting();
+  public_ports_.stop_accepting();
+  listening_.clear();
+  // Streams end on their own schedule, in every session: a short poll sees the last one go
+  // without a hook in each of them.
+  drain_timer_.start(
+      std::chrono::milliseconds(0), [this] { check_drained(); }, std::chrono::milliseconds(50));
+}
+
+void TunnelServer::check_drained() {
+  const std::size_t open = active_streams();
+  const bool timed_out = uv_now(runtime_.loop()) >= drain_deadline_ms_;
+  if (open > 0 && !timed_out) return;
+  drain_timer_.stop();
+  if (open > 0)
+    ZLT_LOG(info, kLog) << "drain: grace period over; ending " << open << " open stream(s)";
+  else
+    ZLT_LOG(info, kLog) << "drain: every stream has finished";
+  stop();
+}
+
+std::size_t TunnelServer::active_streams() const {
+  std::size_t n = 0;
+  for (const auto& [raw, s] : sessions_) n += s->stream_count();
+  return n;
+}
+
 void TunnelServer::stop() {
   if (stopped_) return;
   stopped_ = true;
+  drain_timer_.stop();
   ZLT_LOG(info, kLog) << "stopping: " << sessions_.size() << " session(s)";
   std::vector<ServerSession*> open;
   for (auto& [raw, s] : sessions_) open.push_back(raw);
@@ -145,6 +196,8 @@ void TunnelServer::stop() {
   admin_http_.reset();
   public_ports_.clear();
   listening_.clear();
+  // Whoever waits for a drain learns that the server has stopped, whichever way it did.
+  if (auto done = std::exchange(on_drained_, nullptr)) done();
 }
 
 void TunnelServer::on_ws_open(Channel& channel) {

@@ -30,8 +30,24 @@
 
 namespace zlt {
 
+// What a reload did (TunnelServer::reload).
+struct ServerReload {
+  std::size_t tokens = 0;   // configured token entries now
+  std::size_t revoked = 0;  // sessions ended: their token is no longer accepted
+  // Sessions ended so they reconnect: a service they hold is not allowed by their token now.
+  std::size_t reconnected = 0;
+  bool tls_reloaded = false;  // the certificate and key were read again
+  // Changed fields that take effect only at a restart ("listen", ...); their running values
+  // are kept.
+  std::vector<std::string> needs_restart;
+  nlohmann::json to_json() const;
+};
+
 class TunnelServer final : public WsServer::Handler, public Runtime::Participant {
  public:
+  // Where reload() without an argument reads the configuration (the CLI: its file and flags).
+  using ConfigSource = std::function<Result<config::TunnelServerConfig>()>;
+
   // Features this server grants to v2 peers.
   static constexpr std::uint32_t kFeatures =
       proto::feature::kStreams | proto::feature::kDatagrams | proto::feature::kOpen |
@@ -60,6 +76,25 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   // Ends every session (Disconnect{"server shutting down"}), closes every socket.
   void stop();
   bool stopped() const { return stopped_; }
+  // A graceful stop: no new sessions, public connections, registrations or Opens from now on
+  // (/ready answers 503); the open streams carry on until they end or `grace` has passed,
+  // then stop() ends the rest and `on_stopped` runs (on the loop thread). A second drain, or
+  // stop(), cuts the grace short.
+  void drain(std::chrono::milliseconds grace, std::function<void()> on_stopped = {});
+  // Streams open now, every session's together.
+  std::size_t active_streams() const;
+
+  // Applies a new configuration without dropping anything it still allows: the tokens (a
+  // session whose token is gone gets Disconnect{"fatal: token revoked"}), their allow lists,
+  // the limits (for what is opened from now on), the admin token and the TLS certificate and
+  // key (new handshakes use them). Fields bound to a socket (listen, public_bind, ...) keep
+  // their running values until a restart and are named in the report. An invalid
+  // configuration, or a certificate that does not load, changes nothing (Errc::config).
+  Result<ServerReload> reload(config::TunnelServerConfig next);
+  // The same with a configuration from the source (Errc::unsupported without one).
+  Result<ServerReload> reload();
+  void set_config_source(ConfigSource source) { config_source_ = std::move(source); }
+  bool can_reload() const { return static_cast<bool>(config_source_); }
 
   nlohmann::json status() const;
   // The Prometheus text of this server: the zlt_server_* families, then zlt_build_info and the
@@ -69,9 +104,8 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   void write_metrics(MetricsText& out) const;
   // Ready: listening, not stopped and not draining; otherwise the reason.
   Readiness readiness() const;
-  // A graceful drain has begun (no new sessions or public connections). Nothing drains yet:
-  // the drain sets this when it starts.
-  bool is_draining() const { return false; }
+  // A graceful drain has begun (no new sessions or public connections).
+  bool is_draining() const { return draining_; }
   // The address of the separate admin listener (config admin_listen), once listening.
   std::optional<SockAddr> admin_address() const;
 
@@ -141,6 +175,9 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   void arm_grant_timer();
   void expire_grants();
   void save_grants();
+  void check_drained();
+  // Reload: re-checks every live session's token against the new configuration.
+  void recheck_sessions(ServerReload& report);
   nlohmann::json connection_status() const;
 
   Runtime& runtime_;
@@ -160,7 +197,12 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   AuthFailureThrottle auth_failures_;
   std::map<std::string, std::uint64_t> auth_failures_by_reason_;
   std::unique_ptr<HttpServer> admin_http_;  // config admin_listen
+  ConfigSource config_source_;
   bool stopped_ = false;
+  bool draining_ = false;
+  Timer drain_timer_;
+  std::uint64_t drain_deadline_ms_ = 0;
+  std::function<void()> on_drained_;
   bool registered_participant_ = false;
 };
 

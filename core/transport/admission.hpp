@@ -50,6 +50,8 @@ class Admission {
   // The source address of a recorded connection (empty if unknown).
   std::string source_of(Key key) const;
   const Limits& limits() const { return limits_; }
+  // A reload: connections already held stay; the new caps decide about the next ones.
+  void set_limits(Limits limits) { limits_ = limits; }
 
  private:
   struct Entry {

@@ -785,6 +785,22 @@ void WsServer::Impl::http_done(Pss* pss) {
 
 // ---- WsServer ----
 
+namespace {
+
+// The one loader of the listener's certificate and key, at creation and at every reload.
+Result<SslCtxPtr> load_server_tls(const std::string& cert, const std::string& key) {
+  for (const auto* file : {&cert, &key})
+    if (access(file->c_str(), R_OK) != 0)
+      return make_error(Errc::config, "cannot read " + *file + ": " + std::strerror(errno));
+  auto tls = TlsClient::server_context(cert, key);
+  if (!tls)
+    return make_error(Errc::config, "cannot create the TLS listener (check tls_cert/tls_key: " +
+                                        cert + ", " + key + "): " + tls.error().message);
+  return tls;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<WsServer>> WsServer::create(Runtime& runtime, Options options,
                                                    Handler* handler) {
   auto ctx = LwsContext::get(runtime);
@@ -816,14 +832,8 @@ Result<std::unique_ptr<WsServer>> WsServer::create(Runtime& runtime, Options opt
   vi.server_string = "zlayer-tunnel";
   if (options.tls_cert) {
     // TLS is the guards' (ws_guard.hpp): libwebsockets serves plaintext on their socketpairs.
-    for (const auto* file : {&*options.tls_cert, &*options.tls_key})
-      if (access(file->c_str(), R_OK) != 0)
-        return make_error(Errc::config, "cannot read " + *file + ": " + std::strerror(errno));
-    auto tls = TlsClient::server_context(*options.tls_cert, *options.tls_key);
-    if (!tls)
-      return make_error(Errc::config, "cannot create the TLS listener (check tls_cert/tls_key: " +
-                                          *options.tls_cert + ", " + *options.tls_key +
-                                          "): " + tls.error().message);
+    auto tls = load_server_tls(*options.tls_cert, *options.tls_key);
+    if (!tls) return tls.take_error();
     impl.tls_context = std::move(*tls);
   }
   impl.vhost = lws_create_vhost((*ctx)->context(), &vi);
@@ -864,6 +874,26 @@ void WsServer::close_all() {
   for (auto& [raw, conn] : impl_->connections) open.push_back(raw);
   for (auto* c : open) c->close(close_code::kGoingAway, "server shutting down");
 }
+
+Status WsServer::reload_tls(const std::string& cert, const std::string& key) {
+  if (!tls()) return make_error(Errc::config, "this listener does not serve TLS");
+  auto loaded = load_server_tls(cert, key);
+  if (!loaded) return loaded.take_error();
+  // Each live connection's SSL holds its own reference to the context it was accepted with,
+  // so only handshakes from here on see the new certificate.
+  impl_->tls_context = std::move(*loaded);
+  options_.tls_cert = impl_->options.tls_cert = cert;
+  options_.tls_key = impl_->options.tls_key = key;
+  return {};
+}
+
+void WsServer::set_limits(Admission::Limits limits, std::chrono::milliseconds handshake_timeout) {
+  impl_->admission.set_limits(limits);
+  options_.limits = impl_->options.limits = limits;
+  options_.handshake_timeout = impl_->options.handshake_timeout = handshake_timeout;
+}
+
+void WsServer::stop_accepting() { impl_->close_listeners(); }
 
 std::size_t WsServer::connection_count() const { return impl_->connections.size(); }
 

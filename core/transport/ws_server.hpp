@@ -73,6 +73,13 @@ class WsServer {
   Status adopt(int fd);
   // Stops accepting and closes every connection (open channels see on_channel_closed).
   void close_all();
+  // Stops accepting; the connections held stay (a drain).
+  void stop_accepting();
+  // Reads the certificate chain and key again (a rotation): handshakes from now on use them,
+  // live connections keep theirs. A file that does not load changes nothing (Errc::config).
+  Status reload_tls(const std::string& cert, const std::string& key);
+  // New caps and handshake deadline for the connections accepted from now on.
+  void set_limits(Admission::Limits limits, std::chrono::milliseconds handshake_timeout);
 
   bool tls() const { return options_.tls_cert.has_value(); }
   std::size_t connection_count() const;

@@ -105,6 +105,7 @@ TEST(ConfigJsonTest, ServerWritesEveryFieldAndOmitsUnsetOptionals) {
     "max_unauthenticated_per_source": 64, "auth_failure_delay_max": "5s",
     "max_conns_per_source": 0, "max_udp_flows": 1024,
     "max_session_queue": 2097152, "slow_peer_timeout": "30s", "max_buffered_bytes": 536870912,
+    "grace_period": "30s",
     "max_access_ttl": "86400s", "http_max_connections": 16, "http_max_request_head": 8192,
     "http_idle_timeout": "10s"})"));
   json full = to_json(full_server());
