@@ -647,4 +647,80 @@ TEST(CapiLifetime, RuntimeFreedBeforeItsObjects) {
   EXPECT_EQ(events.size(), seen);  // nothing was reported after zlt_runtime_free
 }
 
+TEST_F(CapiTest, ReloadRevokesARemovedTokenAndRefusesABadConfiguration) {
+  EchoServer echo;
+  start_registry(R"({"listen":"127.0.0.1:0","public_bind":"127.0.0.1","data_port_range":[0,0],)"
+                 R"("tokens":[{"token":"s3cret"},{"token":"other"}]})");
+  Events& kept = make<Events>();
+  Events& revoked = make<Events>();
+  zlt_agent* a = new_agent(agent_config(control_port_, echo.port()), &kept);
+  zlt_agent* b = new_agent(agent_config(control_port_, echo.port(), "other"), &revoked);
+  ASSERT_EQ(zlt_agent_start(a), ZLT_OK);
+  ASSERT_EQ(zlt_agent_start(b), ZLT_OK);
+  const std::uint16_t port = public_port(kept);
+  ASSERT_GT(port, 0);
+  ASSERT_TRUE(revoked.wait("authenticated"));
+
+  char* report = nullptr;
+  ASSERT_EQ(zlt_registry_reload(reg_, kServerConfig, &report), ZLT_OK) << zlt_last_error();
+  json r = json::parse(take(report));
+  EXPECT_EQ(r["revoked"], 1);
+  EXPECT_EQ(r["tokens"], 1);
+  auto gone = revoked.wait("disconnected");
+  ASSERT_TRUE(gone);
+  EXPECT_NE(gone->dump().find("token revoked"), std::string::npos) << gone->dump();
+  EXPECT_TRUE(echo_through(port, zlt::test::pattern_bytes(100000, 11)));
+
+  EXPECT_EQ(zlt_registry_reload(reg_, R"({"max_connections":0})", &report), ZLT_ECONFIG);
+  EXPECT_EQ(report, nullptr);
+  EXPECT_NE(std::string(zlt_last_error()).find("max_connections"), std::string::npos)
+      << zlt_last_error();
+  // NULL: the last configuration again (what a certificate rotation uses).
+  EXPECT_EQ(zlt_registry_reload(reg_, nullptr, nullptr), ZLT_OK) << zlt_last_error();
+  EXPECT_TRUE(echo_through(port, "still here"));
+  EXPECT_FALSE(kept.wait("disconnected", std::chrono::milliseconds(0)));
+  EXPECT_EQ(zlt_registry_reload(nullptr, nullptr, nullptr), ZLT_EINVAL);
+}
+
+TEST_F(CapiTest, DrainReturnsWhenTheLastStreamEnds) {
+  EchoServer echo;
+  start_registry();
+  Events& events = make<Events>();
+  zlt_agent* a = new_agent(agent_config(control_port_, echo.port()), &events);
+  ASSERT_EQ(zlt_agent_start(a), ZLT_OK);
+  const std::uint16_t port = public_port(events);
+  ASSERT_GT(port, 0);
+  zlt::test::Fd conn = zlt::test::tcp_connect(port);
+  ASSERT_TRUE(conn);
+  zlt::test::set_timeouts(conn.get(), std::chrono::seconds(10));
+  ASSERT_TRUE(zlt::test::send_all(conn.get(), std::string("before")));
+  ASSERT_EQ(zlt::test::recv_exact(conn.get(), 6).value_or(""), "before");
+
+  EXPECT_EQ(zlt_registry_drain(reg_, -1), ZLT_EINVAL);
+  std::atomic<bool> returned{false};
+  int rc = -1;
+  std::thread drainer([&] {
+    rc = zlt_registry_drain(reg_, 60000);
+    returned = true;
+  });
+  // Not taking anything new, but the open stream carries on.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  bool refused = false;
+  while (!refused && std::chrono::steady_clock::now() < deadline) {
+    refused = !zlt::test::tcp_connect(port);
+    if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(refused) << "the public port still takes connections during the drain";
+  const std::string payload = zlt::test::pattern_bytes(300000, 12);
+  ASSERT_TRUE(zlt::test::send_all(conn.get(), payload));
+  EXPECT_EQ(zlt::test::recv_exact(conn.get(), payload.size()).value_or(""), payload);
+  EXPECT_FALSE(returned.load());
+  conn = zlt::test::Fd();
+  const auto closed = std::chrono::steady_clock::now();
+  drainer.join();
+  EXPECT_EQ(rc, ZLT_OK) << zlt_last_error();
+  EXPECT_LT(std::chrono::steady_clock::now() - closed, std::chrono::seconds(10));
+  EXPECT_TRUE(events.wait("disconnected"));
+}
+
 }  // namespace
