@@ -76,7 +76,8 @@ void TunnelServer::write_metrics(MetricsText& out) const {
               "Streams opened through every tunnel since the server started.", total.streams_total);
   out.family("zlt_server_auth_failures_total", "counter", "Refused Auth messages, by reason.");
   for (const char* reason :
-       {"invalid_token", "token_in_use", "server_full", "bad_grant", "registry", "protocol"}) {
+       {"invalid_token", "token_in_use", "server_full", "bad_grant", "registry", "protocol",
+        "draining"}) {
     auto it = auth_failures_by_reason_.find(reason);
     out.sample("zlt_server_auth_failures_total", {{"reason", reason}},
                it == auth_failures_by_reason_.end() ? std::uint64_t{0} : it->second);
@@ -99,6 +100,16 @@ void TunnelServer::write_metrics(MetricsText& out) const {
   }
   out.gauge("zlt_server_ready", "1 while /ready answers 200.",
             static_cast<std::uint64_t>(readiness().ready ? 1 : 0));
+  out.gauge("zlt_server_draining", "1 from the start of a graceful drain.",
+            static_cast<std::uint64_t>(draining_ ? 1 : 0));
+  out.family("zlt_server_config_reloads_total", "counter",
+             "Configuration reloads (SIGHUP, the admin API, the C ABI), by result.");
+  out.sample("zlt_server_config_reloads_total", {{"result", "success"}}, reloads_ok_);
+  out.sample("zlt_server_config_reloads_total", {{"result", "failure"}}, reloads_failed_);
+  out.gauge("zlt_server_config_last_reload_successful",
+            "0 when the last reload was refused (the running configuration is older than the "
+            "file).",
+            static_cast<std::uint64_t>(last_reload_ok_ ? 1 : 0));
 }
 
 std::string TunnelServer::metrics() const {

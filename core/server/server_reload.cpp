@@ -54,11 +54,23 @@ Result<ServerReload> TunnelServer::reload() {
   if (!config_source_)
     return make_error(Errc::not_found, "this server has no configuration source to reload from");
   auto next = config_source_();
-  if (!next) return next.take_error();
+  if (!next) {
+    ++reloads_failed_;
+    last_reload_ok_ = false;
+    return next.take_error();
+  }
   return reload(std::move(*next));
 }
 
 Result<ServerReload> TunnelServer::reload(config::TunnelServerConfig next) {
+  auto applied = apply_reload(std::move(next));
+  // Counted for zlt_server_config_reloads_total: an alert can tell a file that keeps failing.
+  ++(applied ? reloads_ok_ : reloads_failed_);
+  last_reload_ok_ = static_cast<bool>(applied);
+  return applied;
+}
+
+Result<ServerReload> TunnelServer::apply_reload(config::TunnelServerConfig next) {
   if (stopped_) return make_error(Errc::shutdown, "server stopped");
   if (auto st = next.validate(); !st) return make_error(Errc::config, st.error().message);
   ServerReload report;

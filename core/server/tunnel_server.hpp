@@ -176,6 +176,7 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   void expire_grants();
   void save_grants();
   void check_drained();
+  Result<ServerReload> apply_reload(config::TunnelServerConfig next);
   // Reload: re-checks every live session's token against the new configuration.
   void recheck_sessions(ServerReload& report);
   nlohmann::json connection_status() const;
@@ -198,6 +199,9 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   std::map<std::string, std::uint64_t> auth_failures_by_reason_;
   std::unique_ptr<HttpServer> admin_http_;  // config admin_listen
   ConfigSource config_source_;
+  std::uint64_t reloads_ok_ = 0;
+  std::uint64_t reloads_failed_ = 0;
+  bool last_reload_ok_ = true;
   bool stopped_ = false;
   bool draining_ = false;
   Timer drain_timer_;

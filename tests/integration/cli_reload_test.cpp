@@ -128,6 +128,13 @@ TEST(CliReload, SighupReloadsTokensAndSigtermDrainsARunningTransfer) {
       wait_for_text(*server.process, "reload failed, keeping the running configuration");
   EXPECT_NE(refused.find("max_connections"), std::string::npos) << refused;
   ASSERT_TRUE(echo_round(conn.get(), 256u << 10, 3));
+  const std::string metrics = get(server.metrics, "/metrics").value_or("");
+  EXPECT_NE(metrics.find("zlt_server_config_reloads_total{result=\"success\"} 1\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("zlt_server_config_reloads_total{result=\"failure\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("zlt_server_config_last_reload_successful 0\n"), std::string::npos);
   std::string why;
   EXPECT_TRUE(echoes(port_c, probe_payload(), &why)) << why;
 
@@ -138,6 +145,8 @@ TEST(CliReload, SighupReloadsTokensAndSigtermDrainsARunningTransfer) {
   auto ready = get(server.metrics, "/ready");
   EXPECT_EQ(status_of(ready), 503);
   EXPECT_NE(ready.value_or("").find("server: draining"), std::string::npos);
+  EXPECT_NE(get(server.metrics, "/metrics").value_or("").find("zlt_server_draining 1\n"),
+            std::string::npos);
   EXPECT_FALSE(tcp_connect(port_c));
   ASSERT_TRUE(echo_round(conn.get(), 1u << 20, 4));
   EXPECT_FALSE(server.process->wait(100ms).has_value()) << "exited with a stream still open";
