@@ -190,6 +190,7 @@ void TunnelAgent::authenticated(const Uuid& tunnel_id, bool v2, std::uint32_t fe
     s.status = RegisteredService::Status::pending;
     s.service_id.reset();
     s.public_port.reset();
+    s.register_deferred = false;
   }
   ZLT_LOG(info, kLog).field("tunnel", tunnel_id.to_string())
       << "authenticated: tunnel " << tunnel_id.to_string() << " (protocol v" << (v2 ? 2 : 1)
@@ -215,6 +216,7 @@ void TunnelAgent::session_closed(const Error& why, bool fatal, bool auth_failed)
     s.status = RegisteredService::Status::pending;
     s.service_id.reset();
     s.public_port.reset();
+    s.register_deferred = false;
   }
   if (auth_failed) {
     observer().on_auth_failed(why.message);

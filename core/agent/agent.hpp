@@ -41,8 +41,24 @@ struct RegisteredService {
   std::string failure;                       // Status::failed
   std::optional<std::uint16_t> public_port;  // v2 servers report it
   std::shared_ptr<Counters> counters = std::make_shared<Counters>();
+  // Bumped by a reload that changes the service, so a reply to an older Register is known.
+  std::uint64_t generation = 0;
+  // Changed by a reload while its previous Register was unanswered: registers on that answer.
+  bool register_deferred = false;
 
   bool is_registered() const { return status == Status::registered; }
+  nlohmann::json to_json() const;
+};
+
+// What a reload did (TunnelAgent::reload): services by name, and the fields that wait.
+struct AgentReload {
+  std::vector<std::string> added;
+  std::vector<std::string> removed;
+  std::vector<std::string> changed;  // unregistered and registered again
+  // Changed fields the next connection uses (server_url, token, TLS and proxy settings, ...):
+  // the live WebSocket stays as it is.
+  std::vector<std::string> next_connection;
+  std::vector<std::string> needs_restart;  // metrics_listen, http_*: running values kept
   nlohmann::json to_json() const;
 };
 
@@ -69,6 +85,11 @@ class TunnelAgent final : public WsClientEvents, public Runtime::Participant {
   void set_observer(TunnelAgentObserver* observer) { observers_.set(observer); }
   void set_connection_callback(ConnectionCallback cb) { on_connection_ = std::move(cb); }
 
+  // Applies a new configuration without dropping the WebSocket: added services register,
+  // removed ones unregister (their streams end), changed ones unregister and register again;
+  // the others and their streams are untouched. Connection settings apply from the next
+  // connection. An invalid configuration changes nothing (Errc::config, naming the field).
+  Result<AgentReload> reload(config::TunnelClientConfig next);
   // Starts connecting; reconnects until stop(). Idempotent.
   void start();
   // Says goodbye to the server (Disconnect in v2), closes the session and stops reconnecting.
@@ -143,6 +164,7 @@ class TunnelAgent final : public WsClientEvents, public Runtime::Participant {
   bool registered_participant_ = false;
   std::uint32_t attempt_ = 0;
   std::uint64_t reconnects_ = 0;
+  std::uint64_t generations_ = 0;  // RegisteredService::generation
   std::chrono::milliseconds backoff_{0};
   std::chrono::steady_clock::time_point session_started_;
   std::optional<std::chrono::system_clock::time_point> connected_at_;

@@ -128,16 +128,28 @@ void AgentSession::register_service(RegisteredService& svc) {
   } else if (has(proto::feature::kServiceRouting)) {
     reg.flags = 0;
   }
-  awaiting_replies_.push_back(svc.config.name);
+  awaiting_replies_.push_back({svc.config.name, svc.generation});
   send(reg);
 }
 
+void AgentSession::unregister_service(const Uuid& service_id) { send(proto::Unregister{service_id}); }
+
 void AgentSession::on_register_reply(const proto::Message& reply) {
   if (awaiting_replies_.empty()) return;  // the original ignored surplus replies too
-  const std::string name = awaiting_replies_.front();
+  const AwaitedReply awaited = awaiting_replies_.front();
   awaiting_replies_.pop_front();
+  const std::string& name = awaited.name;
   RegisteredService* svc = agent_.service_by_name(name);
-  if (svc == nullptr) return;
+  if (svc == nullptr || svc->generation != awaited.generation) {
+    // A reload removed or changed the service while its Register was under way: what the
+    // server registered for it is not wanted, and a changed one registers now, in its place.
+    if (const auto* ok = std::get_if<proto::RegisterOk>(&reply)) unregister_service(ok->service_id);
+    if (svc != nullptr && svc->register_deferred) {
+      svc->register_deferred = false;
+      register_service(*svc);
+    }
+    return;
+  }
   if (const auto* ok = std::get_if<proto::RegisterOk>(&reply)) {
     svc->status = RegisteredService::Status::registered;
     svc->service_id = ok->service_id;

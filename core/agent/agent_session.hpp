@@ -37,6 +37,10 @@ class AgentSession final : public Session {
                        std::shared_ptr<Counters> counters);
   // Ends with Disconnect{reason} (v2) and a normal close.
   void goodbye(const std::string& reason);
+  // Register{service}; the reply is matched to the service as it is now (its generation).
+  void register_service(RegisteredService& service);
+  // Unregister{id}: the server closes the service's port and ends its streams.
+  void unregister_service(const Uuid& service_id);
 
  protected:
   void handle_control(proto::Message& message) override;
@@ -45,7 +49,6 @@ class AgentSession final : public Session {
 
  private:
   void on_auth_ok(const proto::AuthOk& ok);
-  void register_service(RegisteredService& service);
   void on_register_reply(const proto::Message& reply);
   void on_connect(const proto::Connect& connect);
   void liveness_tick();
@@ -55,7 +58,11 @@ class AgentSession final : public Session {
   bool fatal_ = false;
   bool auth_failed_ = false;
   std::string close_reason_;
-  std::deque<std::string> awaiting_replies_;  // service names, in Register order
+  struct AwaitedReply {
+    std::string name;
+    std::uint64_t generation = 0;  // a reply for an older generation is stale
+  };
+  std::deque<AwaitedReply> awaiting_replies_;  // in Register order
   Timer auth_timer_;
   Timer liveness_timer_;
   Timer heartbeat_timer_;
