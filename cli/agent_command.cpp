@@ -1,5 +1,5 @@
 // `zlt agent`: a TunnelAgent on its own runtime until SIGINT/SIGTERM, or until the server
-// tells it to give up.
+// tells it to give up; SIGHUP reloads its configuration.
 #include <iostream>
 
 #include "cli/agent_options.hpp"
@@ -30,16 +30,32 @@ class WakeOnDisconnect final : public TunnelAgentObserver {
   SignalWaiter& signals_;
 };
 
+// A reload reads what the start read: the file, with the flags (and ZLT_TOKEN) over it.
+Result<config::TunnelClientConfig> reread(const Args& args) {
+  try {
+    std::optional<AgentOptions> again = parse_agent_options(args);
+    if (!again) return make_error(Errc::config, "no configuration");
+    for (const auto& warning : again->log.warnings) ZLT_LOG(warn, "agent") << warning;
+    return std::move(again->config);
+  } catch (const UsageError& e) {
+    return make_error(Errc::config, e.message);
+  } catch (const std::exception& e) {
+    return make_error(Errc::internal, e.what());
+  }
+}
+
 }  // namespace
 
 int agent_command(Args args) {
+  const Args original = args;
   std::optional<AgentOptions> options = parse_agent_options(std::move(args));
   if (!options) return kExitOk;
   options->log.apply(LogLevel::info);
   if (options->config.services.empty())
     ZLT_LOG(warn, "agent") << "no services configured: the agent will connect but expose nothing";
 
-  SignalWaiter signals;  // before the loop thread exists, so it inherits the blocked signals
+  // Before the loop thread exists, so it inherits the blocked signals; SIGHUP reloads.
+  SignalWaiter signals(true);
   auto started = Runtime::start("zlt-agent");
   if (!started) {
     std::cerr << "zlt agent: cannot start the event loop: " << started.error().message << "\n";
@@ -88,6 +104,17 @@ int agent_command(Args args) {
         bool running = true;
         runtime->invoke([&] { running = agent->running(); });
         return !running;
+      },
+      [&] {
+        Result<AgentReload> reloaded = make_error(Errc::internal, "not run");
+        auto next = reread(original);
+        if (next)
+          runtime->invoke([&] { reloaded = agent->reload(std::move(*next)); });
+        else
+          reloaded = next.take_error();
+        if (!reloaded)
+          ZLT_LOG(error, "agent") << "reload failed, keeping the running configuration: "
+                                  << reloaded.error().message;
       });
 
   signals.exit_on_next_signal();

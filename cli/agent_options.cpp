@@ -42,7 +42,9 @@ const char* const kAgentUsage =
     "\n"
     "Example: zlt agent --server ws://tunnel.example.com:3679/tunnel/v1 --token tun_... \\\n"
     "             --service web:8080 --service dns:53/udp\n"
-    "Stop with Ctrl-C or SIGTERM; a second signal exits at once.\n";
+    "SIGHUP reloads the config file: added services register, removed ones unregister,\n"
+    "changed ones register again; the connection stays up. Stop with Ctrl-C or SIGTERM; a\n"
+    "second signal exits at once.\n";
 
 namespace {
 

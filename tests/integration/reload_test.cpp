@@ -370,5 +370,152 @@ TEST_F(Drain, StopCutsADrainShort) {
   EXPECT_TRUE(wait_closed(conn.get(), 5s));
 }
 
+// ---- Agent reload ----
+
+class AgentReloadTest : public Reload {
+ protected:
+  Result<AgentReload> reload_agent(config::TunnelClientConfig next) {
+    Result<AgentReload> out = make_error(Errc::internal, "not run");
+    h_.on_loop([&] { out = h_.agent(0).reload(std::move(next)); });
+    return out;
+  }
+  // The public port of the `n`th registration of `service` (0 on timeout).
+  std::uint16_t nth_port(const std::string& service, std::size_t n) {
+    std::uint16_t port = 0;
+    eventually([&] {
+      std::size_t seen = 0;
+      for (const auto& e : h_.agent_events(0).all())
+        if (e.value("event", "") == "service_registered" && e.value("name", "") == service &&
+            ++seen == n && e["public_port"].is_number())
+          port = e["public_port"].get<std::uint16_t>();
+      return port != 0;
+    });
+    return port;
+  }
+  EchoServer other_;
+};
+
+TEST_F(AgentReloadTest, ServicesChangeOverTheLiveSessionWhileAnUntouchedOneMovesBytes) {
+  h_.start_server();
+  auto cfg = h_.client_config({config::ServiceConfig::tcp("web", echo_.port()),
+                               config::ServiceConfig::tcp("db", echo_.port()),
+                               config::ServiceConfig::tcp("old", echo_.port())});
+  h_.start_agent(cfg);
+  const std::uint16_t web = h_.public_port("web");
+  const std::uint16_t old = h_.public_port("old");
+  ASSERT_NE(web, 0);
+  ASSERT_NE(old, 0);
+  ASSERT_NE(h_.public_port("db"), 0);
+  Fd conn = tcp_connect(web);
+  ASSERT_TRUE(conn);
+  set_timeouts(conn.get(), 10s);
+  const std::string first = pattern_bytes(256u << 10, 21);
+  ASSERT_TRUE(send_all(conn.get(), first));
+  ASSERT_EQ(recv_exact(conn.get(), first.size()).value_or(""), first);
+
+  auto next = cfg;
+  next.services = {config::ServiceConfig::tcp("web", echo_.port()),
+                   config::ServiceConfig::tcp("db", other_.port()),
+                   config::ServiceConfig::tcp("cache", other_.port())};
+  auto report = reload_agent(next);
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->added, std::vector<std::string>{"cache"});
+  EXPECT_EQ(report->removed, std::vector<std::string>{"old"});
+  EXPECT_EQ(report->changed, std::vector<std::string>{"db"});
+  EXPECT_TRUE(report->next_connection.empty());
+
+  const std::uint16_t cache = h_.public_port("cache");
+  const std::uint16_t db = nth_port("db", 2);
+  ASSERT_NE(cache, 0);
+  ASSERT_NE(db, 0);
+  std::string why;
+  const int before = other_.accepted();
+  EXPECT_TRUE(echoes(cache, probe_payload(), &why)) << why;
+  EXPECT_TRUE(echoes(db, probe_payload(), &why)) << why;
+  EXPECT_EQ(other_.accepted(), before + 2) << "db does not reach its new local port";
+  EXPECT_TRUE(eventually([&] { return !echoes(old, probe_payload()); }));
+  ASSERT_TRUE(eventually([&] {
+    return h_.server_status()["service_count"] == 3;
+  })) << h_.server_status().dump();
+
+  // The untouched service's stream carried on; the WebSocket never reconnected.
+  const std::string second = pattern_bytes(1u << 20, 22);
+  ASSERT_TRUE(send_all(conn.get(), second));
+  auto back = recv_exact(conn.get(), second.size());
+  ASSERT_TRUE(back);
+  EXPECT_EQ(fnv1a(back->data(), back->size()), fnv1a(second.data(), second.size()));
+  EXPECT_EQ(h_.agent_events(0).count("authenticated"), 1u);
+  EXPECT_EQ(h_.agent_events(0).count("disconnected"), 0u);
+}
+
+TEST_F(AgentReloadTest, AnInvalidConfigurationChangesNothing) {
+  h_.start_server();
+  auto cfg = h_.client_config({config::ServiceConfig::tcp("web", echo_.port())});
+  h_.start_agent(cfg);
+  const std::uint16_t web = h_.public_port("web");
+  ASSERT_NE(web, 0);
+  auto bad = cfg;
+  bad.services.push_back(config::ServiceConfig::tcp("web", other_.port()));
+  auto report = reload_agent(bad);
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().code, Errc::config);
+  EXPECT_THAT(report.error().message, HasSubstr("duplicate service name: web"));
+  std::string why;
+  EXPECT_TRUE(echoes(web, probe_payload(), &why)) << why;
+  EXPECT_EQ(other_.accepted(), 0);
+  auto moved = cfg;
+  moved.server_url = "ws://127.0.0.1:1/tunnel/v1";
+  report = reload_agent(moved);
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->next_connection, std::vector<std::string>{"server_url"});
+  EXPECT_TRUE(echoes(web, probe_payload(), &why)) << why;
+}
+
+TEST_F(AgentReloadTest, AReloadWhileDisconnectedIsRegisteredByTheNextSession) {
+  auto cfg = h_.client_config({config::ServiceConfig::tcp("web", echo_.port())});
+  h_.start_server();
+  const std::uint16_t control = h_.control_port();
+  cfg.server_url = "ws://127.0.0.1:" + std::to_string(unused_tcp_port()) + "/tunnel/v1";
+  h_.start_agent(cfg);  // nowhere to connect to yet
+  auto next = cfg;
+  next.server_url = "ws://127.0.0.1:" + std::to_string(control) + "/tunnel/v1";
+  next.services = {config::ServiceConfig::tcp("api", echo_.port())};
+  auto report = reload_agent(next);
+  ASSERT_TRUE(report) << report.error().message;
+  EXPECT_EQ(report->next_connection, std::vector<std::string>{"server_url"});
+  const std::uint16_t api = h_.public_port("api", 0, 15s);
+  ASSERT_NE(api, 0);
+  std::string why;
+  EXPECT_TRUE(echoes(api, probe_payload(), &why)) << why;
+  EXPECT_EQ(h_.server_status()["service_count"], 1);
+}
+
+TEST_F(AgentReloadTest, AChangeWhileTheLastRegisterIsUnansweredRegistersOnceItIs) {
+  h_.start_server();
+  auto cfg = h_.client_config({config::ServiceConfig::tcp("db", echo_.port())});
+  h_.start_agent(cfg);
+  ASSERT_NE(h_.public_port("db"), 0);
+  auto to_other = cfg;
+  to_other.services = {config::ServiceConfig::tcp("db", other_.port())};
+  // Two reloads in one loop turn: the second finds the first's Register unanswered.
+  h_.on_loop([&] {
+    EXPECT_TRUE(h_.agent(0).reload(to_other));
+    EXPECT_TRUE(h_.agent(0).reload(cfg));
+  });
+  const std::uint16_t db = nth_port("db", 2);
+  ASSERT_NE(db, 0);
+  ASSERT_TRUE(eventually([&] { return h_.server_status()["service_count"] == 1; }))
+      << h_.server_status().dump();
+  std::string why;
+  EXPECT_TRUE(echoes(db, probe_payload(), &why)) << why;
+  EXPECT_EQ(other_.accepted(), 0) << "the superseded registration carried a connection";
+  h_.on_loop([&] {
+    const RegisteredService* s = h_.agent(0).service("db");
+    ASSERT_NE(s, nullptr);
+    EXPECT_TRUE(s->is_registered());
+    EXPECT_EQ(s->config.local_port, echo_.port());
+  });
+}
+
 }  // namespace
 }  // namespace zlt::test
