@@ -182,5 +182,64 @@ TEST(CliReload, ASecondSignalEndsTheDrainAtOnce) {
   ::unlink(config.c_str());
 }
 
+json agent_file(const RunningServer& s, const std::vector<std::pair<std::string, int>>& services) {
+  json list = json::array();
+  for (const auto& [name, port] : services) list.push_back({{"name", name}, {"local_port", port}});
+  return {{"server_url", s.url()}, {"token", "tok-a"}, {"services", list}};
+}
+
+TEST(CliReload, SighupChangesTheAgentsServicesWithoutReconnecting) {
+  ignore_sigpipe();
+  EchoServer echo;
+  EchoServer other;
+  const std::string server_config = temp_path("agent-server.json");
+  write_file(server_config, server_file({"tok-a"}));
+  RunningServer server = start_server(server_config, "5s");
+  ASSERT_TRUE(server.process);
+  const std::string config = temp_path("agent.json");
+  write_file(config, agent_file(server, {{"web", echo.port()}, {"old", echo.port()}}));
+  auto agent = Subprocess::start(zlt({"agent", "--config", config, "--status-interval", "0"}));
+  ASSERT_TRUE(agent);
+  const std::uint16_t web =
+      number_after(wait_for_text(*agent, "registered web on public port "), "on public port ");
+  ASSERT_NE(web, 0);
+  ASSERT_NE(wait_for_text(*agent, "registered old on public port "), "");
+  Fd conn = tcp_connect(web);
+  ASSERT_TRUE(conn);
+  set_timeouts(conn.get(), 10s);
+  ASSERT_TRUE(echo_round(conn.get(), 256u << 10, 31));
+
+  write_file(config, agent_file(server, {{"web", echo.port()}, {"cache", other.port()}}));
+  ::kill(agent->pid(), SIGHUP);
+  EXPECT_NE(wait_for_text(*agent, "configuration reloaded: 1 service(s) added, 1 removed, 0 "
+                                  "changed"),
+            "");
+  const std::uint16_t cache =
+      number_after(wait_for_text(*agent, "registered cache on public port "), "on public port ");
+  ASSERT_NE(cache, 0);
+  std::string why;
+  EXPECT_TRUE(echoes(cache, probe_payload(), &why)) << why;
+  EXPECT_EQ(other.accepted(), 1);
+  ASSERT_TRUE(echo_round(conn.get(), 1u << 20, 32));
+
+  // A bad file: named, refused, nothing changes.
+  std::ofstream(config) << R"({"server_url": ")" << server.url()
+                        << R"(", "token": "tok-a", "services": [{"name": "web", "local_port": "x"}]})";
+  ::kill(agent->pid(), SIGHUP);
+  const std::string refused =
+      wait_for_text(*agent, "reload failed, keeping the running configuration");
+  EXPECT_NE(refused.find("services[0].local_port"), std::string::npos) << refused;
+  EXPECT_TRUE(echoes(cache, probe_payload(), &why)) << why;
+  ASSERT_TRUE(echo_round(conn.get(), 64u << 10, 33));
+  conn = Fd();
+
+  ::kill(agent->pid(), SIGTERM);
+  EXPECT_TRUE(exited_with(agent->wait(5s), 0));
+  ::kill(server.process->pid(), SIGTERM);
+  EXPECT_TRUE(exited_with(server.process->wait(10s), 0));
+  ::unlink(config.c_str());
+  ::unlink(server_config.c_str());
+}
+
 }  // namespace
 }  // namespace zlt::test
