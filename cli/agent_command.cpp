@@ -6,6 +6,7 @@
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "cli/metrics_option.hpp"
+#include "cli/reread_options.hpp"
 #include "cli/serve_loop.hpp"
 #include "cli/shutdown.hpp"
 #include "cli/signals.hpp"
@@ -29,20 +30,6 @@ class WakeOnDisconnect final : public TunnelAgentObserver {
  private:
   SignalWaiter& signals_;
 };
-
-// A reload reads what the start read: the file, with the flags (and ZLT_TOKEN) over it.
-Result<config::TunnelClientConfig> reread(const Args& args) {
-  try {
-    std::optional<AgentOptions> again = parse_agent_options(args);
-    if (!again) return make_error(Errc::config, "no configuration");
-    for (const auto& warning : again->log.warnings) ZLT_LOG(warn, "agent") << warning;
-    return std::move(again->config);
-  } catch (const UsageError& e) {
-    return make_error(Errc::config, e.message);
-  } catch (const std::exception& e) {
-    return make_error(Errc::internal, e.what());
-  }
-}
 
 }  // namespace
 
@@ -107,7 +94,7 @@ int agent_command(Args args) {
       },
       [&] {
         Result<AgentReload> reloaded = make_error(Errc::internal, "not run");
-        auto next = reread(original);
+        auto next = reread_options(original, parse_agent_options, "agent");
         if (next)
           runtime->invoke([&] { reloaded = agent->reload(std::move(*next)); });
         else

@@ -6,6 +6,7 @@
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "cli/metrics_option.hpp"
+#include "cli/reread_options.hpp"
 #include "cli/serve_loop.hpp"
 #include "cli/server_options.hpp"
 #include "cli/shutdown.hpp"
@@ -16,28 +17,6 @@
 #include "zlt/server.hpp"
 
 namespace zlt::cli {
-
-namespace {
-
-// A reload reads what the start read, the file and the flags over it, so a flag keeps its
-// precedence and a token file is read again. Runs on the loop thread (SIGHUP and the admin
-// API reload through the same source).
-TunnelServer::ConfigSource reload_source(const Args& args) {
-  return [args]() -> Result<config::TunnelServerConfig> {
-    try {
-      std::optional<ServerOptions> again = parse_server_options(args);
-      if (!again) return make_error(Errc::config, "no configuration");
-      for (const auto& warning : again->log.warnings) ZLT_LOG(warn, "server") << warning;
-      return std::move(again->config);
-    } catch (const UsageError& e) {
-      return make_error(Errc::config, e.message);
-    } catch (const std::exception& e) {
-      return make_error(Errc::internal, e.what());
-    }
-  };
-}
-
-}  // namespace
 
 int server_command(Args args) {
   const Args original = args;
@@ -65,7 +44,9 @@ int server_command(Args args) {
       return;
     }
     server.set(std::move(*created));
-    server->set_config_source(reload_source(original));
+    // SIGHUP and POST /admin/v1/reload read the same source, on the loop thread.
+    server->set_config_source(
+        [original] { return reread_options(original, parse_server_options, "server"); });
     // The server logs "listening on ws://HOST:PORT/PATH" itself.
     if (auto addr = server->listen(); !addr) {
       listen_error = addr.take_error();
