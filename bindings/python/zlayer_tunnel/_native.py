@@ -95,6 +95,8 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any], bool]] = {
     "zlt_registry_grant_access": (_int, [_ptr, _str, _P_VOIDP], True),
     "zlt_registry_revoke_access": (_int, [_ptr, _str], True),
     "zlt_registry_list_grants": (_int, [_ptr, _P_VOIDP], True),
+    "zlt_registry_reload": (_int, [_ptr, _str, _P_VOIDP], True),
+    "zlt_registry_drain": (_int, [_ptr, ctypes.c_longlong], True),
     "zlt_registry_stop": (_int, [_ptr], True),
     "zlt_registry_free": (None, [_ptr], False),
     "zlt_agent_new": (_int, [_ptr, _str, _P_VOIDP], True),
@@ -271,15 +273,20 @@ def config_text(config: Mapping[str, Any] | str | None, what: str) -> bytes | No
 def duration_text(value: Any, what: str) -> str:
     """A duration as the library reads it: text such as "10m" or "500ms" as it is, a number of
     seconds (int or float) or a datetime.timedelta in milliseconds."""
-    if isinstance(value, bool):
-        raise TypeError(f"{what} must be a duration, not bool")
     if isinstance(value, str):
         encode(value, what)  # refuses NUL characters early
         return value
+    return f"{duration_millis(value, what)}ms"
+
+
+def duration_millis(value: Any, what: str) -> int:
+    """A number of seconds (int or float) or a datetime.timedelta, in whole milliseconds."""
+    if isinstance(value, bool):
+        raise TypeError(f"{what} must be a duration, not bool")
     if isinstance(value, datetime.timedelta):
-        return f"{round(value.total_seconds() * 1000)}ms"
+        return round(value.total_seconds() * 1000)
     if isinstance(value, (int, float)):
-        return f"{round(value * 1000)}ms"
+        return round(value * 1000)
     raise TypeError(
         f"{what} must be a str such as '10m', a number of seconds or a timedelta, "
         f"not {type(value).__name__}"

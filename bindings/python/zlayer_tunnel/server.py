@@ -15,7 +15,7 @@ from typing import Any, Union
 from . import _native
 from .errors import TunnelError
 from .runtime import Handlers, Runtime, _LoopObject
-from .types import AccessGrant, EventHandler, RegistryStatus
+from .types import AccessGrant, EventHandler, RegistryStatus, ReloadReport
 
 __all__ = ["TunnelServer", "TokenValidator", "ValidatorResult"]
 
@@ -249,6 +249,48 @@ class TunnelServer(_LoopObject):
         text = _native.out_string(lambda out: _native.lib().zlt_registry_list_grants(handle, out))
         result: list[AccessGrant] = json.loads(text)
         return result
+
+    def reload(self, config: Mapping[str, Any] | str | None = None) -> ReloadReport:
+        """Applies a new configuration without dropping what it still allows.
+
+        Tokens, allow lists, limits (for what is opened from now on), the admin token and the
+        TLS certificate and key (read again from their files) take effect; a session whose
+        token is gone is disconnected ("fatal: token revoked"), one whose token no longer
+        allows a service it holds is asked to reconnect. Fields bound to sockets ("listen",
+        "public_bind", "data_port_range", ...) keep their running values and are named in the
+        report's "needs_restart". None applies the last configuration again (a certificate
+        rotation).
+
+        Raises:
+            ConfigError: invalid JSON or setting, or a certificate that does not load; the
+                message names the field and nothing changed.
+            ShutdownError: the server was stopped.
+        """
+        handle = self._require()
+        text = _native.config_text(config, "config")
+        answer = _native.out_string(
+            lambda out: _native.lib().zlt_registry_reload(handle, text, out)
+        )
+        result: ReloadReport = json.loads(answer)
+        return result
+
+    def drain(self, grace: float | datetime.timedelta) -> None:
+        """Stops gracefully: no new agent sessions, public connections, registrations or
+        Opens are taken from now on (the metrics /ready answers 503); open streams carry on
+        until they end or ``grace`` has passed, then the server stops as :meth:`stop` does.
+
+        Returns once the server has stopped; called from an event handler (on the loop
+        thread) it only begins the drain. A drain already running is shortened to the
+        smaller grace.
+
+        Args:
+            grace: a number of seconds or a timedelta; >= 0.
+
+        Raises:
+            InvalidArgumentError: a negative grace.
+        """
+        millis = _native.duration_millis(grace, "grace")
+        _native.lib().zlt_registry_drain(self._require(), millis)
 
     def stop(self) -> None:
         """Stops serving: sessions are told the server is shutting down, listeners and public

@@ -19,6 +19,7 @@ __all__ = [
     "TunnelStatus",
     "RegistryStatus",
     "AccessGrant",
+    "ReloadReport",
     "AccessSession",
     "NodeTunnelState",
     "NodeTunnelStatus",
@@ -121,6 +122,16 @@ class RegistryStatus(TypedDict):
     sessions: int
     tunnels: list[TunnelStatus]
     traffic: Traffic
+
+
+class ReloadReport(TypedDict):
+    """TunnelServer.reload()."""
+
+    tokens: int  # tokens configured after the reload
+    revoked: int  # sessions disconnected because their token is gone
+    reconnected: int  # sessions asked to reconnect because their token's permissions changed
+    tls_reloaded: bool  # the certificate and key were read again
+    needs_restart: list[str]  # fields that changed but keep their running value
 
 
 class AccessGrant(TypedDict):
