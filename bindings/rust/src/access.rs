@@ -19,7 +19,7 @@ pub(crate) fn duration_text(d: Duration) -> String {
     format!("{ms}ms")
 }
 
-fn unreadable(what: &str, text: &str) -> Error {
+pub(crate) fn unreadable(what: &str, text: &str) -> Error {
     Error::new(ErrorCode::Internal, format!("unreadable {what}: {text}"))
 }
 

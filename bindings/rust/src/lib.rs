@@ -100,7 +100,7 @@ pub use error::{Error, ErrorCode, Result};
 pub use event::{Event, IncomingConnection, Verdict};
 pub use node::NodeManager;
 pub use runtime::Runtime;
-pub use server::Server;
+pub use server::{ReloadReport, Server};
 
 use callback::Retained;
 use error::check;

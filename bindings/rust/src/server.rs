@@ -1,20 +1,65 @@
 //! The server side of a tunnel.
 
-use std::ffi::c_int;
+use std::ffi::{c_int, c_longlong};
 use std::fmt;
 use std::net::TcpStream;
 use std::os::fd::IntoRawFd;
 use std::ptr::NonNull;
 use std::time::Duration;
 
-use crate::access::{AccessGrant, duration_text};
+use crate::access::{AccessGrant, duration_text, unreadable};
 use crate::callback::{self, Retained};
 use crate::error::{Result, check};
 use crate::event::{Event, Verdict};
 use crate::ffi::{cstring, take_string};
-use crate::json::quote;
+use crate::json::{Value, quote};
 use crate::runtime::Runtime;
 use crate::sys;
+
+/// What [`Server::reload`] changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReloadReport {
+    /// How many tokens are configured after the reload.
+    pub tokens: u64,
+    /// Sessions disconnected because their token is no longer configured
+    /// (`fatal: token revoked`).
+    pub revoked: u64,
+    /// Sessions disconnected to register again because their token no longer allows a
+    /// service they hold.
+    pub reconnected: u64,
+    /// Whether the TLS certificate and key were read again (new handshakes use them).
+    pub tls_reloaded: bool,
+    /// Fields bound to sockets (`"listen"`, `"public_bind"`, `"data_port_range"`, ...) whose
+    /// new value waits for a restart; their running value was kept.
+    pub needs_restart: Vec<String>,
+}
+
+impl ReloadReport {
+    fn parse(text: &str) -> Result<Self> {
+        let v = Value::parse(text).map_err(|_| unreadable("reload report", text))?;
+        if v.as_object().is_none() {
+            return Err(unreadable("reload report", text));
+        }
+        let count = |key: &str| v[key].as_u64().unwrap_or(0);
+        Ok(Self {
+            tokens: count("tokens"),
+            revoked: count("revoked"),
+            reconnected: count("reconnected"),
+            tls_reloaded: v["tls_reloaded"].as_bool().unwrap_or(false),
+            needs_restart: v["needs_restart"]
+                .as_array()
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|f| f.as_str().map(str::to_owned))
+                .collect(),
+        })
+    }
+}
+
+// The longest grace `drain` passes on: the library waits for the grace plus a margin on a
+// nanosecond clock, which a larger value would overflow.
+const MAX_DRAIN_GRACE_MS: u128 = 1 << 40;
 
 /// The server side of a tunnel (a `zlt_registry`): the token policy, the WebSocket control
 /// endpoint agents connect to, the registry of tunnels and services, and the public ports.
@@ -240,6 +285,44 @@ impl Server {
     pub fn stop(&self) -> Result<()> {
         // SAFETY: live registry.
         check(unsafe { sys::zlt_registry_stop(self.raw.as_ptr()) })
+    }
+
+    /// Applies a new server configuration (JSON, as for [`new`](Self::new)) without dropping
+    /// anything it still allows: tokens (a session whose token is gone is disconnected with
+    /// `fatal: token revoked`), allow lists, limits (for what is opened from now on), the
+    /// admin token, and the TLS certificate and key, read again from their files (new
+    /// handshakes use them; live sessions keep theirs). Fields bound to sockets (`"listen"`,
+    /// `"public_bind"`, `"data_port_range"`, plain vs TLS, ...) keep their running values;
+    /// [`ReloadReport::needs_restart`] names them. `None` applies the last configuration
+    /// again, certificate files re-read (a certificate rotation).
+    ///
+    /// Errors: [`Config`](crate::ErrorCode::Config) for bad JSON, an invalid setting or a
+    /// certificate that does not load (the message names the field; nothing changed),
+    /// [`Shutdown`](crate::ErrorCode::Shutdown) (stopped).
+    pub fn reload(&self, config_json: Option<&str>) -> Result<ReloadReport> {
+        let config = config_json.map(|c| cstring("config_json", c)).transpose()?;
+        let config_ptr = config.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
+        let mut out = std::ptr::null_mut();
+        // SAFETY: live registry, NULL or a valid C string, valid output location.
+        check(unsafe { sys::zlt_registry_reload(self.raw.as_ptr(), config_ptr, &mut out) })?;
+        // SAFETY: on success `out` is a string the library allocated for us.
+        ReloadReport::parse(&unsafe { take_string(out) })
+    }
+
+    /// Stops gracefully: from now on no new agent sessions, public connections,
+    /// registrations or opens are taken; open streams carry on until they end or `grace` has
+    /// passed (counted in whole milliseconds, rounded up, at most 2^40 ms: about 35 years),
+    /// then the server stops as [`stop`](Self::stop) does. A zero grace stops at once, ending
+    /// the open streams. Returns once the server has stopped (at once if it already had);
+    /// called from a callback on the loop thread it only begins the drain. A drain already
+    /// running is shortened to the smaller grace. A stopped server cannot be restarted.
+    ///
+    /// Errors: [`Shutdown`](crate::ErrorCode::Shutdown) (the runtime was freed).
+    pub fn drain(&self, grace: Duration) -> Result<()> {
+        let ms = grace.as_nanos().div_ceil(1_000_000).min(MAX_DRAIN_GRACE_MS);
+        let ms = c_longlong::try_from(ms).expect("the capped grace fits in a long long");
+        // SAFETY: live registry; the grace is not negative.
+        check(unsafe { sys::zlt_registry_drain(self.raw.as_ptr(), ms) })
     }
 
     /// The runtime this server lives on.

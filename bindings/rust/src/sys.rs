@@ -6,7 +6,7 @@
 
 #![allow(non_camel_case_types)]
 
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::{c_char, c_int, c_longlong, c_void};
 use std::marker::{PhantomData, PhantomPinned};
 
 // ---- Version ----
@@ -173,6 +173,12 @@ unsafe extern "C" {
     pub fn zlt_registry_revoke_access(reg: *mut zlt_registry, grant_id: *const c_char) -> c_int;
     pub fn zlt_registry_list_grants(reg: *mut zlt_registry, json_out: *mut *mut c_char) -> c_int;
     pub fn zlt_registry_stop(reg: *mut zlt_registry) -> c_int;
+    pub fn zlt_registry_reload(
+        reg: *mut zlt_registry,
+        config_json: *const c_char,
+        report_json_out: *mut *mut c_char,
+    ) -> c_int;
+    pub fn zlt_registry_drain(reg: *mut zlt_registry, grace_ms: c_longlong) -> c_int;
     pub fn zlt_registry_free(reg: *mut zlt_registry);
 
     // ---- Agent (client side) ----
