@@ -37,6 +37,11 @@ SecretFlags admin_token_flags() {
                      std::nullopt};
 }
 
+SecretFlags cluster_secret_flags() {
+  return SecretFlags{"--cluster-secret", "--cluster-secret-file", "ZLT_CLUSTER_SECRET",
+                     std::nullopt, std::nullopt};
+}
+
 std::optional<std::string> env_value(std::string_view name) {
   const char* v = std::getenv(std::string(name).c_str());
   if (v == nullptr) return std::nullopt;

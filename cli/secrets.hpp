@@ -29,6 +29,8 @@ struct SecretFlags {
 
 SecretFlags token_flags();        // --token, --token-file, ZLT_TOKEN
 SecretFlags admin_token_flags();  // --admin-token, --admin-token-file, ZLT_ADMIN_TOKEN
+// --cluster-secret, --cluster-secret-file, ZLT_CLUSTER_SECRET
+SecretFlags cluster_secret_flags();
 
 // The variable's value, or nullopt when it is not set.
 std::optional<std::string> env_value(std::string_view name);

@@ -50,6 +50,14 @@ const char* const kServerUsage =
     "                          (a bare PORT means 127.0.0.1); the control endpoint then answers\n"
     "                          404 on /admin/\n"
     "  --grace-period D        on SIGTERM, how long open streams may still run (default 30s)\n"
+    "  --cluster-redis URL     join a cluster through Redis (redis://[:password@]host:port/db);\n"
+    "                          with --node-id, --advertise-url and a cluster secret\n"
+    "  --node-id ID            this member's name in the cluster\n"
+    "  --advertise-url URL     where the other members reach this one (ws:// or wss://)\n"
+    "  --cluster-secret S      the secret every member shares\n"
+    "  --cluster-secret-file FILE\n"
+    "                          the same, read from FILE's first line (also:\n"
+    "                          $ZLT_CLUSTER_SECRET; precedence as for the admin token)\n"
     "  --status-interval D     log a status line this often (default 30s; 0: never)\n"
     "  --log-level L           trace, debug, info (default), warn, error or off\n"
     "  --log-format F          text (default) or json: one JSON object per line\n"
@@ -86,7 +94,27 @@ struct ServerFlags {
   std::optional<std::string> metrics_listen;
   std::optional<std::string> admin_listen;
   std::optional<config::Duration> grace_period;
+  std::optional<std::string> cluster_redis;
+  std::optional<std::string> node_id;
+  std::optional<std::string> advertise_url;
+  SecretFlags cluster_secret = cluster_secret_flags();
 };
+
+// The cluster block: the file's, with each flag over it; flags alone make one (validation
+// then names what is still missing).
+void apply_cluster_flags(const ServerFlags& f, config::TunnelServerConfig& c,
+                         std::vector<std::string>& warnings) {
+  std::optional<std::string> secret = f.cluster_secret.resolve(
+      c.cluster ? std::optional<std::string>(c.cluster->secret) : std::nullopt, warnings);
+  const bool any_flag = f.cluster_redis || f.node_id || f.advertise_url ||
+                        f.cluster_secret.value || f.cluster_secret.file;
+  if (!c.cluster && !any_flag) return;
+  if (!c.cluster) c.cluster.emplace();
+  if (f.cluster_redis) c.cluster->redis = *f.cluster_redis;
+  if (f.node_id) c.cluster->node_id = *f.node_id;
+  if (f.advertise_url) c.cluster->advertise_url = *f.advertise_url;
+  if (secret) c.cluster->secret = *secret;
+}
 
 config::TunnelServerConfig base_config(const std::optional<std::string>& file) {
   if (!file) return {};
@@ -198,6 +226,13 @@ std::optional<ServerOptions> parse_server_options(std::vector<std::string> args)
       f.admin_listen = *v;
     } else if (auto v = r.value("--grace-period")) {
       f.grace_period = parse_duration_flag("--grace-period", *v);
+    } else if (auto v = r.value("--cluster-redis")) {
+      f.cluster_redis = *v;
+    } else if (auto v = r.value("--node-id")) {
+      f.node_id = *v;
+    } else if (auto v = r.value("--advertise-url")) {
+      f.advertise_url = *v;
+    } else if (f.cluster_secret.take(r)) {
     } else if (auto v = r.value("--status-interval")) {
       out.status_interval = parse_duration_flag("--status-interval", *v);
     } else if (!out.log.take(r)) {
@@ -225,6 +260,7 @@ std::optional<ServerOptions> parse_server_options(std::vector<std::string> args)
   if (f.max_connections) c.max_connections = *f.max_connections;
   if (f.max_pending_handshakes) c.max_pending_handshakes = *f.max_pending_handshakes;
   if (f.max_conns_per_source) c.max_conns_per_source = *f.max_conns_per_source;
+  apply_cluster_flags(f, c, out.log.warnings);
   if (auto st = c.validate(); !st) throw UsageError{"invalid configuration: " + st.error().message};
   return out;
 }

@@ -12,11 +12,6 @@ Error invalid(std::string message) {
   return make_error(Errc::config, std::move(message));
 }
 
-bool is_websocket_url(std::string_view url) {
-  // A prefix check only, like the original; the transport parses the rest.
-  return url.starts_with("ws://") || url.starts_with("wss://");
-}
-
 // The rules of the original crate, in its order and words.
 void validate_original_rules(const TunnelClientConfig& c, ErrorList& errors) {
   if (c.server_url.empty()) {

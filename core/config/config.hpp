@@ -121,6 +121,34 @@ struct TokenEntry {
   friend bool operator==(const TokenEntry&, const TokenEntry&) = default;
 };
 
+// "ws://..." or "wss://...": a prefix check only, like the original; the transport parses the
+// rest when it connects.
+bool is_websocket_url(std::string_view url);
+
+// Where a cluster's Redis is: redis://[:password@]host:port/db or rediss:// (TLS).
+struct RedisEndpoint {
+  std::string host;
+  std::uint16_t port = 6379;
+  std::optional<std::string> password;  // sent with AUTH; never logged
+  unsigned db = 0;
+  bool tls = false;
+};
+// Errors are Errc::config naming `field`, never the password.
+Result<RedisEndpoint> parse_redis_url(std::string_view url, std::string_view field);
+
+// Several servers acting as one (README "Running a cluster"): grants and membership live in
+// Redis; every member shares the tokens and the secret.
+struct ClusterConfig {
+  std::string redis;          // redis://[:password@]host:port/db
+  std::string node_id;        // this member's name: [A-Za-z0-9._-], at most 64
+  std::string advertise_url;  // where the other members reach this one (ws:// or wss://)
+  std::string secret;         // authenticates server-to-server links; never serialised
+  Duration lease = std::chrono::seconds(10);  // a member not renewing for this long is gone
+  friend bool operator==(const ClusterConfig&, const ClusterConfig&) = default;
+};
+// Every rule of the block, each failure recorded with its field ("cluster.node_id: ...").
+void validate_cluster(const ClusterConfig& c, ErrorList& errors);
+
 struct TunnelServerConfig {
   // The original's fields and defaults.
   bool enabled = true;
@@ -177,6 +205,9 @@ struct TunnelServerConfig {
   std::optional<std::string> metrics_listen;
   std::optional<std::string> admin_listen;
   HttpListenerLimits http_limits;
+
+  // Absent: a standalone server.
+  std::optional<ClusterConfig> cluster;
 
   // Original rules first, in the original's order and words, then the additions ("<field>: <why>").
   Status validate() const;

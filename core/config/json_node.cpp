@@ -14,10 +14,6 @@ Error invalid(std::string message) {
   return make_error(Errc::config, std::move(message));
 }
 
-bool is_websocket_url(std::string_view url) {
-  return url.starts_with("ws://") || url.starts_with("wss://");
-}
-
 Status check_url(const std::optional<std::string>& url, std::string_view field) {
   if (!url) return {};
   if (!is_websocket_url(*url))

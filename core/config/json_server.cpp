@@ -62,6 +62,23 @@ nlohmann::json token_json(const TokenEntry& t) {
   return j;
 }
 
+Status read_cluster(ObjectReader& parent, std::optional<ClusterConfig>& out) {
+  const nlohmann::json* block = parent.find("cluster");
+  if (!block) return {};
+  Result<ObjectReader> opened = ObjectReader::open(*block, parent.path_of("cluster"), parent.errors());
+  if (!opened) return parent.keep(opened.take_error());
+  ObjectReader& r = *opened;
+  ClusterConfig c;
+  ZLT_TRY(r.required("redis", c.redis));
+  ZLT_TRY(r.required("node_id", c.node_id));
+  ZLT_TRY(r.required("advertise_url", c.advertise_url));
+  ZLT_TRY(r.required("secret", c.secret));
+  ZLT_TRY(r.optional("lease", c.lease));
+  ZLT_TRY(r.finish());
+  out = std::move(c);
+  return {};
+}
+
 Result<TunnelServerConfig> read_server_config(const nlohmann::json& j, ErrorList* errors) {
   Result<ObjectReader> opened = ObjectReader::open(j, "", errors);
   if (!opened) return opened.take_error();
@@ -107,6 +124,7 @@ Result<TunnelServerConfig> read_server_config(const nlohmann::json& j, ErrorList
   ZLT_TRY(r.optional("http_max_connections", c.http_limits.max_connections));
   ZLT_TRY(r.optional("http_max_request_head", c.http_limits.max_request_head));
   ZLT_TRY(r.optional("http_idle_timeout", c.http_limits.idle_timeout));
+  ZLT_TRY(read_cluster(r, c.cluster));
   ZLT_TRY(r.finish());
   if (admin_token && c.admin_token_hash) {
     ZLT_TRY(r.keep(
@@ -176,6 +194,17 @@ nlohmann::json to_json(const TunnelServerConfig& c) {
   j["http_max_connections"] = c.http_limits.max_connections;
   j["http_max_request_head"] = c.http_limits.max_request_head;
   j["http_idle_timeout"] = format_duration(c.http_limits.idle_timeout);
+  if (c.cluster) {
+    // Without the secret, as tokens appear only as hashes: this JSON is shown and logged.
+    std::string redis = c.cluster->redis;
+    if (auto at = redis.rfind('@'), scheme = redis.find("://");
+        at != std::string::npos && scheme != std::string::npos && scheme + 3 < at)
+      redis.replace(scheme + 3, at - scheme - 3, ":***");
+    j["cluster"] = {{"redis", redis},
+                    {"node_id", c.cluster->node_id},
+                    {"advertise_url", c.cluster->advertise_url},
+                    {"lease", format_duration(c.cluster->lease)}};
+  }
   return j;
 }
 

@@ -128,6 +128,12 @@ void TunnelServerConfig::validate_all(ErrorList& errors) const {
     if (auto hp = parse_listen_address(*admin_listen, "admin_listen"); !hp)
       errors.add(hp.take_error());
   }
+  if (cluster) {
+    validate_cluster(*cluster, errors);
+    // Two sources of truth for grants would disagree after the first revocation.
+    if (grants_file)
+      errors.add(invalid("grants_file: a cluster keeps its grants in Redis; remove grants_file"));
+  }
 }
 
 }  // namespace zlt::config

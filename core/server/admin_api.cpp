@@ -20,6 +20,7 @@ namespace {
 constexpr std::string_view kGrants = "/admin/v1/grants";
 constexpr std::string_view kStatus = "/admin/v1/status";
 constexpr std::string_view kReload = "/admin/v1/reload";
+constexpr std::string_view kCluster = "/admin/v1/cluster";
 
 HttpResponse json_response(int status, const nlohmann::json& body) {
   return HttpResponse{status, "application/json", dump_json(body) + "\n"};
@@ -67,6 +68,11 @@ HttpResponse handle_admin_request(TunnelServer& server, const HttpRequest& req) 
     if (req.method != "GET") return error_response(405, "method not allowed");
     return json_response(200, server.status());
   }
+  if (req.path == kCluster) {
+    if (req.method != "GET") return error_response(405, "method not allowed");
+    if (!server.cluster()) return error_response(404, "this server is not a cluster member");
+    return json_response(200, server.cluster_status());
+  }
   if (req.path == kReload) {
     if (req.method != "POST") return error_response(405, "method not allowed");
     // The server reloads its own source (its file and flags), as SIGHUP does: a body would be
@@ -89,7 +95,11 @@ HttpResponse handle_admin_request(TunnelServer& server, const HttpRequest& req) 
     auto request = grant_request_from_json(req.body);
     if (!request) return refuse(req, 400, request.error().message);
     auto issued = server.grant_access(*request);
-    if (!issued) return refuse(req, 400, issued.error().message);
+    if (!issued) {
+      // The store being away is the server's state, not the request's fault.
+      const int status = issued.error().code == Errc::connection ? 503 : 400;
+      return refuse(req, status, issued.error().message);
+    }
     ZLT_LOG(info, "admin").field("peer", req.peer)
         << "granted " << issued->grant.name << " access to " << dump_json(request->targets)
         << " until " << format_rfc3339(issued->grant.expires_at);

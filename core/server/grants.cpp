@@ -24,6 +24,12 @@ nlohmann::json AccessGrant::to_json() const {
           {"expires_at", format_rfc3339(expires_at)}};
 }
 
+nlohmann::json AccessGrant::to_record() const {
+  nlohmann::json j = to_json();
+  j["sha256"] = token_hash;
+  return j;
+}
+
 nlohmann::json IssuedGrant::to_json() const {
   nlohmann::json j = grant.to_json();
   j["token"] = token;
@@ -103,6 +109,10 @@ Result<std::vector<AccessGrant>> grants_from_json(const nlohmann::json& j) {
 
 }  // namespace
 
+Result<AccessGrant> AccessGrant::from_record(const nlohmann::json& record) {
+  return grant_at(record, "grant");
+}
+
 Result<GrantRequest> grant_request_from_json(std::string_view json_text) {
   auto j = config::parse_json_text(json_text);
   if (!j) return j.take_error();
@@ -145,6 +155,19 @@ std::optional<AccessGrant> GrantStore::revoke(const Uuid& id) {
   grants_.erase(it);
   refused_[g.token_hash] = "tunnel token revoked";
   return g;
+}
+
+bool GrantStore::adopt(const AccessGrant& grant) {
+  if (grants_.contains(grant.id) || refused_.contains(grant.token_hash) ||
+      grant.expires_at <= clock_())
+    return false;
+  grants_[grant.id] = grant;
+  return true;
+}
+
+const AccessGrant* GrantStore::find(const Uuid& id) const {
+  auto it = grants_.find(id);
+  return it == grants_.end() ? nullptr : &it->second;
 }
 
 const AccessGrant* GrantStore::find_by_token_hash(const std::string& token_hash) const {
@@ -230,11 +253,7 @@ Status GrantStore::load(const std::string& path) {
 
 Status GrantStore::save(const std::string& path) const {
   nlohmann::json grants = nlohmann::json::array();
-  for (const auto& [id, g] : grants_) {
-    nlohmann::json item = g.to_json();
-    item["sha256"] = g.token_hash;
-    grants.push_back(std::move(item));
-  }
+  for (const auto& [id, g] : grants_) grants.push_back(g.to_record());
   return config::save_json_file(path, {{"grants", grants}});
 }
 

@@ -29,6 +29,10 @@ struct AccessGrant {
 
   // Without the token hash: what lists and the admin API show.
   nlohmann::json to_json() const;
+  // With the token hash: what the grants file and a cluster's store keep.
+  nlohmann::json to_record() const;
+  // A record read back, every field checked; errors are Errc::config naming the field.
+  static Result<AccessGrant> from_record(const nlohmann::json& record);
 };
 
 struct IssuedGrant {
@@ -71,6 +75,10 @@ class GrantStore {
   Result<IssuedGrant> issue(const GrantRequest& request);
   // Removes it; the token is refused from then on ("tunnel token revoked").
   std::optional<AccessGrant> revoke(const Uuid& id);
+  // A grant issued elsewhere (another member of a cluster). False, and nothing kept, when it
+  // is known already, past its time, or its token was revoked or expired here.
+  bool adopt(const AccessGrant& grant);
+  const AccessGrant* find(const Uuid& id) const;
   const AccessGrant* find_by_token_hash(const std::string& token_hash) const;
   // Auth for a token: its grant if it is one and valid now; null if the token was never a
   // grant; an Errc::auth error ("tunnel token expired" / "... revoked") if it was one. A grant

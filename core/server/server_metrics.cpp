@@ -110,6 +110,13 @@ void TunnelServer::write_metrics(MetricsText& out) const {
             "0 when the last reload was refused (the running configuration is older than the "
             "file).",
             static_cast<std::uint64_t>(last_reload_ok_ ? 1 : 0));
+  if (cluster_) {
+    out.gauge("zlt_server_cluster_store_up",
+              "1 while the cluster's Redis answers (0: new grants are refused).",
+              static_cast<std::uint64_t>(cluster_->available() ? 1 : 0));
+    out.gauge("zlt_server_cluster_members", "Members of the cluster as last read, this one included.",
+              static_cast<std::uint64_t>(cluster_status()["members"].size()));
+  }
 }
 
 std::string TunnelServer::metrics() const {

@@ -31,6 +31,7 @@ void keep_restart_only(const config::TunnelServerConfig& running,
   keep("grants_file", &C::grants_file);
   keep("metrics_listen", &C::metrics_listen);
   keep("admin_listen", &C::admin_listen);
+  keep("cluster", &C::cluster);
   keep("http_limits", &C::http_limits);
   // Plain and TLS listeners are different sockets; a new certificate for a TLS one is live.
   if (next.tls_cert.has_value() != running.tls_cert.has_value()) {

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/common/chunk.hpp"
+#include "core/common/json_dump.hpp"
 #include "core/common/rfc3339.hpp"
 #include "core/runtime/fd_limit.hpp"
 #include "core/runtime/log.hpp"
@@ -73,6 +74,7 @@ Result<std::unique_ptr<TunnelServer>> TunnelServer::create(Runtime& runtime,
   server->grant_timer_.attach(runtime.loop());
   server->drain_timer_.attach(runtime.loop());
   server->arm_grant_timer();
+  server->start_cluster();
   runtime.add_participant(server.get());
   server->registered_participant_ = true;
   return server;
@@ -93,6 +95,7 @@ void TunnelServer::teardown() {
   public_ports_.clear();
   grant_timer_.stop();
   drain_timer_.stop();
+  cluster_.reset();
   admin_http_.reset();
   ws_.reset();
   listening_.clear();
@@ -196,6 +199,7 @@ void TunnelServer::stop() {
   admin_http_.reset();
   public_ports_.clear();
   listening_.clear();
+  if (cluster_) cluster_->stop();
   // Whoever waits for a drain learns that the server has stopped, whichever way it did.
   if (auto done = std::exchange(on_drained_, nullptr)) done();
 }
@@ -235,8 +239,18 @@ Result<TokenGrant> TunnelServer::validate_token(std::string_view token,
 
 Result<IssuedGrant> TunnelServer::grant_access(const GrantRequest& request) {
   if (stopped_) return make_error(Errc::shutdown, "server stopped");
+  // A grant this member alone knew would not open anything through the others.
+  if (cluster_ && !cluster_->available())
+    return make_error(Errc::connection, "cluster store unavailable");
   auto issued = grants_.issue(request);
   if (!issued) return issued;
+  if (cluster_) {
+    const AccessGrant& g = issued->grant;
+    grant_generation_[g.id] = cluster_->generation();
+    cluster_->bump_generation();
+    const auto ttl = std::chrono::ceil<std::chrono::milliseconds>(g.expires_at - grants_.now());
+    cluster_->put_grant(g.id.to_string(), dump_json(g.to_record()), ttl);
+  }
   save_grants();
   arm_grant_timer();
   observer().on_grant(GrantChange::issued, issued->grant);
@@ -244,14 +258,23 @@ Result<IssuedGrant> TunnelServer::grant_access(const GrantRequest& request) {
 }
 
 Status TunnelServer::revoke_access(const Uuid& grant_id) {
-  auto revoked = grants_.revoke(grant_id);
+  auto revoked = drop_grant(grant_id);
   if (!revoked) return make_error(Errc::not_found, "no such grant");
+  // Even while the store is unreachable: the removal waits for it and is never lost.
+  if (cluster_) cluster_->remove_grant(grant_id.to_string());
+  return {};
+}
+
+std::optional<AccessGrant> TunnelServer::drop_grant(const Uuid& id) {
+  auto revoked = grants_.revoke(id);
+  if (!revoked) return std::nullopt;
+  grant_generation_.erase(id);
   ZLT_LOG(info, kLog) << "grant " << revoked->name << " revoked";
   save_grants();
   arm_grant_timer();
   observer().on_grant(GrantChange::revoked, *revoked);
   disconnect_token(revoked->token_hash, "fatal: token revoked");
-  return {};
+  return revoked;
 }
 
 nlohmann::json TunnelServer::list_grants() const {
@@ -281,6 +304,7 @@ void TunnelServer::arm_grant_timer() {
 void TunnelServer::expire_grants() {
   auto expired = grants_.take_expired(grants_.now());
   for (const auto& g : expired) {
+    grant_generation_.erase(g.id);
     ZLT_LOG(info, kLog) << "grant " << g.name << " expired";
     observer().on_grant(GrantChange::expired, g);
     disconnect_token(g.token_hash, "fatal: token expired");
@@ -422,7 +446,8 @@ nlohmann::json TunnelServer::status() const {
           {"queued_bytes", queued},
           {"held_bytes", held},
           {"buffered_bytes", chunk_bytes_in_use()},
-          {"max_buffered_bytes", config_.max_buffered_bytes}};
+          {"max_buffered_bytes", config_.max_buffered_bytes},
+          {"cluster", cluster_ ? cluster_->status() : nlohmann::json(nullptr)}};
 }
 
 }  // namespace zlt

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/cluster/cluster_store.hpp"
 #include "core/common/observer_slot.hpp"
 #include "core/config/config.hpp"
 #include "core/runtime/metrics_text.hpp"
@@ -114,6 +115,10 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   Result<IssuedGrant> grant_access(const GrantRequest& request);
   Status revoke_access(const Uuid& grant_id);
   nlohmann::json list_grants() const;
+  // The cluster this server is a member of (config "cluster"), or null when standalone.
+  const ClusterStore* cluster() const { return cluster_.get(); }
+  // GET /admin/v1/cluster: this member, the store's state and every member as last read.
+  nlohmann::json cluster_status() const;
   const std::vector<SockAddr>& listen_addresses() const { return listening_; }
   TunnelRegistry& registry() { return registry_; }
   const config::TunnelServerConfig& config() const { return config_; }
@@ -172,6 +177,16 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   std::chrono::steady_clock::time_point name_hold_until() const;
   // Ends the session holding `token_hash` (if any) with a fatal Disconnect.
   void disconnect_token(const std::string& token_hash, const std::string& reason);
+  // Forgets a grant and ends its session ("fatal: token revoked"); one path for a revocation
+  // here and one learnt from the cluster.
+  std::optional<AccessGrant> drop_grant(const Uuid& id);
+  // ---- cluster membership (server_cluster.cpp) ----
+  void start_cluster();
+  void cluster_availability(bool available);
+  void adopt_cluster_grant(const std::string& id, const std::string& record);
+  void reconcile_cluster_grants(const std::map<std::string, std::string>& records,
+                                std::uint64_t generation);
+  nlohmann::json cluster_member_status() const;
   void arm_grant_timer();
   void expire_grants();
   void save_grants();
@@ -195,6 +210,9 @@ class TunnelServer final : public WsServer::Handler, public Runtime::Participant
   Counters finished_;  // traffic of sessions that have ended
   GrantStore grants_;
   Timer grant_timer_;
+  std::unique_ptr<ClusterStore> cluster_;
+  // When each grant was learnt, on the store's generation counter (reconciliation).
+  std::map<Uuid, std::uint64_t> grant_generation_;
   AuthFailureThrottle auth_failures_;
   std::map<std::string, std::uint64_t> auth_failures_by_reason_;
   std::unique_ptr<HttpServer> admin_http_;  // config admin_listen

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/crypto/crypto.hpp"
+#include "support/admin_client.hpp"
 #include "support/harness.hpp"
 #include "support/net.hpp"
 #include "support/tunnel_checks.hpp"
@@ -12,11 +13,7 @@ namespace {
 
 constexpr const char* kAdmin = "admin-secret";
 
-struct Reply {
-  int status = 0;
-  nlohmann::json body;
-  std::string raw;
-};
+using Reply = AdminReply;
 
 class AdminApiTest : public ::testing::Test {
  protected:
@@ -28,22 +25,7 @@ class AdminApiTest : public ::testing::Test {
 
   Reply call(const std::string& method, const std::string& path, const std::string& body = "",
              std::optional<std::string> token = kAdmin) {
-    std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-    if (token) req += "Authorization: Bearer " + *token + "\r\n";
-    if (!body.empty() || method == "POST") {
-      req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-             "\r\n";
-    }
-    req += "Connection: close\r\n\r\n" + body;
-    Reply r;
-    auto resp = http_exchange(h_.control_port(), req);
-    if (!resp) return r;
-    r.raw = *resp;
-    if (resp->size() > 12) r.status = std::atoi(resp->substr(9, 3).c_str());
-    auto split = resp->find("\r\n\r\n");
-    if (split != std::string::npos && split + 4 < resp->size())
-      r.body = nlohmann::json::parse(resp->substr(split + 4), nullptr, false);
-    return r;
+    return admin_call(h_.control_port(), method, path, body, token);
   }
 
   Harness h_;

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/net.hpp"
+#include "support/redis_server.hpp"
 #include "support/subprocess.hpp"
 #include "support/zlt_cli.hpp"
 
@@ -29,7 +30,8 @@ std::string test_token(std::string_view tag) {
 // so the test depends on nothing in the environment that runs it.
 std::vector<std::string> zlt_with_env(std::vector<std::string> vars,
                                       std::vector<std::string> args) {
-  std::vector<std::string> argv = {"env", "-u", "ZLT_TOKEN", "-u", "ZLT_ADMIN_TOKEN"};
+  std::vector<std::string> argv = {"env", "-u", "ZLT_TOKEN", "-u", "ZLT_ADMIN_TOKEN", "-u",
+                                   "ZLT_CLUSTER_SECRET"};
   argv.insert(argv.end(), vars.begin(), vars.end());
   std::vector<std::string> rest = zlt(std::move(args));
   argv.insert(argv.end(), rest.begin(), rest.end());
@@ -274,6 +276,36 @@ TEST(CliSecrets, BadTokenSourcesAreUsageErrors) {
   EXPECT_NE(server.output.find("--admin-token-file: give one"), std::string::npos) << server.output;
   ::unlink(file.c_str());
   ::unlink(empty.c_str());
+}
+
+// A cluster member started from the command line, its secret only in $ZLT_CLUSTER_SECRET:
+// it joins (its lease appears in Redis) and the secret is not in its argv.
+TEST(CliSecrets, ClusterMemberTakesItsSecretFromTheEnvironment) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.ok()) << "redis-server did not start (scripts/setup installs it)";
+  const std::string secret = test_token("cluster-secret");
+  std::unique_ptr<Subprocess> server;
+  const std::uint16_t port =
+      start_server(server, {"ZLT_TOKEN=" + test_token("agent"), "ZLT_CLUSTER_SECRET=" + secret},
+                   {"--cluster-redis", redis.url(), "--node-id", "cli-1", "--advertise-url",
+                    "ws://127.0.0.1:1/tunnel/v1"});
+  ASSERT_NE(port, 0);
+  EXPECT_NE(wait_for_text(*server, "cluster store available"), "");
+  EXPECT_EQ(redis.command({"SISMEMBER", "zlt:members", "cli-1"}), ":1\r\n");
+  auto entry = redis.command({"GET", "zlt:member:cli-1"});
+  ASSERT_TRUE(entry);
+  EXPECT_NE(entry->find("\"node_id\":\"cli-1\""), std::string::npos) << *entry;
+  EXPECT_EQ(entry->find(secret), std::string::npos) << "the secret was published";
+  EXPECT_EQ(cmdline_of(server->pid()).find(secret), std::string::npos);
+
+  // Without a secret anywhere, the member refuses to start and names the field.
+  ZltRun missing = run_zlt_with_env(
+      {}, {"server", "--listen", "127.0.0.1:0", "--cluster-redis", redis.url(), "--node-id",
+           "cli-2", "--advertise-url", "ws://127.0.0.1:1/tunnel/v1"});
+  EXPECT_EQ(missing.code, 2) << missing.output;
+  EXPECT_NE(missing.output.find("cluster.secret: must be at least 16 characters"),
+            std::string::npos)
+      << missing.output;
 }
 
 }  // namespace

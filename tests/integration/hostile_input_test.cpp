@@ -11,6 +11,7 @@
 #include "core/crypto/crypto.hpp"
 #include "core/runtime/log.hpp"
 #include "support/bystander.hpp"
+#include "support/admin_client.hpp"
 #include "support/harness.hpp"
 #include "support/log_capture.hpp"
 #include "support/raw_ws.hpp"
@@ -46,28 +47,9 @@ config::TunnelServerConfig config_with_attackers(int attackers) {
   return c;
 }
 
-struct Reply {
-  int status = 0;
-  nlohmann::json body;
-  std::string raw;
-};
-
-Reply admin_call(std::uint16_t port, const std::string& method, const std::string& path,
-                 const std::string& body = "", const std::string& token = kAdmin) {
-  std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
-                    token + "\r\n";
-  if (!body.empty())
-    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-           "\r\n";
-  req += "Connection: close\r\n\r\n" + body;
-  Reply r;
-  auto resp = http_exchange(port, req);
-  if (!resp) return r;
-  r.raw = *resp;
-  if (resp->size() > 12) r.status = std::atoi(resp->substr(9, 3).c_str());
-  if (auto split = resp->find("\r\n\r\n"); split != std::string::npos)
-    r.body = nlohmann::json::parse(resp->substr(split + 4), nullptr, false);
-  return r;
+AdminReply admin_call(std::uint16_t port, const std::string& method, const std::string& path,
+                      const std::string& body = "", const std::string& token = kAdmin) {
+  return zlt::test::admin_call(port, method, path, body, token);
 }
 
 TEST(HostileInput, NewlinesFromPeersCannotForgeLogLines) {
@@ -108,17 +90,17 @@ TEST(HostileInput, AdminBodyThatIsNotUtf8IsRefusedAndTheServerKeepsServing) {
   Bystander bystander(h);
 
   // The body that used to end the process: 0xFF inside a JSON string.
-  Reply bad = admin_call(h.control_port(), "POST", "/admin/v1/grants",
+  AdminReply bad = admin_call(h.control_port(), "POST", "/admin/v1/grants",
                          "{\"targets\":[\"service:db\xff\"],\"ttl\":\"1m\"}");
   EXPECT_EQ(bad.status, 400) << bad.raw;
   ASSERT_TRUE(bad.body.is_object()) << bad.raw;
   EXPECT_EQ(bad.body["error"],
             "request body is not valid UTF-8: invalid utf-8 sequence of 1 bytes from index 23");
 
-  Reply lone = admin_call(h.control_port(), "POST", "/admin/v1/grants", "\xff");
+  AdminReply lone = admin_call(h.control_port(), "POST", "/admin/v1/grants", "\xff");
   EXPECT_EQ(lone.status, 400) << lone.raw;
   // UTF-8 that is not JSON: the parser's message quotes one byte of the 'é', not UTF-8 alone.
-  Reply not_json = admin_call(h.control_port(), "POST", "/admin/v1/grants", "{\"ttl\": \xc3\xa9}");
+  AdminReply not_json = admin_call(h.control_port(), "POST", "/admin/v1/grants", "{\"ttl\": \xc3\xa9}");
   EXPECT_EQ(not_json.status, 400) << not_json.raw;
   ASSERT_TRUE(not_json.body.is_object()) << not_json.raw;
   EXPECT_TRUE(not_json.body["error"].get<std::string>().starts_with("invalid JSON: "))
@@ -127,9 +109,9 @@ TEST(HostileInput, AdminBodyThatIsNotUtf8IsRefusedAndTheServerKeepsServing) {
   // A refusal that logs the path the peer sent, bytes that are not UTF-8 included.
   EXPECT_EQ(admin_call(h.control_port(), "GET", "/admin/v1/\xff\xfe", "", "wrong").status, 401);
 
-  Reply status = admin_call(h.control_port(), "GET", "/admin/v1/status");
+  AdminReply status = admin_call(h.control_port(), "GET", "/admin/v1/status");
   EXPECT_EQ(status.status, 200) << status.raw;
-  Reply grant = admin_call(h.control_port(), "POST", "/admin/v1/grants",
+  AdminReply grant = admin_call(h.control_port(), "POST", "/admin/v1/grants",
                            R"({"targets":["service:db"],"ttl":"1m"})");
   EXPECT_EQ(grant.status, 201) << grant.raw;
   EXPECT_TRUE(logs.has("refused: request body is not valid UTF-8"));
