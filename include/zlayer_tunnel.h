@@ -350,8 +350,10 @@ ZLT_EXPORT int zlt_registry_metrics(zlt_registry* reg, char** text_out);
  * The token is shown this once: the registry keeps only its hash. A session authenticated with
  * it is disconnected with "fatal: token expired" when the grant expires, and with
  * "fatal: token revoked" by zlt_registry_revoke_access().
+ * In a cluster (the configuration's "cluster" block) the grant is valid on every member.
  * Errors: ZLT_EINVAL (NULL argument), ZLT_ECONFIG (bad JSON, a missing or bad field, a TTL
- * of 0; the message names the field), ZLT_ESHUTDOWN (stopped), ZLT_ENOMEM.
+ * of 0; the message names the field), ZLT_ECONNECTION ("cluster store unavailable": the
+ * cluster's Redis does not answer), ZLT_ESHUTDOWN (stopped), ZLT_ENOMEM.
  */
 ZLT_EXPORT int zlt_registry_grant_access(zlt_registry* reg, const char* request_json,
                                          char** json_out);

@@ -122,6 +122,9 @@ class RegistryStatus(TypedDict):
     sessions: int
     tunnels: list[TunnelStatus]
     traffic: Traffic
+    #: a cluster member's {"node_id", "advertise_url", "store_available", "members"}; None
+    #: outside a cluster
+    cluster: dict[str, Any] | None
 
 
 class ReloadReport(TypedDict):
