@@ -11,6 +11,7 @@ import (
 	"io"
 	"runtime/cgo"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -198,6 +199,67 @@ func (s *Server) Status() (*ServerStatus, error) {
 		return nil, newError(ErrInternal, "unreadable status: "+err.Error())
 	}
 	return st, nil
+}
+
+// ReloadReport is what [Server.Reload] changed.
+type ReloadReport struct {
+	// Tokens is how many tokens the configuration has now.
+	Tokens int `json:"tokens"`
+	// Revoked counts the sessions disconnected because their token is gone.
+	Revoked int `json:"revoked"`
+	// Reconnected counts the sessions asked to reconnect because their token no longer
+	// allows a service they hold.
+	Reconnected int `json:"reconnected"`
+	// TLSReloaded says the certificate and key were read again.
+	TLSReloaded bool `json:"tls_reloaded"`
+	// NeedsRestart names the fields that changed but keep their running value (those bound
+	// to sockets: "listen", "public_bind", "data_port_range", ...).
+	NeedsRestart []string `json:"needs_restart"`
+}
+
+// Reload applies a new configuration (the forms [NewServer] takes) without dropping what it
+// still allows: tokens, allow lists, limits, the admin token and the TLS certificate and key
+// (read again from their files) take effect; a session whose token is gone is disconnected
+// ("fatal: token revoked"). nil applies the last configuration again (a certificate
+// rotation). A bad configuration fails with ErrConfig naming the field and changes nothing.
+func (s *Server) Reload(config any) (*ReloadReport, error) {
+	text, ok, err := configJSON(config)
+	if err != nil {
+		return nil, err
+	}
+	var ctext *C.char
+	if ok {
+		if ctext, err = cString(text, "config"); err != nil {
+			return nil, err
+		}
+		defer C.free(unsafe.Pointer(ctext))
+	}
+	var out *C.char
+	err = s.use(func() error {
+		return call(func() C.int { return C.zlt_registry_reload(s.c, ctext, &out) })
+	})
+	if err != nil {
+		return nil, err
+	}
+	report := &ReloadReport{}
+	if err := json.Unmarshal([]byte(takeString(out)), report); err != nil {
+		return nil, newError(ErrInternal, "unreadable reload report: "+err.Error())
+	}
+	return report, nil
+}
+
+// Drain stops gracefully: no new agent sessions, public connections, registrations or Opens
+// are taken from now on (the metrics /ready answers 503); open streams carry on until they
+// end or grace has passed, then the server stops as [Server.Stop] does. It returns once the
+// server has stopped. A negative grace fails with ErrInvalid.
+func (s *Server) Drain(grace time.Duration) error {
+	if grace < 0 {
+		return newError(ErrInvalid, "grace must be >= 0, got "+grace.String())
+	}
+	ms := C.longlong((grace + time.Millisecond - 1) / time.Millisecond)
+	return s.use(func() error {
+		return call(func() C.int { return C.zlt_registry_drain(s.c, ms) })
+	})
 }
 
 // Stop stops serving: every agent is told the server is shutting down, and the listeners and
