@@ -79,8 +79,13 @@ class AccessWatch {
 // Waits until `ready` holds; false if a stop signal came first.
 bool wait_for(SignalWaiter& signals, const std::function<bool()>& ready) {
   if (ready()) return true;
-  return serve(
-             signals, ServePlan{}, [] {}, ready) == ServeEnd::finished;
+  // zlt access takes everything from its command line: a SIGHUP (a log rotation, a habit of
+  // the operator's) has nothing to reload and must not end the access.
+  auto on_hangup = [] {
+    ZLT_LOG(info, kLog) << "SIGHUP: nothing to reload (zlt access is configured by its flags); "
+                           "carrying on";
+  };
+  return serve(signals, ServePlan{}, [] {}, ready, on_hangup) == ServeEnd::finished;
 }
 
 // The exit code for an access that is over, its reason reported.
@@ -155,7 +160,8 @@ int access_command(Args args) {
   if (!options) return kExitOk;
   options->log.apply(LogLevel::info);
 
-  SignalWaiter signals;  // before the loop thread exists, so it inherits the blocked signals
+  // Before the loop thread exists, so it inherits the blocked signals; SIGHUP is collected too.
+  SignalWaiter signals(true);
   AccessWatch watch(signals);
   // Outlives the manager (declared before it), which reports to it.
   JsonAccessObserver observer([&watch](const nlohmann::json& e) { watch.on_event(e); });

@@ -89,6 +89,12 @@ TEST_F(CliAccess, GrantExpiryEndsAccessOnBothEnds) {
   ASSERT_TRUE(send_all(c.get(), payload));
   EXPECT_EQ(recv_exact(c.get(), payload.size()).value_or(""), payload);
 
+  // SIGHUP (a log rotation, say) has nothing to reload here and ends nothing.
+  ASSERT_EQ(::kill(a->pid(), SIGHUP), 0);
+  EXPECT_NE(wait_for_text(*a, "SIGHUP: nothing to reload"), "");
+  ASSERT_TRUE(send_all(c.get(), std::string("after SIGHUP")));
+  EXPECT_EQ(recv_exact(c.get(), 12).value_or(""), "after SIGHUP");
+
   // The grant runs out long before the access's own TTL: the server ends it.
   std::string ended = wait_for_text(*a, "the server ended access", 10s);
   EXPECT_NE(ended.find("fatal: token expired"), std::string::npos) << ended;
