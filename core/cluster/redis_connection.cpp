@@ -121,8 +121,9 @@ void RedisConnection::connect_to(const std::string& ip) {
   redisAsyncSetConnectCallback(c, &RedisConnection::on_connected);
   redisAsyncSetDisconnectCallback(c, &RedisConnection::on_disconnected);
   context_.reset(c);
-  // hiredis has no connect timeout of its own: an address that never answers would hang.
-  connect_deadline_.start(kConnectTimeout, [this] { lost("connect timed out"); });
+  // hiredis has no timeouts of its own: an address that never answers, or a server that
+  // accepts and never replies, would hang here. The deadline covers the handshake too.
+  connect_deadline_.start(kConnectTimeout, [this] { lost("no answer within 5 s"); });
 }
 
 void RedisConnection::on_connected(const redisAsyncContext* c, int status) {
@@ -134,7 +135,6 @@ void RedisConnection::on_connected(const redisAsyncContext* c, int status) {
       self->lost(context_error(c, "connect failed"));
       return;
     }
-    self->connect_deadline_.stop();
     self->handshake();
   });
 }
@@ -172,6 +172,7 @@ void RedisConnection::handshake() {
   }
   send({"PING"}, [this](const RedisReply* r) {
     if (r == nullptr || r->is_error()) return;
+    connect_deadline_.stop();
     up_ = true;
     backoff_ = std::chrono::milliseconds{100};
     ZLT_LOG(info, kLog) << name_ << ": connected to redis " << endpoint_.host << ":"
@@ -192,6 +193,7 @@ void RedisConnection::on_message(redisAsyncContext* c, void* reply, void* privda
     if (kind == "subscribe") {
       if (static_cast<std::size_t>(r.elements[2].integer) != self->channels_.size() || self->up_)
         return;
+      self->connect_deadline_.stop();
       self->up_ = true;
       self->backoff_ = std::chrono::milliseconds{100};
       ZLT_LOG(info, kLog) << self->name_ << ": subscribed on redis " << self->endpoint_.host

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/harness.hpp"
 #include "support/net.hpp"
 #include "support/redis_server.hpp"
 #include "support/subprocess.hpp"
@@ -291,7 +292,9 @@ TEST(CliSecrets, ClusterMemberTakesItsSecretFromTheEnvironment) {
                     "ws://127.0.0.1:1/tunnel/v1"});
   ASSERT_NE(port, 0);
   EXPECT_NE(wait_for_text(*server, "cluster store available"), "");
-  EXPECT_EQ(redis.command({"SISMEMBER", "zlt:members", "cli-1"}), ":1\r\n");
+  // The lease is written right after the store comes up; another connection may ask first.
+  EXPECT_TRUE(eventually(
+      [&] { return redis.command({"SISMEMBER", "zlt:members", "cli-1"}) == ":1\r\n"; }, 5s));
   auto entry = redis.command({"GET", "zlt:member:cli-1"});
   ASSERT_TRUE(entry);
   EXPECT_NE(entry->find("\"node_id\":\"cli-1\""), std::string::npos) << *entry;

@@ -15,6 +15,7 @@
 #include "core/crypto/crypto.hpp"
 #include "support/admin_client.hpp"
 #include "support/harness.hpp"
+#include "support/log_capture.hpp"
 #include "support/net.hpp"
 #include "support/raw_ws.hpp"
 #include "support/redis_server.hpp"
@@ -195,7 +196,9 @@ TEST_F(ClusterTest, AMissedRevocationIsMadeUpForByReconciliation) {
   ASSERT_TRUE(issued) << issued.error().message;
   auto session = open_session(one.h.control_port(), issued->token);
   ASSERT_TRUE(session);
-  ASSERT_EQ(redis_->command({"DEL", "zlt:grant:" + issued->grant.id.to_string()}), ":1\r\n");
+  const std::string key = "zlt:grant:" + issued->grant.id.to_string();
+  ASSERT_TRUE(eventually([&] { return redis_->command({"EXISTS", key}) == ":1\r\n"; }, 5s));
+  ASSERT_EQ(redis_->command({"DEL", key}), ":1\r\n");
   auto bye = session->expect<proto::Disconnect>(3s);
   ASSERT_TRUE(bye) << "the reconciliation never noticed the grant was gone";
   EXPECT_EQ(bye->reason, "fatal: token revoked");
@@ -310,6 +313,32 @@ TEST_F(ClusterTest, TheAdminApiListsTheClusterAndItsGrantsAndSays503WhileTheStor
   EXPECT_EQ(status.body.value("store_available", true), false);
 }
 
+// A Redis that accepts connections and never answers (hung, or not Redis at all) is not taken
+// for a working store: the handshake has a deadline, and new grants are refused meanwhile.
+TEST(ClusterHungStore, AStoreThatNeverAnswersIsUnavailable) {
+  LogCapture logs;
+  std::uint16_t port = 0;
+  Fd silent = tcp_listen(&port);  // the kernel completes connects; nobody ever reads
+  ASSERT_TRUE(silent);
+  config::TunnelServerConfig c = Harness::server_config();
+  config::ClusterConfig cluster;
+  cluster.redis = "redis://127.0.0.1:" + std::to_string(port) + "/0";
+  cluster.node_id = "edge-1";
+  cluster.advertise_url = "ws://127.0.0.1:1/tunnel/v1";
+  cluster.secret = kSecret;
+  c.cluster = cluster;
+  Harness h;
+  h.start_server(c);
+  ASSERT_TRUE(eventually([&] { return logs.any("no answer within 5 s"); }, 10s));
+  std::optional<Result<IssuedGrant>> issued;
+  GrantRequest request;
+  request.targets = {"service:db"};
+  request.ttl = 10min;
+  h.on_loop([&] { issued.emplace(h.server().grant_access(request)); });
+  ASSERT_FALSE(*issued);
+  EXPECT_EQ(issued->error().message, "cluster store unavailable");
+}
+
 TEST(ClusterStandalone, AServerOutsideAClusterSays404OnTheClusterEndpoint) {
   Harness h;
   config::TunnelServerConfig c = Harness::server_config();
@@ -328,8 +357,11 @@ TEST_F(ClusterTest, APasswordProtectedRedisIsUsedWithTheUrlsPassword) {
   ASSERT_TRUE(eventually([&] { return one.store_available(); }, 5s));
   auto issued = one.grant("service:db", 10min);
   ASSERT_TRUE(issued) << issued.error().message;
-  EXPECT_EQ(guarded.command({"SISMEMBER", "zlt:grants", issued->grant.id.to_string()}),
-            ":1\r\n");
+  // Written once the loop flushes the member's commands: another connection may ask first.
+  EXPECT_TRUE(eventually([&] {
+    return guarded.command({"SISMEMBER", "zlt:grants", issued->grant.id.to_string()}) ==
+           ":1\r\n";
+  }, 5s));
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "support/redis_server.hpp"
 
 #include <poll.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -36,7 +38,10 @@ RedisServer::RedisServer(std::optional<std::string> password) : password_(std::m
   }
 }
 
-RedisServer::~RedisServer() = default;  // Subprocess: SIGTERM, then SIGKILL
+RedisServer::~RedisServer() {
+  if (port_hold_ >= 0) ::close(port_hold_);
+  // process_: SIGTERM, then SIGKILL
+}
 
 std::string RedisServer::url(unsigned db) const {
   std::string auth = password_ ? ":" + *password_ + "@" : "";
@@ -44,6 +49,10 @@ std::string RedisServer::url(unsigned db) const {
 }
 
 bool RedisServer::launch() {
+  if (port_hold_ >= 0) {
+    ::close(port_hold_);
+    port_hold_ = -1;
+  }
   std::vector<std::string> argv{"redis-server", "--port", std::to_string(port_),
                                 "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                                 "--dir", "/tmp", "--loglevel", "notice", "--logfile", ""};
@@ -74,6 +83,18 @@ void RedisServer::kill() {
   ::kill(process_->pid(), SIGKILL);
   process_->wait(5s);
   process_.reset();
+  // Bound but not listening: a client is refused, and no port-0 bind elsewhere gets it.
+  port_hold_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int on = 1;
+  ::setsockopt(port_hold_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port_);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(port_hold_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(port_hold_);
+    port_hold_ = -1;
+  }
 }
 
 bool RedisServer::restart() {

@@ -19,13 +19,17 @@ class RedisServer {
   // requirepass.
   explicit RedisServer(std::optional<std::string> password = std::nullopt);
   ~RedisServer();
+  RedisServer(const RedisServer&) = delete;
+  RedisServer& operator=(const RedisServer&) = delete;
 
   bool ok() const { return process_ != nullptr; }
   std::uint16_t port() const { return port_; }
   // redis://[:password@]127.0.0.1:PORT/db
   std::string url(unsigned db = 0) const;
 
-  // Ends the process (SIGKILL: as if the host lost it) and waits for it.
+  // Ends the process (SIGKILL: as if the host lost it) and waits for it. The port stays
+  // bound (not listening: connections are refused) until restart(), so that no other test's
+  // Redis takes it meanwhile.
   void kill();
   // Starts again on the same port (empty: a fresh instance, persistence is off).
   bool restart();
@@ -39,6 +43,7 @@ class RedisServer {
   std::optional<std::string> password_;
   std::uint16_t port_ = 0;
   std::unique_ptr<Subprocess> process_;
+  int port_hold_ = -1;
 };
 
 }  // namespace zlt::test
