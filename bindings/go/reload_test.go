@@ -3,6 +3,7 @@ package zlt_test
 import (
 	"errors"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -73,6 +74,31 @@ func TestReloadRevokesARemovedTokenAndKeepsTheOthers(t *testing.T) {
 	}
 }
 
+func TestReloadNilAppliesTheLastConfigurationAgain(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.srv.Reload(withOther()); err != nil {
+		t.Fatal(err)
+	}
+	// A refused configuration does not become the last one.
+	if _, err := f.srv.Reload(`{"tokens": [{"token": ""}]}`); !errors.Is(err, zlt.ErrConfig) {
+		t.Fatalf("an empty token: %v", err)
+	}
+	report, err := f.srv.Reload(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report.Tokens != 2 || report.Revoked != 0 || report.Reconnected != 0 ||
+		report.TLSReloaded || len(report.NeedsRestart) != 0 {
+		t.Fatalf("Reload(nil): %+v", report)
+	}
+	// The token the last configuration added still opens a tunnel.
+	a, events := f.agent(t, otherToken, 0)
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	events.wait(t, "authenticated")
+}
+
 func TestReloadReportsFieldsBoundToSockets(t *testing.T) {
 	f := newFixture(t)
 	c := serverConfig()
@@ -108,8 +134,8 @@ func TestDrainLetsTheOpenStreamFinishThenStops(t *testing.T) {
 		t.Fatalf("before the drain: %q %v", buf, err)
 	}
 
-	if err := f.srv.Drain(-time.Second); err == nil {
-		t.Fatal("a negative grace was accepted")
+	if err := f.srv.Drain(-time.Second); !errors.Is(err, zlt.ErrInvalid) {
+		t.Fatalf("a negative grace: %v", err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- f.srv.Drain(time.Minute) }()
@@ -153,6 +179,54 @@ func TestDrainLetsTheOpenStreamFinishThenStops(t *testing.T) {
 	var zerr *zlt.Error
 	if !errors.As(err, &zerr) || zerr.Code != zlt.ErrShutdown {
 		t.Fatalf("Reload after the drain: %v", err)
+	}
+}
+
+func TestDrainEndsTheStreamsStillOpenWhenTheGraceEnds(t *testing.T) {
+	f := newFixture(t)
+	echo := startEcho(t)
+	a, events := f.agent(t, testToken, echo.port)
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	port := publicPort(t, events)
+	held, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	_ = held.SetDeadline(time.Now().Add(patience))
+	if _, err := held.Write([]byte("open")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := readFull(held, buf); err != nil || string(buf) != "open" {
+		t.Fatalf("before the drain: %q %v", buf, err)
+	}
+
+	const grace = 500 * time.Millisecond
+	started := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- f.srv.Drain(grace) }()
+	if err := recv(t, done, "return from Drain"); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(started); took < grace {
+		t.Fatalf("Drain returned after %v, before the grace of %v with a stream open", took, grace)
+	}
+	// The stream was ended, the agent told, and the control endpoint is closed.
+	if n, err := held.Read(buf); err == nil {
+		t.Fatalf("the held stream still reads after the drain: %q", buf[:n])
+	} else if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("the held stream was not ended by the drain")
+	}
+	events.wait(t, "disconnected")
+	if c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(f.port), patience); err == nil {
+		c.Close()
+		t.Fatal("the control port still takes connections after the drain")
+	}
+	if err := f.srv.Drain(0); err != nil && !errors.Is(err, zlt.ErrShutdown) {
+		t.Fatalf("Drain on a stopped server: %v", err)
 	}
 }
 

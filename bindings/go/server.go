@@ -256,7 +256,10 @@ func (s *Server) Drain(grace time.Duration) error {
 	if grace < 0 {
 		return newError(ErrInvalid, "grace must be >= 0, got "+grace.String())
 	}
-	ms := C.longlong((grace + time.Millisecond - 1) / time.Millisecond)
+	ms := C.longlong(grace / time.Millisecond) // whole milliseconds, rounded up
+	if grace%time.Millisecond != 0 {
+		ms++
+	}
 	return s.use(func() error {
 		return call(func() C.int { return C.zlt_registry_drain(s.c, ms) })
 	})

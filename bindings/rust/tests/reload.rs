@@ -208,14 +208,44 @@ fn fields_bound_to_sockets_wait_for_a_restart() {
     assert_eq!(common::echo_through(port, b"same place"), b"same place");
 }
 
+/// What every drain test starts from: a server, an agent serving an echo service through it,
+/// and the public port. Fields drop in order, the runtime last.
+struct OpenTunnel {
+    port: u16,
+    control_port: u16,
+    events: Events,
+    _agent: Agent,
+    server: Server,
+    _server_events: Events,
+    _echo: Echo,
+    _rt: Runtime,
+}
+
+impl OpenTunnel {
+    fn start() -> Self {
+        common::quiet();
+        let echo = Echo::start();
+        let rt = Runtime::new().unwrap();
+        let (server, control_port, server_events) = common::start_server(&rt);
+        let (agent, events) = common::start_agent(&rt, control_port, &echo);
+        let port = common::public_port(&events);
+        OpenTunnel {
+            port,
+            control_port,
+            events,
+            _agent: agent,
+            server,
+            _server_events: server_events,
+            _echo: echo,
+            _rt: rt,
+        }
+    }
+}
+
 #[test]
 fn drain_ends_streams_still_open_when_the_grace_is_over() {
-    common::quiet();
-    let echo = Echo::start();
-    let rt = Runtime::new().unwrap();
-    let (server, control_port, _server_events) = common::start_server(&rt);
-    let (_agent, events) = common::start_agent(&rt, control_port, &echo);
-    let port = common::public_port(&events);
+    let t = OpenTunnel::start();
+    let (server, control_port, events, port) = (&t.server, t.control_port, &t.events, t.port);
     let mut held = open_stream(port);
 
     let began = Instant::now();
@@ -241,12 +271,8 @@ fn drain_ends_streams_still_open_when_the_grace_is_over() {
 
 #[test]
 fn drain_returns_when_the_last_stream_ends() {
-    common::quiet();
-    let echo = Echo::start();
-    let rt = Runtime::new().unwrap();
-    let (server, control_port, _server_events) = common::start_server(&rt);
-    let (_agent, events) = common::start_agent(&rt, control_port, &echo);
-    let port = common::public_port(&events);
+    let t = OpenTunnel::start();
+    let (server, control_port, events, port) = (&t.server, t.control_port, &t.events, t.port);
     let mut held = open_stream(port);
 
     std::thread::scope(|s| {
@@ -274,12 +300,8 @@ fn drain_returns_when_the_last_stream_ends() {
 
 #[test]
 fn a_drain_without_grace_stops_at_once() {
-    common::quiet();
-    let echo = Echo::start();
-    let rt = Runtime::new().unwrap();
-    let (server, control_port, _server_events) = common::start_server(&rt);
-    let (_agent, events) = common::start_agent(&rt, control_port, &echo);
-    let port = common::public_port(&events);
+    let t = OpenTunnel::start();
+    let (server, control_port, events, port) = (&t.server, t.control_port, &t.events, t.port);
     let mut held = open_stream(port);
 
     let began = Instant::now();
