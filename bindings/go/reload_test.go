@@ -114,25 +114,7 @@ func TestReloadReportsFieldsBoundToSockets(t *testing.T) {
 
 func TestDrainLetsTheOpenStreamFinishThenStops(t *testing.T) {
 	f := newFixture(t)
-	echo := startEcho(t)
-	a, events := f.agent(t, testToken, echo.port)
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	port := publicPort(t, events)
-	held, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Close()
-	_ = held.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := held.Write([]byte("before")); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 6)
-	if _, err := readFull(held, buf); err != nil || string(buf) != "before" {
-		t.Fatalf("before the drain: %q %v", buf, err)
-	}
+	port, _, held := openStream(t, f)
 
 	if err := f.srv.Drain(-time.Second); !errors.Is(err, zlt.ErrInvalid) {
 		t.Fatalf("a negative grace: %v", err)
@@ -175,7 +157,7 @@ func TestDrainLetsTheOpenStreamFinishThenStops(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Drain did not return after the last stream ended")
 	}
-	_, err = f.srv.Reload(nil)
+	_, err := f.srv.Reload(nil)
 	var zerr *zlt.Error
 	if !errors.As(err, &zerr) || zerr.Code != zlt.ErrShutdown {
 		t.Fatalf("Reload after the drain: %v", err)
@@ -184,25 +166,8 @@ func TestDrainLetsTheOpenStreamFinishThenStops(t *testing.T) {
 
 func TestDrainEndsTheStreamsStillOpenWhenTheGraceEnds(t *testing.T) {
 	f := newFixture(t)
-	echo := startEcho(t)
-	a, events := f.agent(t, testToken, echo.port)
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	port := publicPort(t, events)
-	held, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Close()
-	_ = held.SetDeadline(time.Now().Add(patience))
-	if _, err := held.Write([]byte("open")); err != nil {
-		t.Fatal(err)
-	}
+	_, events, held := openStream(t, f)
 	buf := make([]byte, 4)
-	if _, err := readFull(held, buf); err != nil || string(buf) != "open" {
-		t.Fatalf("before the drain: %q %v", buf, err)
-	}
 
 	const grace = 500 * time.Millisecond
 	started := time.Now()
@@ -228,6 +193,33 @@ func TestDrainEndsTheStreamsStillOpenWhenTheGraceEnds(t *testing.T) {
 	if err := f.srv.Drain(0); err != nil && !errors.Is(err, zlt.ErrShutdown) {
 		t.Fatalf("Drain on a stopped server: %v", err)
 	}
+}
+
+// openStream starts an agent serving an echo service through f's server and opens a
+// connection to its public port that has carried a first message; it is closed when the test
+// ends.
+func openStream(t *testing.T, f *fixture) (port int, events *recorder, held net.Conn) {
+	t.Helper()
+	echo := startEcho(t)
+	a, events := f.agent(t, testToken, echo.port)
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	port = publicPort(t, events)
+	held, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { held.Close() })
+	_ = held.SetDeadline(time.Now().Add(patience))
+	if _, err := held.Write([]byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 6)
+	if _, err := readFull(held, buf); err != nil || string(buf) != "before" {
+		t.Fatalf("before the drain: %q %v", buf, err)
+	}
+	return port, events, held
 }
 
 func readFull(c net.Conn, buf []byte) (int, error) {

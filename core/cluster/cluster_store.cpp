@@ -37,7 +37,7 @@ std::vector<std::string> strings_of(const RedisReply* r) {
 }  // namespace
 
 ClusterStore::ClusterStore(uv_loop_t* loop, const config::ClusterConfig& config, Hooks hooks)
-    : loop_(loop), config_(config), hooks_(std::move(hooks)),
+    : config_(config), hooks_(std::move(hooks)),
       commands_(loop, endpoint_of(config), "cluster store"),
       events_(loop, endpoint_of(config), "cluster events"), tick_(loop) {
   events_.subscribe({kChannel}, [this](const std::string&, const std::string& text) {
@@ -123,7 +123,6 @@ void ClusterStore::read_members() {
         if (parsed.is_object()) members[ids[i]] = std::move(parsed);
       }
       members_ = std::move(members);
-      members_read_at_ = std::chrono::steady_clock::now();
     });
     if (!asked) reading_members_ = false;
   });

@@ -66,13 +66,12 @@ class ClusterStore {
   // reconnection (it is never lost: a revocation must not come back).
   void remove_grant(const std::string& id);
 
-  // A counter that moves whenever this member learns a grant; see grants_snapshot.
-  std::uint64_t generation() const { return generation_; }
-  void bump_generation() { ++generation_; }
+  // A counter that moves whenever this member learns a grant (see grants_snapshot): the
+  // generation to record for a grant learnt now.
+  std::uint64_t learn_generation() { return generation_++; }
 
-  // The members as last read (every tick): node id -> what it published, this one included.
+  // The members as last read (every tick): node id -> what it published.
   const std::map<std::string, nlohmann::json>& members() const { return members_; }
-  std::chrono::steady_clock::time_point members_read_at() const { return members_read_at_; }
 
   // Status for the server's status and metrics.
   nlohmann::json status() const;
@@ -86,7 +85,6 @@ class ClusterStore {
   void on_event(const std::string& text);
   void availability_changed();
 
-  uv_loop_t* loop_;
   config::ClusterConfig config_;
   Hooks hooks_;
   RedisConnection commands_;
@@ -96,7 +94,6 @@ class ClusterStore {
   std::uint64_t generation_ = 0;
   std::set<std::string> pending_removals_;
   std::map<std::string, nlohmann::json> members_;
-  std::chrono::steady_clock::time_point members_read_at_{};
   bool reconciling_ = false;
   bool reading_members_ = false;
 };

@@ -171,14 +171,7 @@ void RedisConnection::handshake() {
     return;
   }
   send({"PING"}, [this](const RedisReply* r) {
-    if (r == nullptr || r->is_error()) return;
-    connect_deadline_.stop();
-    up_ = true;
-    backoff_ = std::chrono::milliseconds{100};
-    ZLT_LOG(info, kLog) << name_ << ": connected to redis " << endpoint_.host << ":"
-                        << endpoint_.port;
-    reported_down_ = false;
-    if (on_state_) on_state_(true, "");
+    if (r != nullptr && !r->is_error()) became_up("connected to");
   });
 }
 
@@ -191,15 +184,9 @@ void RedisConnection::on_message(redisAsyncContext* c, void* reply, void* privda
     if (r.type != RedisReply::Type::array || r.elements.size() != 3) return;
     const std::string& kind = r.elements[0].text;
     if (kind == "subscribe") {
-      if (static_cast<std::size_t>(r.elements[2].integer) != self->channels_.size() || self->up_)
-        return;
-      self->connect_deadline_.stop();
-      self->up_ = true;
-      self->backoff_ = std::chrono::milliseconds{100};
-      ZLT_LOG(info, kLog) << self->name_ << ": subscribed on redis " << self->endpoint_.host
-                          << ":" << self->endpoint_.port;
-      self->reported_down_ = false;
-      if (self->on_state_) self->on_state_(true, "");
+      if (static_cast<std::size_t>(r.elements[2].integer) == self->channels_.size() &&
+          !self->up_)
+        self->became_up("subscribed on");
     } else if (kind == "message" && self->on_message_) {
       self->on_message_(r.elements[1].text, r.elements[2].text);
     }
@@ -238,6 +225,16 @@ void RedisConnection::on_reply(redisAsyncContext* c, void* reply, void* privdata
     RedisReply r = copy_reply(static_cast<const redisReply*>(reply));
     pending->handler(&r);
   });
+}
+
+void RedisConnection::became_up(const char* what) {
+  connect_deadline_.stop();
+  up_ = true;
+  backoff_ = std::chrono::milliseconds{100};
+  reported_down_ = false;
+  ZLT_LOG(info, kLog) << name_ << ": " << what << " redis " << endpoint_.host << ":"
+                      << endpoint_.port;
+  if (on_state_) on_state_(true, "");
 }
 
 void RedisConnection::lost(const std::string& why) {

@@ -74,6 +74,8 @@ class RedisConnection {
   void connect();
   void connect_to(const std::string& ip);
   void handshake();
+  // The handshake is over: report the connection up (`what`: "connected to", "subscribed on").
+  void became_up(const char* what);
   void lost(const std::string& why);
   void retry_later();
   bool send(const std::vector<std::string>& args, ReplyHandler handler);

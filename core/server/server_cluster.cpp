@@ -57,8 +57,7 @@ void TunnelServer::adopt_cluster_grant(const std::string& id, const std::string&
     return;
   }
   if (!grants_.adopt(*grant)) return;  // known, or revoked/expired here already
-  grant_generation_[grant->id] = cluster_->generation();
-  cluster_->bump_generation();
+  grant_generation_[grant->id] = cluster_->learn_generation();
   ZLT_LOG(info, kLog) << "grant " << grant->name << " issued on another member";
   arm_grant_timer();
 }

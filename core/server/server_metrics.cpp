@@ -115,7 +115,8 @@ void TunnelServer::write_metrics(MetricsText& out) const {
               "1 while the cluster's Redis answers (0: new grants are refused).",
               static_cast<std::uint64_t>(cluster_->available() ? 1 : 0));
     out.gauge("zlt_server_cluster_members", "Members of the cluster as last read, this one included.",
-              static_cast<std::uint64_t>(cluster_status()["members"].size()));
+              static_cast<std::uint64_t>(cluster_->members().size() +
+                                         (cluster_->members().contains(config_.cluster->node_id) ? 0 : 1)));
   }
 }
 

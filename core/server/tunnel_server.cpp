@@ -246,8 +246,7 @@ Result<IssuedGrant> TunnelServer::grant_access(const GrantRequest& request) {
   if (!issued) return issued;
   if (cluster_) {
     const AccessGrant& g = issued->grant;
-    grant_generation_[g.id] = cluster_->generation();
-    cluster_->bump_generation();
+    grant_generation_[g.id] = cluster_->learn_generation();
     const auto ttl = std::chrono::ceil<std::chrono::milliseconds>(g.expires_at - grants_.now());
     cluster_->put_grant(g.id.to_string(), dump_json(g.to_record()), ttl);
   }
